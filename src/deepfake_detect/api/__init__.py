@@ -1,0 +1,1 @@
+"""The HTTP API and the web page it serves; the same app runs locally and under Mangum."""

@@ -1,0 +1,214 @@
+"""FastAPI app: upload and scan, results, model card, health, and the web page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from deepfake_detect import __version__
+from deepfake_detect.api.services import Services, local_services
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.media import CONTENT_TYPES, sniff
+from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+# How long an image upload waits for its scan before answering 202 like a video.
+IMAGE_WAIT_S = 60.0
+
+
+class ResultPage(BaseModel):
+    items: list[DetectionResult]
+    next_token: str | None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    result_id: str | None = None
+
+
+class UploadRequest(BaseModel):
+    filename: str
+    content_type: str
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_error(status_code: int, code: ErrorCode | str, message: str,
+                 result_id: str | None = None) -> HTTPException:
+    body = ErrorBody(code=str(code), message=message, result_id=result_id)
+    return HTTPException(status_code=status_code, detail=body.model_dump())
+
+
+# Which client mistake each failed scan reflects; anything else is our fault (500).
+_ERROR_STATUS = {
+    ErrorCode.EMPTY_FILE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorCode.UNSUPPORTED_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.CORRUPT_MEDIA: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ErrorCode.TOO_MANY_PIXELS: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorCode.VIDEO_TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
+}
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is None:
+            app.state.services = local_services(settings)
+        else:
+            app.state.services = services
+        processor = app.state.services.processor
+        if processor is not None:
+            processor.start()
+        yield
+        if processor is not None:
+            processor.shutdown()
+
+    app = FastAPI(
+        title="deepfake-detect",
+        version=__version__,
+        description="Find every face in an image or video and score it for signs of manipulation.",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+
+    @app.get("/health", tags=["service"])
+    def health(services: ServicesDep) -> dict[str, str]:
+        return {"status": "ok", "mode": services.mode, "version": __version__}
+
+    @app.get("/v1/model", tags=["model"])
+    def model(services: ServicesDep) -> ModelCard:
+        return services.model_card()
+
+    @app.post(
+        "/v1/detect",
+        tags=["detect"],
+        status_code=status.HTTP_200_OK,
+        responses={202: {"model": DetectionResult, "description": "a video, queued for scanning"},
+                   400: {"model": ErrorBody}, 413: {"model": ErrorBody},
+                   415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    )
+    async def detect(services: ServicesDep,
+                     file: Annotated[UploadFile, File(description="an image or a video")]) -> Response:
+        """Upload a file and scan it. Images answer with the finished result; videos answer 202
+        with a queued record to poll at ``GET /v1/results/{id}``."""
+        if services.processor is None:
+            raise client_error(status.HTTP_404_NOT_FOUND, "not_available",
+                               "this deployment scans files uploaded to the bucket: use POST /v1/uploads")
+        size = file.size if file.size is not None else _measure(file)
+        if size == 0:
+            raise client_error(400, ErrorCode.EMPTY_FILE, "the file is empty")
+        limit = services.settings.max_upload_bytes
+        if size > limit:
+            raise client_error(413, ErrorCode.FILE_TOO_LARGE,
+                               f"the file is {size} bytes; the limit is {limit} bytes")
+        head = await file.read(64)
+        await file.seek(0)
+        kind, container = sniff(head)
+        if container is None:
+            raise client_error(415, ErrorCode.UNSUPPORTED_TYPE,
+                               "not a supported image (jpg, png, webp, bmp) or video "
+                               "(mp4, mov, avi, mkv, webm)")
+        result_id = uuid.uuid4().hex
+        name = Path(file.filename or f"upload.{container}").name or f"upload.{container}"
+        key = f"uploads/{result_id}/{name}"
+        services.media.put(key, file.file, CONTENT_TYPES[container])
+        record = DetectionResult(id=result_id, path=name, media_kind=kind, status=Status.QUEUED,
+                                 source={"key": key, "store": "local"})
+        services.results.put(record)
+        future = services.processor.submit(result_id)
+        if kind is MediaKind.VIDEO:
+            return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        try:
+            result = future.result(timeout=IMAGE_WAIT_S)
+        except TimeoutError:
+            return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        if result is None:
+            raise client_error(500, ErrorCode.INTERNAL_ERROR, "the result was lost", result_id)
+        if result.error is not None and result.error.code in _ERROR_STATUS:
+            raise client_error(_ERROR_STATUS[result.error.code], result.error.code,
+                               result.error.message, result_id)
+        return JSONResponse(result.model_dump(mode="json"))
+
+    @app.post("/v1/uploads", tags=["detect"])
+    def create_upload(services: ServicesDep, request: UploadRequest) -> dict[str, Any]:
+        """Cloud only: a presigned POST to upload one file straight to the bucket."""
+        if services.uploads is None:
+            raise client_error(status.HTTP_404_NOT_FOUND, "not_available",
+                               "this service scans uploads directly: use POST /v1/detect")
+        if request.content_type not in CONTENT_TYPES.values():
+            raise client_error(415, ErrorCode.UNSUPPORTED_TYPE,
+                               f"content type {request.content_type!r} is not a supported image or video")
+        return services.uploads.presign(request.filename, request.content_type)
+
+    @app.get("/v1/results", tags=["results"])
+    def list_results(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                     token: Annotated[str | None, Query(description="next_token of the previous page")] = None,
+                     ) -> ResultPage:
+        """Past results, newest first."""
+        try:
+            page = services.results.list(limit=limit, token=token)
+        except ValueError as exc:
+            raise client_error(400, "invalid_token", str(exc)) from exc
+        return ResultPage(items=page.items, next_token=page.next_token)
+
+    @app.get("/v1/results/{result_id}", tags=["results"], responses={404: {"model": ErrorBody}})
+    def get_result(services: ServicesDep, result_id: str) -> DetectionResult:
+        result = services.results.get(result_id)
+        if result is None:
+            raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
+        return result
+
+    @app.get("/v1/results/{result_id}/evidence.jpg", tags=["results"],
+             responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}})
+    def get_evidence(services: ServicesDep, result_id: str) -> Response:
+        """The image, or the video's most suspicious frame, that the face boxes refer to."""
+        result = services.results.get(result_id)
+        key = result.source.get("evidence_key") if result else None
+        if not key:
+            raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}")
+        try:
+            data = services.media.get(key)
+        except KeyError as exc:
+            raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}") from exc
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+    if STATIC_DIR.is_dir() and (STATIC_DIR / "index.html").is_file():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(STATIC_DIR / "index.html")
+    else:
+        @app.get("/", include_in_schema=False)
+        def docs_redirect() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    return app
+
+
+def _measure(file: UploadFile) -> int:
+    file.file.seek(0, 2)
+    size = file.file.tell()
+    file.file.seek(0)
+    return size

@@ -1,0 +1,129 @@
+"""`deepfake-detect`: scan files from the command line, or start the local service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from deepfake_detect.core.media import MEDIA_EXTENSIONS
+from deepfake_detect.core.result import DetectionResult
+from deepfake_detect.settings import get_settings
+
+
+def iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
+    """Files as given, and media files found recursively in folders, in a stable order.
+
+    Paths that do not exist are passed through so they get a ``not_found`` result.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+        else:
+            yield path
+
+
+def _row(result: DetectionResult) -> str:
+    score = f"{result.score:.3f}" if result.score is not None else "-"
+    detail = result.error.code if result.error else f"{len(result.tracks)} face(s)"
+    total = result.timings_ms.get("total", 0.0)
+    return f"{result.verdict or '-':<8} {score:>6} {detail:<18} {total:>8.0f} ms  {result.path}"
+
+
+def scan(args: argparse.Namespace) -> int:
+    from deepfake_detect.core.pipeline import Detector
+    from deepfake_detect.settings import Settings
+
+    settings: Settings = get_settings()
+    if args.frames:
+        settings = settings.model_copy(update={"video_sample_frames": args.frames})
+    files = list(iter_inputs(args.paths))
+    if not files:
+        print("no media files found", file=sys.stderr)
+        return 2
+    detector = Detector(settings)
+    failures = 0
+    show_bar = not args.no_progress and sys.stderr.isatty() or args.progress
+    with tqdm(total=len(files), unit="file", disable=not show_bar or len(files) < 2,
+              file=sys.stderr) as files_bar:
+        if not args.json:
+            tqdm.write(f"{'verdict':<8} {'score':>6} {'detail':<18} {'time':>11}  path")
+        for path in files:
+            frame_bar = tqdm(total=settings.video_sample_frames, unit="frame", leave=False,
+                             desc=path.name[:30], disable=not show_bar, file=sys.stderr)
+
+            def on_progress(done: int, total: int, bar: tqdm = frame_bar) -> None:  # type: ignore[type-arg]
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            result = detector.analyze(path, progress=on_progress).result
+            frame_bar.close()
+            failures += result.error is not None
+            tqdm.write(result.model_dump_json(exclude_none=True) if args.json else _row(result))
+            files_bar.update(1)
+    return 1 if failures else 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from deepfake_detect.api.app import create_app
+
+    settings = get_settings()
+    updates = {k: v for k, v in {"host": args.host, "port": args.port,
+                                 "data_dir": args.data_dir}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def fetch_models(args: argparse.Namespace) -> int:
+    from deepfake_detect.model_files import ensure_detector_model
+
+    path = ensure_detector_model(get_settings(), allow_download=not args.no_download)
+    print(f"face detector ready: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepfake-detect", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("scan", help="scan images and videos (files or folders, recursive)")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--json", action="store_true", help="one JSON result per line instead of a table")
+    p.add_argument("--frames", type=int, help="frames to sample per video (default: setting)")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when not on a terminal")
+    p.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    p.set_defaults(handler=scan)
+
+    p = commands.add_parser("serve", help="start the local service and web page")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data-dir", type=Path, help="where uploads and the results database live")
+    p.set_defaults(handler=serve)
+
+    p = commands.add_parser("fetch-models", help="put the face-detector model in place (sha256 checked)")
+    p.add_argument("--no-download", action="store_true", help="only copy from the shared folder")
+    p.set_defaults(handler=fetch_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

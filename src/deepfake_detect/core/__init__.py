@@ -1,0 +1,1 @@
+"""Pure detection logic: numpy, OpenCV and ONNX Runtime only (no boto3, no torch, no web)."""

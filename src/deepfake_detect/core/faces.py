@@ -1,0 +1,79 @@
+"""Face detection with YuNet through ``cv2.FaceDetectorYN``: every face, with 5 landmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from deepfake_detect.core.media import Frame
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in the coordinates of the original image."""
+
+    box: tuple[float, float, float, float]  # x, y, width, height
+    landmarks: NDArray[np.float32]  # (5, 2): right eye, left eye, nose tip, right/left mouth corner
+    score: float
+
+    @property
+    def size(self) -> float:
+        return min(self.box[2], self.box[3])
+
+
+class FaceDetector:
+    """YuNet wrapper. Not thread-safe (OpenCV keeps per-net state): one instance per worker."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        max_side: int = 640,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        min_face_size: int = 24,
+        max_faces: int = 20,
+    ) -> None:
+        if not model_path.is_file():
+            raise FileNotFoundError(
+                f"face detector model not found at {model_path}; run `make models` to put it in place"
+            )
+        self.max_side = max_side
+        self.min_face_size = min_face_size
+        self.max_faces = max_faces
+        self._input_size = (max_side, max_side)
+        self._net = cv2.FaceDetectorYN.create(
+            str(model_path), "", self._input_size, score_threshold, nms_threshold, 5000
+        )
+
+    def detect(self, image: Frame) -> list[Face]:
+        """All faces at least ``min_face_size`` pixels, most confident first."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        work = image
+        if scale < 1.0:
+            work = cv2.resize(
+                image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        work_size = (work.shape[1], work.shape[0])
+        if work_size != self._input_size:
+            self._net.setInputSize(work_size)
+            self._input_size = work_size
+        _, rows = self._net.detect(work)
+        if rows is None:
+            return []
+        faces = []
+        for row in rows:
+            box = row[0:4] / scale
+            landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            face = Face(box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                        landmarks=landmarks, score=float(row[14]))
+            if face.size >= self.min_face_size:
+                faces.append(face)
+        faces.sort(key=lambda f: f.score, reverse=True)
+        return faces[: self.max_faces]

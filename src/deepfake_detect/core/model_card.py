@@ -1,0 +1,64 @@
+"""The model card that travels with the classifier: preprocessing, calibration, threshold, metrics.
+
+Inference reads crop size, margin and normalisation from here, never from constants, so a model
+trained on one crop is always served on the same crop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Preprocessing(BaseModel):
+    input_size: int = Field(224, ge=16)
+    margin: float = Field(0.25, ge=0.0, le=1.0, description="extra crop side around the face template")
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    channel_order: str = "RGB"
+    layout: str = "NCHW"
+
+
+class Calibration(BaseModel):
+    method: str = "temperature"
+    temperature: float = Field(1.0, gt=0.0)
+
+
+class Outputs(BaseModel):
+    logit: str = "logit"
+    cam: str | None = Field(None, description="class-activation map output, if the model has one")
+
+
+class ModelCard(BaseModel):
+    name: str
+    version: str
+    sha256: str = ""
+    created_at: str = ""
+    architecture: str = ""
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    calibration: Calibration = Field(default_factory=Calibration)
+    outputs: Outputs = Field(default_factory=Outputs)
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    training_data: list[str] | dict[str, Any] = Field(default_factory=list)
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    limitations: list[str] = Field(default_factory=list)
+    license: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> ModelCard:
+        return cls.model_validate_json(path.read_text())
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,221 @@
+"""The detection pipeline: decode -> detect faces -> align -> classify -> track -> verdict."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_detect.core.align import align_face
+from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.faces import Face, FaceDetector
+from deepfake_detect.core.media import Frame, decode_image, open_video, probe_file, sample_frames
+from deepfake_detect.core.result import (
+    DetectionResult,
+    FaceResult,
+    FrameScore,
+    MediaKind,
+    ModelInfo,
+    Status,
+    TrackResult,
+    Verdict,
+)
+from deepfake_detect.core.tracking import link_tracks, track_score
+from deepfake_detect.settings import Settings
+
+# progress(done, total) is called as video frames are read.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Analysis:
+    """A result plus the frame its evidence refers to (kept out of the record to keep it small)."""
+
+    result: DetectionResult
+    evidence: Frame | None = None
+
+
+@dataclass
+class _Timer:
+    ms: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] += (time.perf_counter() - start) * 1000.0
+
+
+class Detector:
+    """Loads the face detector and the classifier once; ``analyze`` is then called per file.
+
+    Not thread-safe: OpenCV's detector keeps state; use one instance per worker thread.
+    """
+
+    def __init__(self, settings: Settings, classifier: Classifier | None = None,
+                 face_detector: FaceDetector | None = None) -> None:
+        self.settings = settings
+        self.face_detector = face_detector or FaceDetector(
+            settings.detector_path,
+            max_side=settings.detector_max_side,
+            score_threshold=settings.detector_score_threshold,
+            nms_threshold=settings.detector_nms_threshold,
+            min_face_size=settings.min_face_size,
+            max_faces=settings.max_faces_per_frame,
+        )
+        self.classifier = classifier or Classifier(
+            settings.classifier_path, intra_op_threads=settings.intra_op_threads
+        )
+
+    @property
+    def model_info(self) -> ModelInfo:
+        card = self.classifier.card
+        return ModelInfo(name=card.name, version=card.version, sha256=self.classifier.sha256)
+
+    def analyze(self, path: Path, *, display_path: str | None = None,
+                progress: Progress | None = None) -> Analysis:
+        """Scan one file. Never raises for bad input: failures become a result with an error."""
+        shown = display_path or str(path)
+        timer = _Timer()
+        kind = MediaKind.UNKNOWN
+        try:
+            with timer.stage("total"):
+                kind, _ = probe_file(path, self.settings.max_file_bytes)
+                if kind is MediaKind.IMAGE:
+                    analysis = self._analyze_image(path, shown, timer)
+                else:
+                    analysis = self._analyze_video(path, shown, timer, progress)
+        except MediaError as exc:
+            return Analysis(DetectionResult.failed(shown, exc.code, exc.message, media_kind=kind,
+                                                   model=self.model_info, timings_ms=dict(timer.ms)))
+        except Exception as exc:  # a bug or a broken model must still give a result, not a crash
+            return Analysis(DetectionResult.failed(
+                shown, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", media_kind=kind,
+                model=self.model_info, timings_ms=dict(timer.ms)))
+        analysis.result.timings_ms = {k: round(v, 2) for k, v in timer.ms.items()}
+        return analysis
+
+    def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
+        with timer.stage("decode"):
+            image = decode_image(path.read_bytes(), self.settings.max_image_pixels)
+        faces, scores = self._score_frames([image], timer)
+        result = DetectionResult(path=shown, media_kind=MediaKind.IMAGE, width=image.shape[1],
+                                 height=image.shape[0], model=self.model_info,
+                                 threshold=self.classifier.threshold)
+        face_results = faces[0]
+        for track, face in enumerate(face_results):
+            face.track = track
+        result.faces = face_results
+        if face_results:
+            result.evidence_frame_index = 0
+            result.tracks = [
+                TrackResult(track=f.track, score=f.score, verdict=self._verdict(f.score), frames=1,
+                            first_timestamp_s=0.0, last_timestamp_s=0.0)
+                for f in face_results
+            ]
+        self._conclude(result)
+        return Analysis(result, image)
+
+    def _analyze_video(self, path: Path, shown: str, timer: _Timer,
+                       progress: Progress | None) -> Analysis:
+        settings = self.settings
+        with timer.stage("decode"):
+            capture, info = open_video(path, settings.max_video_pixels, settings.max_video_seconds)
+        try:
+            frames = []
+            samples = settings.video_sample_frames
+            iterator = sample_frames(capture, info, samples)
+            while True:
+                with timer.stage("decode"):
+                    frame = next(iterator, None)
+                if frame is None:
+                    break
+                frames.append(frame)
+                if progress:
+                    progress(len(frames), samples)
+        finally:
+            capture.release()
+        if not frames:
+            raise MediaError(ErrorCode.CORRUPT_MEDIA, "no frame of the video could be decoded")
+        faces, _ = self._score_frames([f.image for f in frames], timer)
+        with timer.stage("track"):
+            ids = link_tracks([[f.box for f in fs] for fs in faces], settings.track_iou_threshold)
+        result = DetectionResult(path=shown, media_kind=MediaKind.VIDEO, width=info.width,
+                                 height=info.height, duration_s=round(info.duration_s, 3),
+                                 frames_sampled=len(frames), model=self.model_info,
+                                 threshold=self.classifier.threshold)
+        by_track: dict[int, list[FaceResult]] = defaultdict(list)
+        for frame, frame_faces, frame_ids in zip(frames, faces, ids, strict=True):
+            for face, track in zip(frame_faces, frame_ids, strict=True):
+                face.track, face.frame_index = track, frame.index
+                face.timestamp_s = round(frame.timestamp_s, 3)
+                by_track[track].append(face)
+            result.frames.append(FrameScore(
+                frame_index=frame.index, timestamp_s=round(frame.timestamp_s, 3), faces=len(frame_faces),
+                max_score=max((f.score for f in frame_faces), default=None),
+                scores={str(f.track): f.score for f in frame_faces}))
+        result.faces = [f for fs in faces for f in fs]
+        for track, members in sorted(by_track.items()):
+            score = round(track_score([f.score for f in members]), 4)
+            result.tracks.append(TrackResult(
+                track=track, score=score, verdict=self._verdict(score), frames=len(members),
+                first_timestamp_s=members[0].timestamp_s, last_timestamp_s=members[-1].timestamp_s))
+        evidence = None
+        if result.faces:
+            worst = max(result.faces, key=lambda f: f.score)
+            position = next(i for i, f in enumerate(frames) if f.index == worst.frame_index)
+            result.evidence_frame_index = worst.frame_index
+            evidence = frames[position].image
+        self._conclude(result)
+        return Analysis(result, evidence)
+
+    def _score_frames(self, images: list[Frame], timer: _Timer) -> tuple[list[list[FaceResult]], list[float]]:
+        """Detect, align and classify every face of every frame in one batch."""
+        detected: list[list[Face]] = []
+        with timer.stage("detect"):
+            for image in images:
+                detected.append(self.face_detector.detect(image))
+        crops, transforms, owners = [], [], []
+        with timer.stage("align"):
+            for frame_no, (image, faces) in enumerate(zip(images, detected, strict=True)):
+                for face in faces:
+                    aligned = align_face(image, face.landmarks, self.classifier.input_size,
+                                         self.classifier.margin)
+                    crops.append(aligned.crop)
+                    transforms.append(aligned.crop_to_image)
+                    owners.append(frame_no)
+        with timer.stage("classify"):
+            scores = self.classifier.score(crops)
+        results: list[list[FaceResult]] = [[] for _ in images]
+        flat = []
+        for i, (frame_no, transform) in enumerate(zip(owners, transforms, strict=True)):
+            face = detected[frame_no][len(results[frame_no])]
+            score = round(float(scores.probabilities[i]), 4)
+            flat.append(score)
+            results[frame_no].append(FaceResult(
+                box=tuple(round(v, 1) for v in face.box),  # type: ignore[arg-type]
+                landmarks=[(round(float(x), 1), round(float(y), 1)) for x, y in face.landmarks],
+                detector_score=round(face.score, 4), score=score,
+                crop_to_image=np.round(transform, 4).tolist(),
+                heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist()))
+        return results, flat
+
+    def _verdict(self, score: float) -> Verdict:
+        return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL
+
+    def _conclude(self, result: DetectionResult) -> None:
+        """The file is as suspicious as its most suspicious face track."""
+        result.status = Status.DONE
+        if not result.tracks:
+            result.verdict, result.score = Verdict.NO_FACE, None
+            return
+        result.score = max(t.score for t in result.tracks)
+        result.verdict = self._verdict(result.score)

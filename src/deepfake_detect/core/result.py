@@ -1,0 +1,113 @@
+"""The result record: one per scanned file, the same shape in SQLite, DynamoDB, the CLI and the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from deepfake_detect.core.errors import ErrorCode
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    UNKNOWN = "unknown"
+
+
+class Verdict(StrEnum):
+    FAKE = "fake"
+    REAL = "real"
+    NO_FACE = "no_face"
+    ERROR = "error"
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class FaceResult(BaseModel):
+    box: tuple[float, float, float, float] = Field(description="x, y, width, height in original pixels")
+    landmarks: list[tuple[float, float]] = Field(
+        description="right eye, left eye, nose tip, right and left mouth corners"
+    )
+    detector_score: float
+    score: float = Field(description="calibrated probability that this face is fake")
+    track: int = Field(0, description="face track id; in an image every face is its own track")
+    frame_index: int = 0
+    timestamp_s: float = 0.0
+    crop_to_image: list[list[float]] | None = Field(
+        None, description="2x3 affine mapping aligned-crop pixels to image pixels (for heat maps)"
+    )
+    heatmap: list[list[float]] | None = Field(
+        None, description="class-activation map over the aligned crop, values in [0, 1]"
+    )
+
+
+class TrackResult(BaseModel):
+    track: int
+    score: float
+    verdict: Verdict
+    frames: int
+    first_timestamp_s: float
+    last_timestamp_s: float
+
+
+class FrameScore(BaseModel):
+    frame_index: int
+    timestamp_s: float
+    faces: int
+    max_score: float | None = None
+    scores: dict[str, float] = Field(default_factory=dict, description="track id -> face score")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    sha256: str
+
+
+class ErrorInfo(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class DetectionResult(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    path: str
+    media_kind: MediaKind = MediaKind.UNKNOWN
+    status: Status = Status.DONE
+    progress: float | None = Field(None, description="fraction of the work done while processing")
+    verdict: Verdict | None = None
+    score: float | None = Field(None, description="probability that the file is manipulated")
+    threshold: float | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    frames_sampled: int | None = None
+    evidence_frame_index: int | None = Field(
+        None, description="frame whose faces are shown as evidence (the most suspicious one)"
+    )
+    faces: list[FaceResult] = Field(default_factory=list)
+    tracks: list[TrackResult] = Field(default_factory=list)
+    frames: list[FrameScore] = Field(default_factory=list)
+    model: ModelInfo | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    source: dict[str, str] = Field(default_factory=dict, description="where the file came from")
+
+    @classmethod
+    def failed(cls, path: str, code: ErrorCode, message: str, **fields: object) -> DetectionResult:
+        return cls(
+            path=path,
+            status=Status.FAILED,
+            verdict=Verdict.ERROR,
+            error=ErrorInfo(code=code, message=message),
+            **fields,  # type: ignore[arg-type]
+        )

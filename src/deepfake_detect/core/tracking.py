@@ -1,0 +1,70 @@
+"""Link faces across sampled video frames into tracks, and turn per-face scores into verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Box = tuple[float, float, float, float]
+
+
+def iou(a: Box, b: Box) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    w = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
+    h = max(0.0, min(ay2, by2) - max(a[1], b[1]))
+    inter = w * h
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _centre_distance(a: Box, b: Box) -> float:
+    """Distance between box centres, in units of the larger box side."""
+    dx = (a[0] + a[2] / 2) - (b[0] + b[2] / 2)
+    dy = (a[1] + a[3] / 2) - (b[1] + b[3] / 2)
+    return math.hypot(dx, dy) / max(a[2], a[3], b[2], b[3], 1e-6)
+
+
+def link_tracks(frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3,
+                max_centre_distance: float = 0.5) -> list[list[int]]:
+    """Track id of every box, frame by frame.
+
+    Greedy matching of each frame's boxes to the tracks' last boxes, best overlap first; samples
+    are far apart in time, so a box that does not overlap may still match on a nearby centre.
+    """
+    last_box: dict[int, Box] = {}
+    assignments: list[list[int]] = []
+    next_id = 0
+    for boxes in frames:
+        candidates = []
+        for i, box in enumerate(boxes):
+            for track, previous in last_box.items():
+                overlap = iou(box, previous)
+                if overlap >= iou_threshold or _centre_distance(box, previous) <= max_centre_distance:
+                    candidates.append((overlap, -_centre_distance(box, previous), i, track))
+        candidates.sort(reverse=True)
+        ids = [-1] * len(boxes)
+        used: set[int] = set()
+        for _, _, i, track in candidates:
+            if ids[i] == -1 and track not in used:
+                ids[i] = track
+                used.add(track)
+        for i, box in enumerate(boxes):
+            if ids[i] == -1:
+                ids[i] = next_id
+                next_id += 1
+            last_box[ids[i]] = box
+        assignments.append(ids)
+    return assignments
+
+
+def track_score(scores: Sequence[float]) -> float:
+    """Robust per-track score: the mean of the highest half of its frame scores.
+
+    A face swap can fail on only some frames (profile views, occlusion), so the lowest scores
+    are dropped; averaging the top half, not taking the maximum, keeps one noisy frame of a
+    real face from flipping the verdict.
+    """
+    if not scores:
+        raise ValueError("a track has at least one score")
+    top = sorted(scores, reverse=True)[: max(1, math.ceil(len(scores) / 2))]
+    return float(sum(top) / len(top))

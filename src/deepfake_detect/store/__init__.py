@@ -1,0 +1,1 @@
+"""Where media and results live: behind two small interfaces with local and AWS implementations."""

@@ -1,0 +1,124 @@
+"""The embedded stores: media in a folder, results in SQLite. Nothing to install or run."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from deepfake_detect.core.result import DetectionResult, Status
+from deepfake_detect.store.base import Page
+
+
+class LocalMediaStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"key escapes the media folder: {key!r}")
+        return path
+
+    def put(self, key: str, data: BinaryIO | bytes, content_type: str | None = None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                shutil.copyfileobj(data, out, 1 << 20)
+        partial.replace(path)  # readers never see a half-written file
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        return path.read_bytes()
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise KeyError(key)
+        yield path
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+class SQLiteResultStore:
+    """Results as JSON documents, with the columns we sort and filter on pulled out."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS results (
+                id TEXT PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                document TEXT NOT NULL)"""
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS results_newest ON results (created_at DESC, id DESC)")
+
+    def put(self, result: DetectionResult) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results (id, created_at, status, document) VALUES (?, ?, ?, ?)",
+                (result.id, result.created_at.isoformat(), result.status.value, result.model_dump_json()),
+            )
+
+    def get(self, result_id: str) -> DetectionResult | None:
+        with self._lock:
+            row = self._db.execute("SELECT document FROM results WHERE id = ?", (result_id,)).fetchone()
+        return DetectionResult.model_validate_json(row[0]) if row else None
+
+    def list(self, limit: int = 20, token: str | None = None) -> Page:
+        query = "SELECT document, created_at, id FROM results"
+        params: tuple[object, ...] = ()
+        if token:
+            created_at, last_id = _decode_token(token)
+            query += " WHERE (created_at, id) < (?, ?)"
+            params = (created_at, last_id)
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
+        items = [DetectionResult.model_validate_json(r[0]) for r in rows[:limit]]
+        next_token = _encode_token(rows[limit - 1][1], rows[limit - 1][2]) if len(rows) > limit else None
+        return Page(items=items, next_token=next_token)
+
+    def pending(self) -> Iterator[DetectionResult]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT document FROM results WHERE status IN (?, ?) ORDER BY created_at",
+                (Status.QUEUED.value, Status.PROCESSING.value),
+            ).fetchall()
+        for row in rows:
+            yield DetectionResult.model_validate_json(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _encode_token(created_at: str, result_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, result_id]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[str, str]:
+    try:
+        created_at, result_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(created_at), str(result_id)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("invalid page token") from exc
