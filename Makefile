@@ -9,7 +9,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 SHARED ?= ../shared
 export DEEPFAKE_SHARED_DIR ?= $(abspath $(SHARED))
 
-.PHONY: run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack train evaluate clean
+.PHONY: run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack sam-validate train evaluate clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -63,8 +63,30 @@ integration:
 e2e:
 	$(BIN)/pytest tests/e2e
 
+# The local AWS stack: moto server + DynamoDB Local with the template's resources, a detect worker
+# and the cloud API on loopback (needs models/deepfake_classifier.onnx). Ctrl-C stops everything.
+stack: venv-dev models system-deps
+	$(BIN)/python -m infra.local stack
+
+# `sam validate --lint` in its own venv: the SAM CLI pins boto3 and pydantic below constraints.txt.
+SAM_VENV := .cache/sam-venv
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --disable-pip-version-check -q aws-sam-cli==1.170.0
+
+sam-validate: $(SAM_VENV)/bin/sam
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
 bench: models
 	$(BIN)/python -m deepfake_detect.bench
+
+# Train the shipped classifier (CPU: about 25 min on 2 cores; --device auto uses CUDA when present)
+# and write models/deepfake_classifier.{onnx,json}; then measure it through the core.
+train: venv-dev models
+	$(BIN)/python -m training.train
+
+evaluate: venv-dev models
+	$(BIN)/python -m training.evaluate --update-card
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -102,7 +102,8 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
         capture = cv2.VideoCapture(str(video))
         video_info = {"file": video.name, "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                       "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                      "seconds": round(capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS), 1),
+                      "seconds": round(
+                          capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS), 1),
                       "sampled_frames": settings.video_sample_frames}
         capture.release()
         report["video"] = {**video_info, **summarise(video_runs)}

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Never
 
 from tqdm import tqdm
 
 from deepfake_detect.core.media import MEDIA_EXTENSIONS
 from deepfake_detect.core.result import DetectionResult
+from deepfake_detect.registry.commands import add_commands as add_registry_commands
 from deepfake_detect.settings import get_settings
+
+# Exit statuses of `scan`.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
@@ -24,51 +28,84 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS
+            )
         else:
             yield path
 
 
+HEADER = f"{'verdict':<8} {'score':>6} {'detail':<18} {'time':>11}  path"
+
+
 def _row(result: DetectionResult) -> str:
     score = f"{result.score:.3f}" if result.score is not None else "-"
-    detail = result.error.code if result.error else f"{len(result.tracks)} face(s)"
+    detail = str(result.error.code) if result.error else f"{len(result.tracks)} face(s)"
     total = result.timings_ms.get("total", 0.0)
-    return f"{result.verdict or '-':<8} {score:>6} {detail:<18} {total:>8.0f} ms  {result.path}"
+    row = f"{result.verdict or '-':<8} {score:>6} {detail:<18} {total:>8.0f} ms  {result.path}"
+    return f"{row}  ({result.error.message})" if result.error else row
+
+
+class _FrameBar:
+    """Per-file frame progress, created on the first callback so that images show no bar."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled = name[:30], enabled
+        self.bar: tqdm[Never] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        bar = self.bar
+        if bar is None:
+            bar = self.bar = tqdm(total=total, unit="frame", leave=False, desc=self.name, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _frames(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return value
 
 
 def scan(args: argparse.Namespace) -> int:
     from deepfake_detect.core.pipeline import Detector
-    from deepfake_detect.settings import Settings
 
-    settings: Settings = get_settings()
+    settings = get_settings()
     if args.frames:
         settings = settings.model_copy(update={"video_sample_frames": args.frames})
     files = list(iter_inputs(args.paths))
     if not files:
-        print("no media files found", file=sys.stderr)
-        return 2
-    detector = Detector(settings)
+        print("deepfake-detect: no media files found", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        detector = Detector(settings)
+    except Exception as exc:  # a missing or damaged model: one clear line, not a traceback
+        print(f"deepfake-detect: cannot load the models: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     failures = 0
-    show_bar = not args.no_progress and sys.stderr.isatty() or args.progress
+    show_bar = args.progress or (not args.no_progress and sys.stderr.isatty())
     with tqdm(total=len(files), unit="file", disable=not show_bar or len(files) < 2,
               file=sys.stderr) as files_bar:
         if not args.json:
-            tqdm.write(f"{'verdict':<8} {'score':>6} {'detail':<18} {'time':>11}  path")
+            tqdm.write(HEADER)
         for path in files:
-            frame_bar = tqdm(total=settings.video_sample_frames, unit="frame", leave=False,
-                             desc=path.name[:30], disable=not show_bar, file=sys.stderr)
-
-            def on_progress(done: int, total: int, bar: tqdm = frame_bar) -> None:  # type: ignore[type-arg]
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-            result = detector.analyze(path, progress=on_progress).result
-            frame_bar.close()
+            frame_bar = _FrameBar(path.name, show_bar)
+            try:
+                result = detector.analyze(path, progress=frame_bar).result
+            finally:
+                frame_bar.close()
             failures += result.error is not None
-            tqdm.write(result.model_dump_json(exclude_none=True) if args.json else _row(result))
+            tqdm.write(result.model_dump_json() if args.json else _row(result))
             files_bar.update(1)
-    return 1 if failures else 0
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -85,9 +122,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def fetch_models(args: argparse.Namespace) -> int:
-    from deepfake_detect.model_files import ensure_detector_model
+    from deepfake_detect.model_files import ChecksumError, ensure_detector_model
 
-    path = ensure_detector_model(get_settings(), allow_download=not args.no_download)
+    try:
+        path = ensure_detector_model(get_settings(), allow_download=not args.no_download)
+    except (OSError, ChecksumError) as exc:  # no source, no network, or a file that fails its sha256
+        print(f"deepfake-detect: cannot put the face detector in place: {exc}", file=sys.stderr)
+        return 1
     print(f"face detector ready: {path}")
     return 0
 
@@ -97,10 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("scan", help="scan images and videos (files or folders, recursive)")
+    p = commands.add_parser(
+        "scan", help="scan images and videos (files or folders, recursive)",
+        epilog="exit status: 0 every file was scanned, 1 some file failed, 2 nothing to scan or no model",
+    )
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="one JSON result per line instead of a table")
-    p.add_argument("--frames", type=int, help="frames to sample per video (default: setting)")
+    p.add_argument("--frames", type=_frames, help="frames to sample per video (default: setting)")
     p.add_argument("--progress", action="store_true", help="show progress bars even when not on a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show progress bars")
     p.set_defaults(handler=scan)
@@ -114,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("fetch-models", help="put the face-detector model in place (sha256 checked)")
     p.add_argument("--no-download", action="store_true", help="only copy from the shared folder")
     p.set_defaults(handler=fetch_models)
+
+    add_registry_commands(commands)  # retrain, rollback
     return parser
 
 

@@ -46,6 +46,74 @@ class Settings(BaseSettings):
     port: int = 8000
     max_upload_bytes: int = 200 * 1024 * 1024
 
+    # --- AWS (cloud deployment and the local AWS stack) -------------------------------------
+    # Resource names come from template.yaml through the functions' environment. Endpoints are
+    # empty in AWS; the local stack points them at moto server and DynamoDB Local. boto3 also
+    # honours AWS_ENDPOINT_URL itself; these settings win when set.
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = Field(None, description="S3/SQS/SSM endpoint override (local stack)")
+    dynamodb_endpoint_url: str | None = Field(None, description="DynamoDB endpoint override (DynamoDB Local)")
+    upload_bucket: str = ""
+    upload_prefix: str = Field("uploads/", description="keys under this prefix are scanned")
+    models_bucket: str = ""
+    results_table: str = ""
+    results_index: str = "by_created"
+    idempotency_table: str = ""
+    queue_url: str = ""
+    model_parameter: str = Field("", description="SSM parameter naming the current model")
+    presign_expires_s: int = Field(900, ge=60, le=7 * 24 * 3600)
+    result_retention_days: int = Field(365, ge=1, description="DynamoDB TTL of finished results")
+    queued_retention_days: int = Field(2, ge=1, description="TTL of a result whose upload never came")
+    idempotency_expires_s: int = Field(7 * 24 * 3600, ge=60, description="how long a redelivery is a no-op")
+    metrics_namespace: str = "DeepfakeDetect"
+    service_name: str = "deepfake-detect"
+
+    # --- Retraining, model registry and feedback (the `registry` package) ---------------------
+    # The registry: locally a folder (versions, SQLite records, a pointer file); in AWS the models
+    # bucket (immutable models/<version>/ keys), the models table and the SSM parameter above.
+    registry_dir: Path | None = Field(None, description="local model registry (default: <data_dir>/registry)")
+    models_table: str = Field("", description="DynamoDB table recording every training job and decision")
+    feedback_table: str = Field("", description="DynamoDB table of reviewer labels")
+    # How often a detect worker re-reads the model pointer (a promotion reaches it within this).
+    model_refresh_s: float = Field(300.0, ge=0.0)
+    # The gate: promote only if AUC drops by at most this, and the FPR at threshold does not rise.
+    gate_max_auc_drop: float = Field(0.005, ge=0.0, le=1.0)
+    gate_dir: Path | None = Field(None, description="local gate set: real/, fake/ (default <data_dir>/gate)")
+    gate_prefix: str = Field("gate/", description="the gate set in the models bucket: <prefix>real/, fake/")
+    # SageMaker training jobs started by the retrain trigger.
+    training_image_uri: str = Field("", description="ECR image built from infra/training/Dockerfile")
+    training_role_arn: str = ""
+    training_instance_type: str = "ml.g4dn.xlarge"
+    training_use_spot: bool = True
+    training_max_run_s: int = Field(4 * 3600, ge=60)
+    training_max_wait_s: int = Field(8 * 3600, ge=60, description="spot: run time + waiting for capacity")
+    training_volume_gb: int = Field(50, ge=1)
+    training_job_prefix: str = "deepfake-retrain"
+    training_data_prefix: str = Field("training-data/",
+                                      description="channels in the models bucket: shared/, feedback/")
+    training_hyperparameters: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def registry_path(self) -> Path:
+        return self.registry_dir or self.data_dir / "registry"
+
+    @property
+    def gate_path(self) -> Path:
+        return self.gate_dir or self.data_dir / "gate"
+
+    # --- Training (the `training/` package) ---------------------------------------------------
+    # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
+    training_cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
+    # SageMaker training jobs set these (no DEEPFAKE_ prefix: the names are SageMaker's). When
+    # present they override the CLI's data and output folders, so one entry point runs anywhere.
+    sm_channel_shared: Path | None = Field(
+        None, validation_alias="SM_CHANNEL_SHARED",
+        description="channel holding data/ and models/ laid out like ../shared")
+    sm_model_dir: Path | None = Field(None, validation_alias="SM_MODEL_DIR")
+    sm_output_data_dir: Path | None = Field(None, validation_alias="SM_OUTPUT_DATA_DIR")
+    sm_hyperparameters_path: Path = Field(
+        Path("/opt/ml/input/config/hyperparameters.json"), validation_alias="SM_HYPERPARAMETERS_PATH")
+
     @property
     def detector_path(self) -> Path:
         return self.models_dir / self.detector_model

@@ -13,8 +13,12 @@ from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, f
 
 
 def build_tiny_classifier(directory: Path, *, input_size: int = 64, threshold: float = 0.5,
-                          seed: int = 0) -> Path:
-    """Write ``tiny.onnx`` and its model card into ``directory``; return the ONNX path."""
+                          seed: int = 0, batch: int | str = "batch") -> Path:
+    """Write ``tiny.onnx`` and its model card into ``directory``; return the ONNX path.
+
+    ``batch`` is the input's batch dimension: symbolic (any batch) by default, or a fixed size
+    as some exporters write it. The same ``seed`` gives the same weights.
+    """
     rng = np.random.default_rng(seed)
     conv_w = rng.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32)
     head_w = rng.normal(0, 0.5, (1, 4, 1, 1)).astype(np.float32)
@@ -29,9 +33,9 @@ def build_tiny_classifier(directory: Path, *, input_size: int = 64, threshold: f
     graph = helper.make_graph(
         nodes,
         "tiny_classifier",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, input_size, input_size])],
-        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch", 1]),
-         helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["batch", None, None])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, input_size, input_size])],
+        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [batch, 1]),
+         helper.make_tensor_value_info("cam", TensorProto.FLOAT, [batch, None, None])],
         [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(head_w, "head_w"),
          numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from deepfake_detect import __version__
 from deepfake_detect.api.services import Services, local_services
@@ -19,6 +21,7 @@ from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.media import CONTENT_TYPES, sniff
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.registry.feedback import Feedback, Label
 from deepfake_detect.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,6 +38,12 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     result_id: str | None = None
+
+
+class FeedbackRequest(BaseModel):
+    label: Label = Field(description="what the reviewer says the file is")
+    reviewer: str = Field("", max_length=200, description="who reviewed it (free text)")
+    note: str = Field("", max_length=2000)
 
 
 class UploadRequest(BaseModel):
@@ -93,12 +102,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = services
 
     @app.get("/health", tags=["service"])
-    def health(services: ServicesDep) -> dict[str, str]:
-        return {"status": "ok", "mode": services.mode, "version": __version__}
+    def health(services: ServicesDep) -> dict[str, str | int]:
+        # The page reads mode (which upload path to use) and the size limit (to refuse early).
+        return {"status": "ok", "mode": services.mode, "version": __version__,
+                "max_upload_bytes": services.settings.max_upload_bytes}
 
     @app.get("/v1/model", tags=["model"])
     def model(services: ServicesDep) -> ModelCard:
-        return services.model_card()
+        try:
+            return services.model_card()
+        except Exception as exc:  # the model file is missing or damaged: say so, do not 500
+            raise client_error(status.HTTP_503_SERVICE_UNAVAILABLE, ErrorCode.MODEL_ERROR,
+                               f"the model could not be loaded: {exc}") from exc
 
     @app.post(
         "/v1/detect",
@@ -130,24 +145,30 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                "not a supported image (jpg, png, webp, bmp) or video "
                                "(mp4, mov, avi, mkv, webm)")
         result_id = uuid.uuid4().hex
-        name = Path(file.filename or f"upload.{container}").name or f"upload.{container}"
-        key = f"uploads/{result_id}/{name}"
-        services.media.put(key, file.file, CONTENT_TYPES[container])
+        # The name is shown as given, but never used as a path: ".." or a 300-byte name
+        # must not decide where the file lands.
+        name = Path((file.filename or "").replace("\\", "/")).name[:255] or f"upload.{container}"
+        key = f"uploads/{result_id}/upload.{container}"
+        # Blocking work (disk copy, header probe, waiting for the scan) stays off the event loop.
+        await run_in_threadpool(services.media.put, key, file.file, CONTENT_TYPES[container])
         record = DetectionResult(id=result_id, path=name, media_kind=kind, status=Status.QUEUED,
                                  source={"key": key, "store": "local"})
         services.results.put(record)
-        future = services.processor.submit(result_id)
+        processor = services.processor
+        refused = await run_in_threadpool(processor.precheck, record)
+        if refused is not None:
+            raise _failure(refused)
+        future = processor.submit(result_id)
         if kind is MediaKind.VIDEO:
             return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-        try:
-            result = future.result(timeout=IMAGE_WAIT_S)
-        except TimeoutError:
+        done, _ = await asyncio.wait({asyncio.wrap_future(future)}, timeout=IMAGE_WAIT_S)
+        if not done:
             return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        result = future.result()
         if result is None:
             raise client_error(500, ErrorCode.INTERNAL_ERROR, "the result was lost", result_id)
-        if result.error is not None and result.error.code in _ERROR_STATUS:
-            raise client_error(_ERROR_STATUS[result.error.code], result.error.code,
-                               result.error.message, result_id)
+        if result.error is not None:
+            raise _failure(result)
         return JSONResponse(result.model_dump(mode="json"))
 
     @app.post("/v1/uploads", tags=["detect"])
@@ -163,8 +184,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.get("/v1/results", tags=["results"])
     def list_results(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     token: Annotated[str | None, Query(description="next_token of the previous page")] = None,
-                     ) -> ResultPage:
+                     token: Annotated[str | None, Query(description="next_token of the previous page")]
+                     = None) -> ResultPage:
         """Past results, newest first."""
         try:
             page = services.results.list(limit=limit, token=token)
@@ -193,6 +214,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}") from exc
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
+    @app.post("/v1/results/{result_id}/feedback", tags=["results"],
+              responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+    def post_feedback(services: ServicesDep, result_id: str, body: FeedbackRequest) -> Feedback:
+        """A reviewer's label for a scanned file; labelled files train the next model.
+        Posting again replaces the label."""
+        if services.feedback is None:
+            raise client_error(404, "not_available", "this deployment does not store feedback")
+        result = services.results.get(result_id)
+        if result is None:
+            raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
+        media_key = result.source.get("key")
+        if result.status is not Status.DONE or not media_key:
+            raise client_error(409, "result_not_done",
+                               f"result {result_id!r} is {result.status.value}: only a finished scan "
+                               "of a stored file can be labelled", result_id)
+        feedback = Feedback(result_id=result_id, label=body.label, reviewer=body.reviewer, note=body.note,
+                            media_key=media_key, path=result.path,
+                            model_version=result.model.version if result.model else None,
+                            score=result.score)
+        services.feedback.put(feedback)
+        return feedback
+
     if STATIC_DIR.is_dir() and (STATIC_DIR / "index.html").is_file():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -205,6 +248,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return RedirectResponse("/docs")
 
     return app
+
+
+def _failure(result: DetectionResult) -> HTTPException:
+    """The HTTP error for a failed scan: 4xx for what the client sent, 5xx for our own faults."""
+    assert result.error is not None
+    fault = (status.HTTP_503_SERVICE_UNAVAILABLE if result.error.code is ErrorCode.MODEL_ERROR
+             else status.HTTP_500_INTERNAL_SERVER_ERROR)
+    code = _ERROR_STATUS.get(result.error.code, fault)
+    return client_error(code, result.error.code, result.error.message, result.id)
 
 
 def _measure(file: UploadFile) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.processing import LocalProcessor
+from deepfake_detect.registry.feedback import FeedbackStore
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
 
@@ -26,6 +27,7 @@ class Services:
     model_card: Callable[[], ModelCard]
     processor: LocalProcessor | None = None  # local service: scans in-process
     uploads: UploadSigner | None = None  # cloud: presigned uploads, scanned by the detect function
+    feedback: FeedbackStore | None = None  # reviewer labels (POST /v1/results/{id}/feedback)
 
     @property
     def mode(self) -> str:
@@ -34,10 +36,12 @@ class Services:
 
 def local_services(settings: Settings) -> Services:
     """The embedded default: a media folder and SQLite under ``settings.data_dir``."""
+    from deepfake_detect.registry.feedback import SQLiteFeedbackStore
     from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
 
     media = LocalMediaStore(settings.data_dir / "media")
     results = SQLiteResultStore(settings.data_dir / "results.sqlite3")
     processor = LocalProcessor(settings, media, results)
     return Services(settings=settings, media=media, results=results,
-                    model_card=lambda: processor.detector.classifier.card, processor=processor)
+                    model_card=lambda: processor.detector.classifier.card, processor=processor,
+                    feedback=SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3"))

@@ -60,11 +60,14 @@ def align_face(image: Frame, landmarks: NDArray[np.floating], size: int, margin:
     crop = cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
     )
-    return AlignedFace(crop=crop, crop_to_image=cv2.invertAffineTransform(matrix))
+    return AlignedFace(
+        crop=np.asarray(crop, dtype=np.uint8),
+        crop_to_image=np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64),
+    )
 
 
 def to_tensor(crops: list[Frame], mean: tuple[float, ...], std: tuple[float, ...]) -> NDArray[np.float32]:
     """Stack BGR uint8 crops into the classifier's NCHW float32 RGB input, normalised."""
-    batch = np.stack(crops)[..., ::-1].astype(np.float32) / 255.0
-    batch = (batch - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    rgb = np.stack(crops)[..., ::-1].astype(np.float32) / np.float32(255.0)
+    batch = (rgb - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -25,7 +25,9 @@ class Scores:
 
 
 def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    # The tanh form never overflows, unlike 1 / (1 + exp(-x)) for large negative logits.
+    probabilities: NDArray[np.float32] = (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
+    return probabilities
 
 
 class Classifier:
@@ -46,7 +48,11 @@ class Classifier:
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self._input_name = self._session.get_inputs()[0].name
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        # A model exported with a fixed batch dimension takes batches of exactly that size.
+        fixed_batch = model_input.shape[0] if model_input.shape else None
+        self._fixed_batch = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else None
         output_names = {o.name for o in self._session.get_outputs()}
         if self.card.outputs.logit not in output_names:
             raise ModelIntegrityError(f"model has no output named {self.card.outputs.logit!r}")
@@ -75,13 +81,17 @@ class Classifier:
         pre = self.card.preprocessing
         probabilities: list[NDArray[np.float32]] = []
         cams: list[NDArray[np.float32]] = []
-        for start in range(0, len(crops), batch_size):
-            batch = to_tensor(crops[start : start + batch_size], pre.mean, pre.std)
+        size = self._fixed_batch or max(1, batch_size)
+        for start in range(0, len(crops), size):
+            chunk = crops[start : start + size]
+            batch = to_tensor(chunk, pre.mean, pre.std)
+            if self._fixed_batch is not None and len(chunk) < size:
+                batch = np.concatenate([batch, np.zeros((size - len(chunk), *batch.shape[1:]), np.float32)])
             outputs = self._session.run(self._outputs, {self._input_name: batch})
-            logits = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch))
+            logits = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch))[: len(chunk)]
             probabilities.append(_sigmoid(logits / self.card.calibration.temperature))
             if self._has_cam:
-                cams.append(_normalise_cams(np.asarray(outputs[1], dtype=np.float32)))
+                cams.append(_normalise_cams(np.asarray(outputs[1], dtype=np.float32)[: len(chunk)]))
         return Scores(np.concatenate(probabilities), np.concatenate(cams) if cams else None)
 
 
@@ -90,4 +100,5 @@ def _normalise_cams(raw: NDArray[np.float32]) -> NDArray[np.float32]:
     maps = raw.reshape(raw.shape[0], raw.shape[-2], raw.shape[-1])
     low = maps.min(axis=(1, 2), keepdims=True)
     high = maps.max(axis=(1, 2), keepdims=True)
-    return ((maps - low) / np.maximum(high - low, 1e-6)).astype(np.float32)
+    normalised: NDArray[np.float32] = ((maps - low) / np.maximum(high - low, 1e-6)).astype(np.float32)
+    return normalised

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deepfake_detect.core.media import Frame
+
+
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Raise OpenCV's log threshold to errors for the duration of the block.
+
+    OpenCV 5's new DNN engine logs a harmless "setPreferableTarget ... not supported" WARN line
+    on stderr whenever a net is created; it is noise for every CLI run. Scoped, not global, so
+    warnings from elsewhere in OpenCV still show.
+    """
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 @dataclass(frozen=True)
@@ -46,20 +64,19 @@ class FaceDetector:
         self.min_face_size = min_face_size
         self.max_faces = max_faces
         self._input_size = (max_side, max_side)
-        self._net = cv2.FaceDetectorYN.create(
-            str(model_path), "", self._input_size, score_threshold, nms_threshold, 5000
-        )
+        with quiet_opencv():
+            self._net = cv2.FaceDetectorYN.create(
+                str(model_path), "", self._input_size, score_threshold, nms_threshold, 5000
+            )
 
     def detect(self, image: Frame) -> list[Face]:
         """All faces at least ``min_face_size`` pixels, most confident first."""
         height, width = image.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
-        work = image
+        work: Frame = image
         if scale < 1.0:
-            work = cv2.resize(
-                image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                interpolation=cv2.INTER_AREA,
-            )
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            work = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
         work_size = (work.shape[1], work.shape[0])
         if work_size != self._input_size:
             self._net.setInputSize(work_size)

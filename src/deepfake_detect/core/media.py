@@ -4,6 +4,7 @@ decode images (EXIF-rotated, 3-channel BGR) and sample frames spread over a vide
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ CONTENT_TYPES = {
 }
 
 
+# ISO-BMFF brands of still images (HEIF, AVIF): same box layout as mp4, but not video.
+_STILL_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+# Sizes a BMP's DIB header can have (BITMAPCOREHEADER ... BITMAPV5HEADER).
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+
+
 def sniff(head: bytes) -> tuple[MediaKind, str | None]:
     """Media kind and container from the first bytes of a file; extensions are not trusted."""
     if head.startswith(b"\xff\xd8\xff"):
@@ -44,10 +51,12 @@ def sniff(head: bytes) -> tuple[MediaKind, str | None]:
         return MediaKind.IMAGE, "png"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return MediaKind.IMAGE, "webp"
-    if head.startswith(b"BM"):
+    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES:
         return MediaKind.IMAGE, "bmp"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        if brand in _STILL_IMAGE_BRANDS:
+            return MediaKind.UNKNOWN, None
         return MediaKind.VIDEO, "mov" if brand == b"qt  " else "mp4"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return MediaKind.VIDEO, "avi"
@@ -80,41 +89,63 @@ def probe_file(path: Path, max_bytes: int) -> tuple[MediaKind, str]:
     return kind, container
 
 
+# Pillow is only ever asked to parse the formats we accept: less parser surface for hostile input.
+_PILLOW_FORMATS = tuple(IMAGE_FORMATS)
+
+
 def decode_image(data: bytes, max_pixels: int) -> Frame:
     """Decode an image to 3-channel BGR, applying EXIF orientation.
 
     The pixel count is read from the header and checked before any pixel is decoded, so a
     decompression bomb is refused cheaply. Truncated files raise instead of returning grey pixels.
     """
+    kind, _ = sniff(data[:64])
+    if kind is not MediaKind.IMAGE:
+        raise MediaError(ErrorCode.UNSUPPORTED_TYPE, "not a supported image (jpg, png, webp, bmp)")
     try:
         with warnings.catch_warnings():
+            # Pillow warns (and past twice its limit, raises) on huge images while reading the
+            # header; either way the answer is the same error as our own, lower, limit.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
+            opened = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
+            width, height = opened.size
             if width * height > max_pixels:
                 raise MediaError(
                     ErrorCode.TOO_MANY_PIXELS,
                     f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels",
                 )
-            image.load()
+            opened.load()
+            image: Image.Image = ImageOps.exif_transpose(opened)
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaError(ErrorCode.TOO_MANY_PIXELS, f"the image is too large to decode: {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise MediaError(ErrorCode.UNSUPPORTED_TYPE, "the file is not a readable image") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+        # The magic bytes said image, so a header Pillow cannot parse is damage, not a foreign type.
+        raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image header is damaged or truncated") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise MediaError(ErrorCode.CORRUPT_MEDIA, f"the image is damaged or truncated: {exc}") from exc
-    image = ImageOps.exif_transpose(image) or image
+    return _to_bgr(image)
+
+
+def _to_bgr(image: Image.Image) -> Frame:
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "F"):
+        # 16-bit and float greyscale: Pillow's convert("RGB") clips at 255 (a white image),
+        # so rescale to 8 bits first.
+        values = np.asarray(image, dtype=np.float32)
+        if values.max(initial=0.0) > 255.0:
+            values = values / 257.0
+        grey = np.clip(values, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
     if image.mode != "RGB":
         # Alpha is composited on white rather than dropped to black: transparent regions of
         # a PNG portrait would otherwise become a hard artificial edge around the face.
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, rgba)
         image = image.convert("RGB")
-    rgb = np.asarray(image, dtype=np.uint8)
+    rgb: NDArray[np.uint8] = np.asarray(image, dtype=np.uint8)
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
@@ -138,6 +169,7 @@ class SampledFrame:
 
 
 def open_video(path: Path, max_pixels: int, max_seconds: float) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video and check its size and length from the container before decoding frames."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise MediaError(ErrorCode.CORRUPT_MEDIA, "the video cannot be opened: damaged or truncated")
@@ -156,7 +188,23 @@ def open_video(path: Path, max_pixels: int, max_seconds: float) -> tuple[cv2.Vid
         )
     if fps <= 0 or not np.isfinite(fps):
         fps = 25.0
-    info = VideoInfo(width=width, height=height, fps=fps, frame_count=max(count, 0))
+    too_long = MediaError(
+        ErrorCode.VIDEO_TOO_LONG, f"the video lasts longer than the limit of {max_seconds:.0f} s"
+    )
+    if count <= 0:
+        # Some containers (streamed mkv/webm) do not say how many frames they hold: count them
+        # with a grab-only pass, stopping as soon as the length limit is passed, then reopen.
+        limit = int(max_seconds * fps) + 1
+        count = 0  # the container may have said -1
+        while count <= limit and capture.grab():
+            count += 1
+        capture.release()
+        if count > limit:
+            raise too_long
+        if count == 0:
+            raise MediaError(ErrorCode.CORRUPT_MEDIA, "no frame of the video could be decoded")
+        capture = cv2.VideoCapture(str(path))
+    info = VideoInfo(width=width, height=height, fps=fps, frame_count=count)
     if info.duration_s > max_seconds:
         capture.release()
         raise MediaError(
@@ -168,7 +216,7 @@ def open_video(path: Path, max_pixels: int, max_seconds: float) -> tuple[cv2.Vid
 
 def sample_indices(frame_count: int, samples: int) -> list[int]:
     """``samples`` frame indices spread evenly over the video, each at the centre of its segment."""
-    if frame_count <= 0:
+    if frame_count <= 0 or samples <= 0:
         return []
     n = min(samples, frame_count)
     return sorted({int((i + 0.5) * frame_count / n) for i in range(n)})
@@ -176,33 +224,42 @@ def sample_indices(frame_count: int, samples: int) -> list[int]:
 
 # Beyond this many frames between two samples, one seek is cheaper than decoding every frame.
 _SEEK_GAP = 90
+# Containers estimate their frame count (from duration x rate); decoding that stops in the last
+# part of the announced length is that imprecision, earlier it is a truncated or damaged file.
+_TRUNCATED_BEFORE = 0.9
 
 
 def sample_frames(capture: cv2.VideoCapture, info: VideoInfo, samples: int) -> Iterator[SampledFrame]:
-    """Yield ``samples`` frames spread over the video.
+    """Yield up to ``samples`` frames spread over the video, in order.
 
     Short gaps are crossed with ``grab()`` (decode without colour conversion), long ones with a
-    seek; containers that report no frame count are counted first with a grab-only pass.
+    seek. Raises ``MediaError(CORRUPT_MEDIA)`` when decoding stops well before the announced end.
     """
-    frame_count = info.frame_count
-    if frame_count <= 0:
-        while capture.grab():
-            frame_count += 1
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    wanted = sample_indices(frame_count, samples)
     position = 0
-    for index in wanted:
-        if index - position > _SEEK_GAP:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            position = index
+    for index in sample_indices(info.frame_count, samples):
+        if index - position > _SEEK_GAP and capture.set(cv2.CAP_PROP_POS_FRAMES, index):
+            landed = int(capture.get(cv2.CAP_PROP_POS_FRAMES))
+            position = landed if 0 <= landed <= index else index
         while position < index:
             if not capture.grab():
+                _check_end(position, info)
                 return
             position += 1
         ok, image = capture.read()
         if not ok or image is None:
+            _check_end(position, info)
             return
         position += 1
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        yield SampledFrame(index=index, timestamp_s=index / info.fps, image=image)
+        frame: Frame = np.asarray(image, dtype=np.uint8)
+        yield SampledFrame(index=index, timestamp_s=index / info.fps, image=frame)
+
+
+def _check_end(position: int, info: VideoInfo) -> None:
+    if position < _TRUNCATED_BEFORE * info.frame_count:
+        raise MediaError(
+            ErrorCode.CORRUPT_MEDIA,
+            f"the video is truncated or damaged: decoding stopped at frame {position} "
+            f"of {info.frame_count}",
+        )

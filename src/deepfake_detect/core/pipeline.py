@@ -15,7 +15,14 @@ from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.faces import Face, FaceDetector
-from deepfake_detect.core.media import Frame, decode_image, open_video, probe_file, sample_frames
+from deepfake_detect.core.media import (
+    Frame,
+    decode_image,
+    open_video,
+    probe_file,
+    sample_frames,
+    sample_indices,
+)
 from deepfake_detect.core.result import (
     DetectionResult,
     FaceResult,
@@ -106,7 +113,7 @@ class Detector:
     def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
         with timer.stage("decode"):
             image = decode_image(path.read_bytes(), self.settings.max_image_pixels)
-        faces, scores = self._score_frames([image], timer)
+        faces = self._score_frames([image], timer)
         result = DetectionResult(path=shown, media_kind=MediaKind.IMAGE, width=image.shape[1],
                                  height=image.shape[0], model=self.model_info,
                                  threshold=self.classifier.threshold)
@@ -131,8 +138,8 @@ class Detector:
             capture, info = open_video(path, settings.max_video_pixels, settings.max_video_seconds)
         try:
             frames = []
-            samples = settings.video_sample_frames
-            iterator = sample_frames(capture, info, samples)
+            samples = len(sample_indices(info.frame_count, settings.video_sample_frames))
+            iterator = sample_frames(capture, info, settings.video_sample_frames)
             while True:
                 with timer.stage("decode"):
                     frame = next(iterator, None)
@@ -145,11 +152,14 @@ class Detector:
             capture.release()
         if not frames:
             raise MediaError(ErrorCode.CORRUPT_MEDIA, "no frame of the video could be decoded")
-        faces, _ = self._score_frames([f.image for f in frames], timer)
+        faces = self._score_frames([f.image for f in frames], timer)
         with timer.stage("track"):
             ids = link_tracks([[f.box for f in fs] for fs in faces], settings.track_iou_threshold)
-        result = DetectionResult(path=shown, media_kind=MediaKind.VIDEO, width=info.width,
-                                 height=info.height, duration_s=round(info.duration_s, 3),
+        # The decoded frames, not the container header, give the size the boxes refer to: a
+        # phone video with a rotation tag is decoded upright, with width and height swapped.
+        height, width = frames[0].image.shape[:2]
+        result = DetectionResult(path=shown, media_kind=MediaKind.VIDEO, width=width,
+                                 height=height, duration_s=round(info.duration_s, 3),
                                  frames_sampled=len(frames), model=self.model_info,
                                  threshold=self.classifier.threshold)
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
@@ -177,7 +187,7 @@ class Detector:
         self._conclude(result)
         return Analysis(result, evidence)
 
-    def _score_frames(self, images: list[Frame], timer: _Timer) -> tuple[list[list[FaceResult]], list[float]]:
+    def _score_frames(self, images: list[Frame], timer: _Timer) -> list[list[FaceResult]]:
         """Detect, align and classify every face of every frame in one batch."""
         detected: list[list[Face]] = []
         with timer.stage("detect"):
@@ -195,18 +205,17 @@ class Detector:
         with timer.stage("classify"):
             scores = self.classifier.score(crops)
         results: list[list[FaceResult]] = [[] for _ in images]
-        flat = []
         for i, (frame_no, transform) in enumerate(zip(owners, transforms, strict=True)):
             face = detected[frame_no][len(results[frame_no])]
             score = round(float(scores.probabilities[i]), 4)
-            flat.append(score)
+            box_x, box_y, box_w, box_h = (round(v, 1) for v in face.box)
             results[frame_no].append(FaceResult(
-                box=tuple(round(v, 1) for v in face.box),  # type: ignore[arg-type]
+                box=(box_x, box_y, box_w, box_h),
                 landmarks=[(round(float(x), 1), round(float(y), 1)) for x, y in face.landmarks],
-                detector_score=round(face.score, 4), score=score,
+                detector_score=round(face.score, 4), score=score, verdict=self._verdict(score),
                 crop_to_image=np.round(transform, 4).tolist(),
                 heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist()))
-        return results, flat
+        return results
 
     def _verdict(self, score: float) -> Verdict:
         return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL

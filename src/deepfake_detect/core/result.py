@@ -38,6 +38,7 @@ class FaceResult(BaseModel):
     )
     detector_score: float
     score: float = Field(description="calibrated probability that this face is fake")
+    verdict: Verdict | None = Field(None, description="this face alone against the threshold")
     track: int = Field(0, description="face track id; in an image every face is its own track")
     frame_index: int = 0
     timestamp_s: float = 0.0

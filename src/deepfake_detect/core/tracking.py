@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 Box = tuple[float, float, float, float]
 
@@ -24,35 +25,56 @@ def _centre_distance(a: Box, b: Box) -> float:
     return math.hypot(dx, dy) / max(a[2], a[3], b[2], b[3], 1e-6)
 
 
+@dataclass
+class _Track:
+    box: Box
+    frame: int
+    velocity: tuple[float, float] = (0.0, 0.0)  # box shift per frame, from the last two sightings
+
+    def predict(self, frame: int) -> Box:
+        steps = frame - self.frame
+        x, y, w, h = self.box
+        return (x + self.velocity[0] * steps, y + self.velocity[1] * steps, w, h)
+
+    def update(self, box: Box, frame: int) -> None:
+        steps = frame - self.frame
+        self.velocity = ((box[0] - self.box[0]) / steps, (box[1] - self.box[1]) / steps)
+        self.box, self.frame = box, frame
+
+
 def link_tracks(frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3,
                 max_centre_distance: float = 0.5) -> list[list[int]]:
     """Track id of every box, frame by frame.
 
-    Greedy matching of each frame's boxes to the tracks' last boxes, best overlap first; samples
-    are far apart in time, so a box that does not overlap may still match on a nearby centre.
+    Each track's box is predicted forward at its last velocity (constant motion), then each
+    frame's boxes are matched to the predictions greedily, best overlap first. Without the
+    prediction two faces that pass each other between two samples swap identities. Samples are
+    far apart in time, so a box that does not overlap may still match on a nearby centre.
     """
-    last_box: dict[int, Box] = {}
+    tracks: list[_Track] = []
     assignments: list[list[int]] = []
-    next_id = 0
-    for boxes in frames:
+    for frame, boxes in enumerate(frames):
         candidates = []
         for i, box in enumerate(boxes):
-            for track, previous in last_box.items():
-                overlap = iou(box, previous)
-                if overlap >= iou_threshold or _centre_distance(box, previous) <= max_centre_distance:
-                    candidates.append((overlap, -_centre_distance(box, previous), i, track))
+            for track_id, track in enumerate(tracks):
+                predicted = track.predict(frame)
+                overlap = iou(box, predicted)
+                distance = _centre_distance(box, predicted)
+                if overlap >= iou_threshold or distance <= max_centre_distance:
+                    candidates.append((overlap, -distance, i, track_id))
         candidates.sort(reverse=True)
         ids = [-1] * len(boxes)
         used: set[int] = set()
-        for _, _, i, track in candidates:
-            if ids[i] == -1 and track not in used:
-                ids[i] = track
-                used.add(track)
+        for _, _, i, track_id in candidates:
+            if ids[i] == -1 and track_id not in used:
+                ids[i] = track_id
+                used.add(track_id)
         for i, box in enumerate(boxes):
             if ids[i] == -1:
-                ids[i] = next_id
-                next_id += 1
-            last_box[ids[i]] = box
+                ids[i] = len(tracks)
+                tracks.append(_Track(box, frame))
+            else:
+                tracks[ids[i]].update(box, frame)
         assignments.append(ids)
     return assignments
 

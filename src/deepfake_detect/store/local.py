@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,8 +23,9 @@ class LocalMediaStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        root = self.root.resolve()
+        path = (root / key).resolve()
+        if path == root or not path.is_relative_to(root):
             raise ValueError(f"key escapes the media folder: {key!r}")
         return path
 
@@ -77,7 +79,7 @@ class SQLiteResultStore:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO results (id, created_at, status, document) VALUES (?, ?, ?, ?)",
-                (result.id, result.created_at.isoformat(), result.status.value, result.model_dump_json()),
+                (result.id, _sort_key(result.created_at), result.status.value, result.model_dump_json()),
             )
 
     def get(self, result_id: str) -> DetectionResult | None:
@@ -86,6 +88,8 @@ class SQLiteResultStore:
         return DetectionResult.model_validate_json(row[0]) if row else None
 
     def list(self, limit: int = 20, token: str | None = None) -> Page:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
         query = "SELECT document, created_at, id FROM results"
         params: tuple[object, ...] = ()
         if token:
@@ -112,13 +116,23 @@ class SQLiteResultStore:
         self._db.close()
 
 
+def _sort_key(created_at: datetime) -> str:
+    """Fixed-width UTC ISO text, so that text order is time order (isoformat() drops zero
+    microseconds and keeps the offset it was given, which breaks that)."""
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return created_at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _encode_token(created_at: str, result_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([created_at, result_id]).encode()).decode()
 
 
 def _decode_token(token: str) -> tuple[str, str]:
     try:
-        created_at, result_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(created_at), str(result_id)
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError) as exc:
         raise ValueError("invalid page token") from exc
+    if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+        raise ValueError("invalid page token")
+    return decoded[0], decoded[1]

@@ -1,0 +1,121 @@
+"""``python -m infra.local stack``: the local AWS stack, its resources, detect workers and the cloud API.
+``python -m infra.local worker``: one detect "container" (what ``stack`` starts, and what tests start).
+
+``make stack`` runs the first; stop it with Ctrl-C (servers and workers are stopped by pid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+
+from infra.local.stack import LocalAwsStack, StackResources, aws_environment, free_port
+from infra.local.worker import LambdaWorker
+
+
+def start_workers(env: dict[str, str], resources: StackResources, count: int, log_dir: Path, *,
+                  batch_size: int = 10, timeout_s: float = 120.0) -> list[subprocess.Popen[bytes]]:
+    """``count`` worker processes, each importing the detect function's module like a container."""
+    workers = []
+    for index in range(count):
+        log = (log_dir / f"worker-{index}.log").open("ab")
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "infra.local", "worker", "--queue-url", resources.queue_url,
+             "--queue-arn", resources.queue_arn, "--batch-size", str(batch_size),
+             "--timeout", str(timeout_s)],
+            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=Path(__file__).resolve().parents[2]))
+        log.close()
+    return workers
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    # The import is the cold start: settings from the environment, clients, models.
+    from deepfake_detect.aws.clients import sqs_client
+    from deepfake_detect.settings import get_settings
+    from functions.detect.app import lambda_handler
+
+    worker = LambdaWorker(sqs_client(get_settings()), args.queue_url, args.queue_arn, lambda_handler,
+                          batch_size=args.batch_size, timeout_s=args.timeout)
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    worker.run(stop)
+    return 0
+
+
+def run_stack(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from deepfake_detect.api.app import create_app
+    from deepfake_detect.api.cloud import cloud_services
+    from deepfake_detect.settings import Settings
+
+    logging.basicConfig(level=logging.INFO)
+    base = Settings()
+    if not base.classifier_path.is_file():
+        print(f"no classifier at {base.classifier_path}: train one or set DEEPFAKE_MODELS_DIR",
+              file=sys.stderr)
+        return 2
+    work_dir = Path(tempfile.mkdtemp(prefix="deepfake-stack-"))
+    with LocalAwsStack(work_dir) as stack, aws_environment():
+        resources = stack.provision(StackResources.named("local"), base)
+        settings = stack.settings(base, resources)
+        workers = start_workers(stack.environment(settings), resources, args.workers, work_dir)
+        port = args.port or free_port()
+        print(f"moto server      {stack.endpoint}\nDynamoDB Local   {stack.dynamodb_endpoint}\n"
+              f"upload bucket    s3://{resources.upload_bucket}/{settings.upload_prefix}\n"
+              f"results table    {resources.results_table}\nqueue            {resources.queue_url}\n"
+              f"cloud API        http://127.0.0.1:{port}/docs\nlogs             {work_dir}\n"
+              "environment for the AWS CLI or boto3:")
+        for name, value in stack.environment(settings).items():
+            print(f"  export {name}={value}")
+        print(f"  export AWS_ENDPOINT_URL={stack.endpoint}")
+        try:
+            uvicorn.run(create_app(settings, cloud_services(settings)), host="127.0.0.1", port=port,
+                        log_level="warning")
+        finally:
+            stop_processes(workers)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local")
+    commands = parser.add_subparsers(dest="command", required=True)
+    stack = commands.add_parser("stack", help="start the local AWS stack, workers and the cloud API")
+    stack.add_argument("--workers", type=int, default=1)
+    stack.add_argument("--port", type=int, default=0, help="port of the cloud API (default: a free one)")
+    worker = commands.add_parser("worker", help="poll the queue and invoke the detect handler")
+    worker.add_argument("--queue-url", required=True)
+    worker.add_argument("--queue-arn", required=True)
+    worker.add_argument("--batch-size", type=int, default=10)
+    worker.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    return run_worker(args) if args.command == "worker" else run_stack(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

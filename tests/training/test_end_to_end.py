@@ -1,0 +1,56 @@
+"""A tiny real run: a few faces, one short epoch on the CPU, export, evaluate, serve through the core."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.faces import FaceDetector
+from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.result import Status
+from deepfake_detect.settings import Settings
+from training import evaluate, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_path, tmp_path):
+    out, cache = tmp_path / "model", tmp_path / "cache"
+    common = ["--shared-dir", str(shared_dir), "--cache-dir", str(cache), "--limit-per-source", "12"]
+    code = train.main([*common, "--output-dir", str(out), "--report-dir", str(out),
+                       "--detector-path", str(detector_path), "--epochs", "1", "--samples-per-epoch", "32",
+                       "--batch-size", "16", "--input-size", "64", "--workers", "0", "--device", "cpu",
+                       "--version", "test"])
+    assert code == 0
+    model = out / "deepfake_classifier.onnx"
+    card = ModelCard.load(model.with_suffix(".json"))
+    assert card.sha256 == file_sha256(model)
+    assert card.preprocessing.input_size == 64 and card.outputs.cam == "cam"
+    assert card.calibration.temperature > 0 and 0.0 <= card.threshold <= 1.0
+    assert card.metrics["onnx_parity_max_abs_diff"] <= 1e-4
+    assert "test" in card.metrics and "utkface_fpr" in card.metrics["test"]
+
+    settings = Settings(shared_dir=shared_dir, models_dir=out)
+    classifier = Classifier(model)
+    detector = Detector(settings, classifier, FaceDetector(detector_path))
+    photo = sorted((shared_dir / "data" / "deepface_photos").glob("img*.jpg"))[0]
+    result = detector.analyze(photo).result
+    assert result.status is Status.DONE and result.faces
+    assert result.faces[0].heatmap is not None
+    assert 0.0 <= result.faces[0].score <= 1.0
+
+    report_dir = tmp_path / "eval"
+    code = evaluate.main(["--model", str(model), *common, "--report-dir", str(report_dir), "--split", "val",
+                          "--skip-files", "--update-card"])
+    assert code == 0
+    report = json.loads((report_dir / "evaluation.json").read_text())
+    assert report["model"]["sha256"] == card.sha256
+    assert report["image_level"]["overall"]["n"] > 0
+    assert (report_dir / "roc.png").stat().st_size > 1000
+    updated = ModelCard.load(model.with_suffix(".json"))
+    assert updated.metrics["evaluation"]["split"] == "val"
+    assert np.isclose(updated.threshold, card.threshold)

@@ -1,0 +1,124 @@
+"""In-memory stand-ins for S3, DynamoDB, the idempotency table and the detector (no sockets)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.pipeline import Analysis
+from deepfake_detect.core.result import DetectionResult, FaceResult, MediaKind, Status, Verdict
+from deepfake_detect.store.aws import ObjectInfo
+from deepfake_detect.store.base import Page
+
+
+class InMemoryPersistence(BasePersistenceLayer):
+    """The DynamoDB layer's rules (conditional put, expiry, in-progress expiry) over a dict."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.records: dict[str, DataRecord] = {}
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        if idempotency_key not in self.records:
+            raise IdempotencyItemNotFoundError
+        return self.records[idempotency_key]
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        old = self.records.get(data_record.idempotency_key)
+        if old is not None and not old.is_expired:
+            stale = (old.status == "INPROGRESS" and old.in_progress_expiry_timestamp is not None
+                     and old.in_progress_expiry_timestamp < time.time() * 1000)
+            if not stale:
+                raise IdempotencyItemAlreadyExistsError(old_data_record=old)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)
+
+
+class InMemoryResults:
+    def __init__(self) -> None:
+        self.items: dict[str, DetectionResult] = {}
+        self.writes: Counter[str] = Counter()
+
+    def put(self, result: DetectionResult) -> None:
+        self.items[result.id] = result.model_copy(deep=True)
+        self.writes[result.id] += 1
+
+    def get(self, result_id: str) -> DetectionResult | None:
+        item = self.items.get(result_id)
+        return item.model_copy(deep=True) if item else None
+
+    def list(self, limit: int = 20, token: str | None = None) -> Page:
+        items = sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)
+        return Page(items=items[:limit], next_token=None)
+
+    def pending(self) -> Iterator[DetectionResult]:
+        yield from (r for r in self.items.values() if r.status in (Status.QUEUED, Status.PROCESSING))
+
+
+class FakeMedia:
+    """Objects by key; a key in ``failures`` raises that error when read (a throttled S3)."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.tmp_dir = tmp_dir
+        self.failures: dict[str, Exception] = {}
+        self.downloads: list[str] = []
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        if key in self.failures:
+            raise self.failures[key]
+        if key not in self.objects:
+            raise KeyError(key)
+        return ObjectInfo(size=len(self.objects[key]), etag="etag", version_id=version_id, content_type=None)
+
+    @contextmanager
+    def local_copy(self, key: str, version_id: str | None = None) -> Iterator[Path]:
+        if key in self.failures:
+            raise self.failures[key]
+        if key not in self.objects:
+            raise KeyError(key)
+        self.downloads.append(key)
+        with tempfile.NamedTemporaryFile(dir=self.tmp_dir) as handle:
+            handle.write(self.objects[key])
+            handle.flush()
+            yield Path(handle.name)
+
+    def put(self, key: str, data: Any, content_type: str | None = None) -> None:
+        self.objects[key] = data if isinstance(data, bytes) else data.read()
+
+
+class StubDetector:
+    """Files whose bytes start with ``bad`` are corrupt; anything else has one real face."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
+        name = display_path or str(path)
+        self.calls.append(name)
+        if Path(path).read_bytes().startswith(b"bad"):
+            return Analysis(DetectionResult.failed(name, ErrorCode.CORRUPT_MEDIA, "the image is damaged"))
+        face = FaceResult(box=(1, 1, 8, 8), landmarks=[(2, 2)] * 5, detector_score=0.9, score=0.1)
+        result = DetectionResult(path=name, media_kind=MediaKind.IMAGE, status=Status.DONE,
+                                 verdict=Verdict.REAL, score=0.1, faces=[face],
+                                 timings_ms={"decode": 1.0, "detect": 2.0, "total": 4.0})
+        return Analysis(result, np.zeros((16, 16, 3), dtype=np.uint8))

@@ -1,0 +1,211 @@
+"""The retrain trigger's decisions, with in-memory SageMaker and S3 stand-ins (no sockets)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from deepfake_detect.registry.base import ModelStatus
+from deepfake_detect.registry.feedback import ExportSummary
+from deepfake_detect.registry.local import LocalModelRegistry
+from deepfake_detect.registry.promote import adopt_baseline
+from deepfake_detect.registry.trigger import RetrainTrigger, UnknownEventError, handle_event
+from deepfake_detect.settings import Settings
+from tests.support.retrain import build_cast_classifier, model_tarball
+from tests.unit.registry.conftest import StubEvaluator
+
+
+class FakeSageMaker:
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+
+    def create_training_job(self, **arguments: Any) -> dict[str, Any]:
+        self.jobs[arguments["TrainingJobName"]] = {**arguments, "TrainingJobStatus": "InProgress"}
+        return {"TrainingJobArn": f"arn:aws:sagemaker:::training-job/{arguments['TrainingJobName']}"}
+
+    def list_training_jobs(self, StatusEquals: str, NameContains: str) -> dict[str, Any]:  # noqa: N803
+        names = [name for name, job in self.jobs.items()
+                 if job["TrainingJobStatus"] == StatusEquals and NameContains in name]
+        return {"TrainingJobSummaries": [{"TrainingJobName": name} for name in names]}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        return self.jobs[TrainingJobName]
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def download_file(self, bucket: str, key: str, filename: str) -> None:
+        if (bucket, key) not in self.objects:
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+        Path(filename).write_bytes(self.objects[(bucket, key)])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    return base_settings.model_copy(update={
+        "models_bucket": "models", "training_image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
+        "training_role_arn": "arn:aws:iam::123:role/train", "training_instance_type": "ml.g5.xlarge",
+        "training_max_run_s": 7200, "training_max_wait_s": 10800,
+        "training_hyperparameters": {"epochs": "6"}})
+
+
+@pytest.fixture
+def parts(settings: Settings, registry: LocalModelRegistry, evaluator: StubEvaluator,
+          tmp_path: Path) -> tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]:
+    sagemaker, s3, clock = FakeSageMaker(), FakeS3(), Clock()
+    shipped = build_cast_classifier(tmp_path / "shipped", version="1")
+    evaluator.set(shipped, auc=0.9, fpr=0.05)
+    adopt_baseline(registry, shipped)
+
+    def export() -> ExportSummary:
+        return ExportSummary(labelled=3, copied=1, missing=[])
+
+    trigger = RetrainTrigger(settings, sagemaker, s3, registry, lambda: evaluator,  # type: ignore[arg-type]
+                             export, clock=clock)
+    return trigger, sagemaker, s3, clock
+
+
+def state_change(job: str, status: str, artifact: str | None = None,
+                 reason: str | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"TrainingJobName": job, "TrainingJobStatus": status}
+    if artifact:
+        detail["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
+    if reason:
+        detail["FailureReason"] = reason
+    return {"source": "aws.sagemaker", "detail-type": "SageMaker Training Job State Change", "detail": detail}
+
+
+SCHEDULE = {"source": "aws.scheduler", "action": "launch"}
+
+
+def test_schedule_starts_one_job_with_the_settings(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+                                                   registry: LocalModelRegistry) -> None:
+    trigger, sagemaker, _, _ = parts
+    outcome = handle_event(trigger, SCHEDULE)
+    assert outcome == {"outcome": "started", "job_name": "deepfake-retrain-2026-11-27-030000",
+                       "version": "2026.11.27-030000"}
+    job = sagemaker.jobs["deepfake-retrain-2026-11-27-030000"]
+    assert job["AlgorithmSpecification"]["TrainingImage"] == "123.dkr.ecr.us-east-1.amazonaws.com/train:1"
+    assert job["RoleArn"] == "arn:aws:iam::123:role/train"
+    assert job["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
+    assert job["HyperParameters"] == {"epochs": "6", "version": "2026.11.27-030000"}
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels == {"shared": "s3://models/training-data/shared/",
+                        "feedback": "s3://models/training-data/feedback/"}
+    assert job["OutputDataConfig"]["S3OutputPath"] == "s3://models/training-jobs/"
+    record = registry.get_record("2026.11.27-030000")
+    assert record is not None and record.status is ModelStatus.TRAINING
+    assert record.data["feedback"] == {"labelled": 3, "copied": 1, "missing": 0}
+    assert record.data["channels"] == channels
+    # A second event while it runs starts nothing.
+    assert handle_event(trigger, SCHEDULE)["outcome"] == "skipped"
+    assert len(sagemaker.jobs) == 1
+
+
+def test_finished_job_awaiting_its_gate_blocks_a_new_one(
+        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+    trigger, sagemaker, _, clock = parts
+    job = trigger.on_schedule()["job_name"]
+    sagemaker.jobs[job]["TrainingJobStatus"] = "Completed"  # its event is not processed yet
+    clock.now += timedelta(hours=1)
+    assert trigger.on_schedule() == {"outcome": "skipped", "running_job": job}
+    # Far past any run time, the lost event is settled from SageMaker and training resumes.
+    clock.now += timedelta(hours=12)
+    assert trigger.on_schedule()["outcome"] == "started"
+    assert len(sagemaker.jobs) == 2
+
+
+def test_completed_better_job_is_promoted(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+                                          registry: LocalModelRegistry, evaluator: StubEvaluator,
+                                          tmp_path: Path) -> None:
+    trigger, _, s3, _ = parts
+    started = trigger.on_schedule()
+    model = build_cast_classifier(tmp_path / "out", version="whatever")
+    evaluator.set(model, auc=0.95, fpr=0.03)
+    s3.objects[("models", "training-jobs/x/model.tar.gz")] = model_tarball(model)
+    outcome = handle_event(trigger, state_change(started["job_name"], "Completed",
+                                                 "s3://models/training-jobs/x/model.tar.gz"))
+    assert outcome["outcome"] == "promoted" and outcome["version"] == started["version"]
+    assert registry.current().version == started["version"]  # type: ignore[union-attr]
+    # EventBridge may deliver the same event again: nothing happens twice.
+    again = handle_event(trigger, state_change(started["job_name"], "Completed", "s3://models/x"))
+    assert again["outcome"] == "ignored"
+
+
+def test_completed_worse_job_is_rejected(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+                                         registry: LocalModelRegistry, evaluator: StubEvaluator,
+                                         tmp_path: Path) -> None:
+    trigger, _, s3, _ = parts
+    started = trigger.on_schedule()
+    model = build_cast_classifier(tmp_path / "out", version="x", sign=-1)
+    evaluator.set(model, auc=0.80, fpr=0.05)
+    s3.objects[("models", "a/model.tar.gz")] = model_tarball(model)
+    outcome = trigger.on_state_change(state_change(started["job_name"], "Completed",
+                                                   "s3://models/a/model.tar.gz")["detail"])
+    assert outcome["outcome"] == "rejected" and "AUC" in outcome["reasons"][0]
+    assert registry.current().version == "1"  # type: ignore[union-attr]
+    record = registry.get_record(started["version"])
+    assert record is not None and record.status is ModelStatus.REJECTED
+    assert record.decision is not None and record.decision.current is not None
+    assert record.decision.current.auc == 0.9 and record.decision.candidate.auc == 0.8  # type: ignore[union-attr]
+
+
+def test_missing_or_corrupt_artifact_is_rejected(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+                                                 registry: LocalModelRegistry) -> None:
+    trigger, _, s3, _ = parts
+    started = trigger.on_schedule()
+    s3.objects[("models", "bad/model.tar.gz")] = b"\x1f\x8b not really gzip"
+    outcome = trigger.on_state_change(state_change(started["job_name"], "Completed",
+                                                   "s3://models/bad/model.tar.gz")["detail"])
+    assert outcome["outcome"] == "rejected" and "tar" in outcome["reasons"][0]
+    assert registry.current().version == "1"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("status", "outcome", "recorded"), [
+    ("Failed", "failed", ModelStatus.FAILED), ("Stopped", "stopped", ModelStatus.STOPPED)])
+def test_failed_or_stopped_job_is_recorded_never_promoted(
+        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry,
+        status: str, outcome: str, recorded: ModelStatus) -> None:
+    trigger, sagemaker, _, clock = parts
+    started = trigger.on_schedule()
+    sagemaker.jobs[started["job_name"]]["TrainingJobStatus"] = status
+    result = trigger.on_state_change(state_change(started["job_name"], status,
+                                                  reason="CUDA out of memory")["detail"])
+    assert result["outcome"] == outcome
+    record = registry.get_record(started["version"])
+    assert record is not None and record.status is recorded and record.finished_at is not None
+    assert record.failure_reason == "CUDA out of memory"
+    assert registry.current().version == "1"  # type: ignore[union-attr]
+    clock.now += timedelta(days=7)
+    assert trigger.on_schedule()["outcome"] == "started"  # a failed job does not block the next
+
+
+def test_events_for_other_jobs_and_other_states_are_ignored(
+        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+    trigger, _, _, _ = parts
+    assert trigger.on_state_change({"TrainingJobName": "someone-else", "TrainingJobStatus": "Failed"})[
+        "outcome"] == "ignored"
+    job = trigger.on_schedule()["job_name"]
+    assert trigger.on_state_change({"TrainingJobName": job, "TrainingJobStatus": "InProgress"})[
+        "outcome"] == "ignored"
+
+
+def test_unknown_event_fails_loudly(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+    with pytest.raises(UnknownEventError):
+        handle_event(parts[0], {"Records": []})

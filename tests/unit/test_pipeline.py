@@ -1,0 +1,302 @@
+"""core.pipeline: Detector.analyze on real photos and videos and on every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
+from deepfake_detect.settings import Settings
+from tests.support.media import paste, png_bomb, read_bgr, write_image, write_video
+
+STAGES = {"decode", "detect", "align", "classify", "total"}
+
+
+def detector_with_threshold(detector: Detector, threshold: float) -> Detector:
+    """The session detector's models with another decision threshold on the card."""
+    card = detector.classifier.card.model_copy(update={"threshold": threshold})
+    path = detector.settings.classifier_path
+    return Detector(detector.settings, classifier=Classifier(path, card),
+                    face_detector=detector.face_detector)
+
+
+def assert_failed(result: DetectionResult, code: ErrorCode) -> None:
+    assert result.status is Status.FAILED
+    assert result.verdict is Verdict.ERROR
+    assert result.error is not None and result.error.code is code
+    assert result.error.message
+    assert result.score is None and result.faces == []
+    assert result.model is not None  # which model refused it is still recorded
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def test_one_face_photo_full_record(detector: Detector, face_photo: Path) -> None:
+    analysis = detector.analyze(face_photo)
+    result = analysis.result
+    assert result.status is Status.DONE and result.error is None
+    assert result.path == str(face_photo)
+    assert result.media_kind is MediaKind.IMAGE
+    assert (result.width, result.height) == (400, 400)
+    assert len(result.faces) == 1 and len(result.tracks) == 1
+    face = result.faces[0]
+    assert 0.0 < face.score < 1.0 and face.detector_score > 0.6
+    assert len(face.landmarks) == 5 and face.crop_to_image is not None
+    assert face.heatmap is not None and len(face.heatmap) > 1  # the tiny model has a CAM output
+    assert result.score == face.score == result.tracks[0].score
+    assert result.threshold == detector.classifier.threshold
+    assert result.score is not None and result.threshold is not None
+    assert result.verdict is (Verdict.FAKE if result.score >= result.threshold else Verdict.REAL)
+    assert result.model is not None and result.model.name == "tiny-test-classifier"
+    assert result.model.sha256 == detector.classifier.sha256
+    assert set(result.timings_ms) >= STAGES and all(v >= 0 for v in result.timings_ms.values())
+    assert result.evidence_frame_index == 0
+    assert analysis.evidence is not None and analysis.evidence.shape == (400, 400, 3)
+    DetectionResult.model_validate_json(result.model_dump_json())  # survives a store round trip
+
+
+def test_display_path_replaces_the_local_path(detector: Detector, face_photo: Path) -> None:
+    shown = "uploads/x/photo.jpg"
+    assert detector.analyze(face_photo, display_path=shown).result.path == shown
+
+
+def test_two_faces_each_get_a_verdict_and_the_file_the_worst(detector: Detector, couple_photo: Path) -> None:
+    result = detector.analyze(couple_photo).result
+    assert len(result.faces) == 2 and len(result.tracks) == 2
+    assert sorted(f.track for f in result.faces) == [0, 1]
+    assert result.score == max(f.score for f in result.faces)
+    threshold = detector.classifier.threshold
+    for track in result.tracks:
+        assert track.verdict is (Verdict.FAKE if track.score >= threshold else Verdict.REAL)
+    for face in result.faces:  # a verdict per face
+        assert face.verdict is (Verdict.FAKE if face.score >= threshold else Verdict.REAL)
+
+
+@pytest.mark.parametrize(("threshold", "file_verdict"), [(0.0, Verdict.FAKE), (1.0, Verdict.REAL)])
+def test_verdict_follows_the_model_card_threshold(detector: Detector, couple_photo: Path, threshold: float,
+                                                  file_verdict: Verdict) -> None:
+    result = detector_with_threshold(detector, threshold).analyze(couple_photo).result
+    assert result.threshold == threshold
+    assert result.verdict is file_verdict
+    assert {t.verdict for t in result.tracks} == {file_verdict}
+
+
+def test_file_is_fake_when_any_face_is(detector: Detector, couple_photo: Path) -> None:
+    scores = sorted(f.score for f in detector.analyze(couple_photo).result.faces)
+    between = (scores[0] + scores[1]) / 2  # one face above the threshold, one below
+    result = detector_with_threshold(detector, between).analyze(couple_photo).result
+    assert sorted(t.verdict for t in result.tracks) == [Verdict.FAKE, Verdict.REAL]
+    assert result.verdict is Verdict.FAKE
+
+
+def test_no_face(detector: Detector, tmp_path: Path) -> None:
+    path = write_image(tmp_path / "wall.png", np.full((240, 320, 3), 180, np.uint8))
+    analysis = detector.analyze(path)
+    result = analysis.result
+    assert result.status is Status.DONE and result.error is None
+    assert result.verdict is Verdict.NO_FACE and result.score is None
+    assert result.faces == [] and result.tracks == []
+    # The picture is still shown (to see that there is no face), but points at no face frame.
+    assert analysis.evidence is not None and result.evidence_frame_index is None
+
+
+def test_tiny_face_counts_as_no_face(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+    small = cv2.resize(read_bgr(face_photo), (50, 50), interpolation=cv2.INTER_AREA)
+    canvas = paste(np.full((240, 240, 3), 128, np.uint8), np.asarray(small, np.uint8), 85, 85)
+    result = detector.analyze(write_image(tmp_path / "tiny.png", canvas)).result
+    assert detector.settings.min_face_size == 24
+    assert result.verdict is Verdict.NO_FACE
+
+
+def test_grayscale_photo(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+    path = tmp_path / "grey.jpg"
+    Image.open(face_photo).convert("L").save(path)
+    result = detector.analyze(path).result
+    assert result.status is Status.DONE and len(result.faces) == 1
+
+
+def test_transparent_png(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+    rgba = Image.open(face_photo).convert("RGBA")
+    alpha = np.full((400, 400), 255, np.uint8)
+    alpha[:, :60] = 0  # a transparent strip, like a cut-out portrait
+    rgba.putalpha(Image.fromarray(alpha))
+    path = tmp_path / "cutout.png"
+    rgba.save(path)
+    result = detector.analyze(path).result
+    assert result.status is Status.DONE and len(result.faces) == 1
+
+
+def test_exif_rotated_photo_is_scanned_upright(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+    """A camera stores the pixels sideways and an EXIF tag saying "rotate 90° clockwise": the face
+    is only found if the tag is honoured (YuNet does not find faces lying on their side)."""
+    sideways = Image.open(face_photo).transpose(Image.Transpose.ROTATE_90)  # 90° counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display: rotate 90° clockwise
+    tagged, untagged = tmp_path / "tagged.jpg", tmp_path / "untagged.jpg"
+    sideways.save(tagged, exif=exif, quality=95)
+    sideways.save(untagged, quality=95)
+    assert detector.analyze(untagged).result.verdict is Verdict.NO_FACE
+    result = detector.analyze(tagged).result
+    assert len(result.faces) == 1
+
+
+def test_many_faces(detector: Detector, shared_data: Path) -> None:
+    result = detector.analyze(shared_data / "deepface_photos" / "selfie-many-people.jpg").result
+    assert len(result.faces) >= 5
+    assert len({f.track for f in result.faces}) == len(result.faces)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_missing_path(detector: Detector, tmp_path: Path) -> None:
+    result = detector.analyze(tmp_path / "nowhere.jpg").result
+    assert_failed(result, ErrorCode.NOT_FOUND)
+    assert result.path == str(tmp_path / "nowhere.jpg")
+
+
+def test_empty_file(detector: Detector, tmp_path: Path) -> None:
+    (tmp_path / "empty.jpg").touch()
+    assert_failed(detector.analyze(tmp_path / "empty.jpg").result, ErrorCode.EMPTY_FILE)
+
+
+def test_text_file(detector: Detector, tmp_path: Path) -> None:
+    (tmp_path / "readme.jpg").write_text("hello\n" * 100)
+    assert_failed(detector.analyze(tmp_path / "readme.jpg").result, ErrorCode.UNSUPPORTED_TYPE)
+
+
+def test_unsupported_image_type(detector: Detector, tmp_path: Path) -> None:
+    Image.new("RGB", (64, 64)).save(tmp_path / "anim.gif")
+    Image.new("RGB", (64, 64)).save(tmp_path / "scan.tiff")
+    assert_failed(detector.analyze(tmp_path / "anim.gif").result, ErrorCode.UNSUPPORTED_TYPE)
+    assert_failed(detector.analyze(tmp_path / "scan.tiff").result, ErrorCode.UNSUPPORTED_TYPE)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.05])
+def test_truncated_jpeg(detector: Detector, face_photo: Path, tmp_path: Path, keep: float) -> None:
+    data = face_photo.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: int(len(data) * keep)])
+    assert_failed(detector.analyze(tmp_path / "cut.jpg").result, ErrorCode.CORRUPT_MEDIA)
+
+
+def test_truncated_png(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+    full = tmp_path / "full.png"
+    Image.open(face_photo).save(full)
+    (tmp_path / "cut.png").write_bytes(full.read_bytes()[:20_000])
+    assert_failed(detector.analyze(tmp_path / "cut.png").result, ErrorCode.CORRUPT_MEDIA)
+
+
+def test_truncated_mp4(detector: Detector, real_video: Path, tmp_path: Path) -> None:
+    data = real_video.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
+    result = detector.analyze(tmp_path / "cut.mp4").result
+    assert_failed(result, ErrorCode.CORRUPT_MEDIA)
+    assert result.media_kind is MediaKind.VIDEO
+
+
+def test_decompression_bomb(detector: Detector, tmp_path: Path) -> None:
+    (tmp_path / "bomb.png").write_bytes(png_bomb(20_000, 20_000))
+    assert_failed(detector.analyze(tmp_path / "bomb.png").result, ErrorCode.TOO_MANY_PIXELS)
+
+
+def test_file_size_limit(detector: Detector, face_photo: Path) -> None:
+    small_limit = detector.settings.model_copy(update={"max_file_bytes": 1000})
+    strict = Detector(small_limit, classifier=detector.classifier, face_detector=detector.face_detector)
+    assert_failed(strict.analyze(face_photo).result, ErrorCode.FILE_TOO_LARGE)
+
+
+def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: Detector, face_photo: Path) -> None:
+    class Exploding:
+        def detect(self, image: np.ndarray) -> list[object]:
+            raise RuntimeError("simulated OpenCV failure")
+
+    broken = Detector(detector.settings, classifier=detector.classifier,
+                      face_detector=Exploding())  # type: ignore[arg-type]
+    result = broken.analyze(face_photo).result
+    assert_failed(result, ErrorCode.INTERNAL_ERROR)
+    assert "simulated OpenCV failure" in result.error.message  # type: ignore[union-attr]
+
+
+# --- videos ---------------------------------------------------------------------------------
+
+
+def test_video_without_faces(detector: Detector, tmp_path: Path) -> None:
+    path = write_video(tmp_path / "blank.mp4", 30, fps=15)
+    result = detector.analyze(path).result
+    assert result.status is Status.DONE and result.error is None
+    assert result.media_kind is MediaKind.VIDEO
+    assert result.verdict is Verdict.NO_FACE and result.score is None
+    assert result.frames_sampled == detector.settings.video_sample_frames == 8
+    assert len(result.frames) == 8 and all(f.faces == 0 and f.max_score is None for f in result.frames)
+    assert result.duration_s == pytest.approx(2.0)
+
+
+def moving_face_video(path: Path, face: np.ndarray, frames: int = 24) -> Path:
+    small = np.asarray(cv2.resize(face, (160, 160), interpolation=cv2.INTER_AREA), np.uint8)
+
+    def draw(i: int) -> np.ndarray:
+        return paste(np.full((240, 480, 3), 90, np.uint8), small, 20 + i * 10, 40)
+
+    return write_video(path, frames, fps=12, size=(480, 240), draw=draw)
+
+
+def test_video_with_one_moving_face_is_one_track(detector: Detector, face_photo: Path,
+                                                 tmp_path: Path) -> None:
+    path = moving_face_video(tmp_path / "walk.avi", read_bgr(face_photo))
+    analysis = detector.analyze(path)
+    result = analysis.result
+    assert result.status is Status.DONE
+    assert result.frames_sampled == 8
+    assert len(result.faces) == 8 and len(result.tracks) == 1
+    track = result.tracks[0]
+    assert track.frames == 8
+    assert track.first_timestamp_s < track.last_timestamp_s <= result.duration_s  # type: ignore[operator]
+    timestamps = [f.timestamp_s for f in result.frames]
+    assert timestamps == sorted(timestamps)
+    for frame in result.frames:
+        assert frame.faces == 1 and frame.scores == {"0": frame.max_score}
+    assert result.score == track.score
+    # The evidence is the frame of the most suspicious face.
+    worst = max(result.faces, key=lambda f: f.score)
+    assert result.evidence_frame_index == worst.frame_index
+    assert analysis.evidence is not None and analysis.evidence.shape == (240, 480, 3)
+    assert "track" in result.timings_ms
+
+
+@pytest.mark.slow
+def test_real_video(detector: Detector, real_video: Path) -> None:
+    settings: Settings = detector.settings
+    result = detector.analyze(real_video).result
+    assert result.status is Status.DONE and result.media_kind is MediaKind.VIDEO
+    assert (result.width, result.height) == (1280, 720)
+    assert result.frames_sampled == settings.video_sample_frames
+    assert result.duration_s is not None and result.duration_s > 5
+    assert sum(f.faces > 0 for f in result.frames) >= settings.video_sample_frames - 1
+    main_track = max(result.tracks, key=lambda t: t.frames)
+    assert main_track.frames >= settings.video_sample_frames - 1  # one person, one track
+    assert result.verdict in (Verdict.FAKE, Verdict.REAL)
+
+
+def test_progress_is_reported_per_sampled_frame(detector: Detector, tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mp4", 5)
+    calls: list[tuple[int, int]] = []
+    detector.analyze(path, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]  # 5 frames < 8 samples: total is 5
+
+
+def test_card_controls_crop_size(tmp_path: Path, detector: Detector, face_photo: Path) -> None:
+    from tests.support.tiny_model import build_tiny_classifier
+
+    path = build_tiny_classifier(tmp_path, input_size=32)
+    assert ModelCard.load(path.with_suffix(".json")).preprocessing.input_size == 32
+    small = Detector(detector.settings, classifier=Classifier(path), face_detector=detector.face_detector)
+    assert len(small.analyze(face_photo).result.faces) == 1

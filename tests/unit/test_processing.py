@@ -1,0 +1,189 @@
+"""processing.LocalProcessor: the local service's worker (queue, statuses, evidence, restarts)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
+from deepfake_detect.processing import LocalProcessor, evidence_key
+from deepfake_detect.settings import Settings
+from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
+from tests.support.media import write_video
+
+WAIT_S = 60
+
+
+@pytest.fixture
+def stores(settings: Settings) -> tuple[LocalMediaStore, SQLiteResultStore]:
+    return LocalMediaStore(settings.data_dir / "media"), SQLiteResultStore(settings.data_dir / "r.sqlite3")
+
+
+@pytest.fixture
+def processor(settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore],
+              detector: Detector) -> Iterator[LocalProcessor]:
+    media, results = stores
+    worker = LocalProcessor(settings, media, results, detector=detector)
+    worker.start().result(WAIT_S)
+    yield worker
+    worker.shutdown()
+
+
+def upload(processor: LocalProcessor, source: Path, kind: MediaKind,
+           name: str | None = None) -> DetectionResult:
+    record = DetectionResult(path=name or source.name, media_kind=kind, status=Status.QUEUED,
+                             source={"key": f"uploads/{source.name}", "store": "local"})
+    processor.media.put(record.source["key"], source.read_bytes())
+    processor.results.put(record)
+    return record
+
+
+def test_image_is_scanned_with_evidence(processor: LocalProcessor, face_photo: Path) -> None:
+    record = upload(processor, face_photo, MediaKind.IMAGE, name="me.jpg")
+    result = processor.submit(record.id).result(WAIT_S)
+    assert result is not None and result.status is Status.DONE
+    assert result.id == record.id and result.created_at == record.created_at and result.path == "me.jpg"
+    assert result.progress is None and len(result.faces) == 1
+    assert processor.results.get(record.id) == result
+    assert result.source["evidence_key"] == evidence_key(record.id)
+    jpeg = processor.media.get(evidence_key(record.id))
+    evidence = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert evidence is not None
+    assert evidence.shape == (400, 400, 3) and float(result.source["evidence_scale"]) == 1.0
+
+
+def test_large_evidence_is_downscaled_and_scale_recorded(processor: LocalProcessor,
+                                                        couple_photo: Path) -> None:
+    record = upload(processor, couple_photo, MediaKind.IMAGE)
+    result = processor.submit(record.id).result(WAIT_S)
+    assert result is not None
+    evidence = cv2.imdecode(np.frombuffer(processor.media.get(evidence_key(record.id)), np.uint8), 1)
+    assert evidence is not None
+    assert max(evidence.shape[:2]) == 1280
+    assert float(result.source["evidence_scale"]) == pytest.approx(1280 / 2280, rel=1e-4)
+
+
+def test_video_goes_queued_processing_done(processor: LocalProcessor, tmp_path: Path) -> None:
+    video = write_video(tmp_path / "clip.mp4", 40)
+    record = upload(processor, video, MediaKind.VIDEO)
+    statuses: list[Status] = []
+    original_put = processor.results.put
+
+    def spy(result: DetectionResult) -> None:
+        statuses.append(result.status)
+        original_put(result)
+
+    processor.results.put = spy  # type: ignore[method-assign]
+    result = processor.submit(record.id).result(WAIT_S)
+    assert result is not None and result.status is Status.DONE and result.verdict is Verdict.NO_FACE
+    assert statuses[0] is Status.PROCESSING and statuses[-1] is Status.DONE
+
+
+def test_finished_records_are_not_scanned_again(processor: LocalProcessor, face_photo: Path) -> None:
+    record = upload(processor, face_photo, MediaKind.IMAGE)
+    first = processor.submit(record.id).result(WAIT_S)
+    second = processor.submit(record.id).result(WAIT_S)
+    assert first == second
+    assert processor.submit("unknown-id").result(WAIT_S) is None
+
+
+def test_missing_upload_fails_cleanly(processor: LocalProcessor) -> None:
+    record = DetectionResult(path="gone.jpg", media_kind=MediaKind.IMAGE, status=Status.QUEUED,
+                             source={"key": "uploads/gone.jpg"})
+    processor.results.put(record)
+    result = processor.submit(record.id).result(WAIT_S)
+    assert result is not None and result.status is Status.FAILED
+    assert result.error is not None and result.error.code is ErrorCode.NOT_FOUND
+
+
+def test_bad_upload_is_a_failed_record(processor: LocalProcessor, tmp_path: Path) -> None:
+    (tmp_path / "x.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 100)
+    record = upload(processor, tmp_path / "x.jpg", MediaKind.IMAGE)
+    result = processor.submit(record.id).result(WAIT_S)
+    assert result is not None and result.error is not None
+    assert result.error.code is ErrorCode.CORRUPT_MEDIA
+    stored = processor.results.get(record.id)
+    assert stored is not None and stored.status is Status.FAILED
+
+
+def test_restart_resumes_queued_and_interrupted_work(settings: Settings, detector: Detector,
+                                                     stores: tuple[LocalMediaStore, SQLiteResultStore],
+                                                     face_photo: Path, tmp_path: Path) -> None:
+    """Records left queued or processing by a stopped service are scanned on the next start."""
+    media, results = stores
+    first = LocalProcessor(settings, media, results, detector=detector)
+    queued = upload(first, face_photo, MediaKind.IMAGE)
+    video = write_video(tmp_path / "clip.mp4", 10)
+    interrupted = upload(first, video, MediaKind.VIDEO)
+    results.put(interrupted.model_copy(update={"status": Status.PROCESSING, "progress": 0.4}))
+    first.shutdown()  # never started: the records stay as they are
+
+    restarted = LocalProcessor(settings, media, SQLiteResultStore(settings.data_dir / "r.sqlite3"),
+                               detector=detector)
+    try:
+        restarted.start().result(WAIT_S)
+        restarted.submit("flush").result(WAIT_S)  # one worker: this runs after the resumed scans
+    finally:
+        restarted.shutdown()
+    for record in (queued, interrupted):
+        done = restarted.results.get(record.id)
+        assert done is not None and done.status is Status.DONE and done.progress is None
+    assert list(restarted.results.pending()) == []
+
+
+def test_model_load_failure_fails_the_record_not_the_worker(settings: Settings,
+                                                            stores: tuple[LocalMediaStore, SQLiteResultStore],
+                                                            face_photo: Path) -> None:
+    media, results = stores
+    broken = settings.model_copy(update={"classifier_model": "missing.onnx"})
+    worker = LocalProcessor(broken, media, results)
+    try:
+        with pytest.raises(FileNotFoundError):
+            worker.start().result(WAIT_S)
+        record = upload(worker, face_photo, MediaKind.IMAGE)
+        result = worker.submit(record.id).result(WAIT_S)
+    finally:
+        worker.shutdown()
+    assert result is not None and result.status is Status.FAILED
+    assert result.error is not None and result.error.code is ErrorCode.MODEL_ERROR
+    assert "missing.onnx" in result.error.message
+
+
+def test_model_card_does_not_wait_for_queued_scans(settings: Settings, detector: Detector,
+                                                   stores: tuple[LocalMediaStore, SQLiteResultStore]) -> None:
+    media, results = stores
+    worker = LocalProcessor(settings, media, results, detector=detector)
+    release = threading.Event()
+    try:
+        worker.start().result(WAIT_S)
+        blocker = worker._executor.submit(release.wait, WAIT_S)  # a long scan in progress
+        card = worker.detector.classifier.card  # answers now, not after the scan
+        assert card.name == "tiny-test-classifier"
+        assert not blocker.done()
+    finally:
+        release.set()
+        worker.shutdown()
+
+
+def test_precheck_refuses_a_truncated_video_before_queueing(processor: LocalProcessor, real_video: Path,
+                                                            tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(real_video.read_bytes()[:50_000])
+    record = upload(processor, cut, MediaKind.VIDEO)
+    refused = processor.precheck(record)
+    assert refused is not None and refused.id == record.id
+    assert refused.error is not None and refused.error.code is ErrorCode.CORRUPT_MEDIA
+    stored = processor.results.get(record.id)
+    assert stored is not None and stored.status is Status.FAILED
+
+
+def test_precheck_passes_good_media(processor: LocalProcessor, real_video: Path, face_photo: Path) -> None:
+    assert processor.precheck(upload(processor, real_video, MediaKind.VIDEO)) is None
+    assert processor.precheck(upload(processor, face_photo, MediaKind.IMAGE)) is None

@@ -1,0 +1,89 @@
+"""Augmentations that look like deployment: what uploads, messengers and video codecs do to a face.
+
+Applied identically to real and fake crops, so none of them can become a label cue.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+Image = NDArray[np.uint8]
+
+
+def jpeg(image: Image, quality: int) -> Image:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return np.asarray(decoded, np.uint8)
+
+
+def rescale(image: Image, factor: float) -> Image:
+    """Down- then up-scale: a face that was small in the original picture."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(8, round(width * factor)), max(8, round(height * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
+
+
+def shift_scale(image: Image, rng: np.random.Generator) -> Image:
+    """Small shifts, scales and rotations: detector landmarks jitter from frame to frame."""
+    height, width = image.shape[:2]
+    matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-6, 6),
+                                                rng.uniform(0.94, 1.06)), np.float64)
+    matrix[:, 2] += rng.uniform(-0.04, 0.04, size=2) * (width, height)
+    return np.asarray(cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT_101), np.uint8)
+
+
+def colour_jitter(image: Image, rng: np.random.Generator) -> Image:
+    out: NDArray[np.float32] = image.astype(np.float32)
+    out = (out - out.mean()) * rng.uniform(0.8, 1.2) + out.mean() * rng.uniform(0.8, 1.2)
+    grey = out.mean(axis=2, keepdims=True)
+    out = grey + (out - grey) * rng.uniform(0.7, 1.3)  # saturation
+    out = out + rng.uniform(-8, 8, size=3).astype(np.float32)  # white balance
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def tight_source(image: Image, rng: np.random.Generator) -> Image:
+    """Pretend the source picture ended close to the face: reflect the crop's border inwards.
+
+    The shared face crops are tight, so ``align_face`` fills the crop's border with mirrored
+    pixels for most of them, but less for the GAN portraits. Doing the same at random to every
+    kind keeps the mirrored border from telling the classes apart.
+    """
+    height, width = image.shape[:2]
+    left, top = (int(rng.uniform(0, 0.2) * width), int(rng.uniform(0, 0.2) * height))
+    right, bottom = (int(rng.uniform(0, 0.2) * width), int(rng.uniform(0, 0.15) * height))
+    inner = image[top : height - bottom, left : width - right]
+    return np.asarray(cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REFLECT_101), np.uint8)
+
+
+def augment(image: Image, rng: np.random.Generator) -> Image:
+    """One random deployment-like degradation chain."""
+    out = image
+    if rng.random() < 0.3:
+        out = tight_source(out, rng)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    if rng.random() < 0.5:
+        out = shift_scale(np.ascontiguousarray(out), rng)
+    if rng.random() < 0.5:
+        out = colour_jitter(out, rng)
+    if rng.random() < 0.05:
+        grey = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2GRAY)
+        out = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
+    if rng.random() < 0.3:
+        out = rescale(np.ascontiguousarray(out), rng.uniform(0.35, 0.9))
+    if rng.random() < 0.15:
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.3, 1.5)), np.uint8)
+    if rng.random() < 0.15:
+        noise = rng.normal(0, rng.uniform(2, 8), size=out.shape).astype(np.float32)
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        out = jpeg(np.ascontiguousarray(out), int(rng.integers(35, 96)))
+    return np.ascontiguousarray(out)

@@ -1,0 +1,115 @@
+"""Self-blended images (Shiohara and Yamasaki, "Detecting Deepfakes with Self-Blended Images",
+CVPR 2022), made on the fly from real faces.
+
+Two copies of one face are made different (colour, frequency, a small warp) and one is pasted
+into the other through a soft face mask. The result has no identity change and no generator
+fingerprint, only the traces every face swap leaves: a blending boundary, a colour and
+sharpness mismatch between inner face and surroundings. A model that learns those generalises
+to face-swap methods it never saw. YuNet gives 5 landmarks, not 68, so the mask is a randomly
+deformed ellipse fitted to them instead of a landmark hull.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+Image = NDArray[np.uint8]
+# landmarks order (YuNet): right eye, left eye, nose tip, right mouth corner, left mouth corner
+
+
+@dataclass(frozen=True)
+class Blended:
+    image: Image  # the self-blended face (a "fake")
+    mask: NDArray[np.float32]  # H x W in [0, 1]: weight of the source face in ``image``
+    target: Image  # the background copy: ``image`` equals it wherever ``mask`` is 0
+
+
+def face_mask(shape: tuple[int, int], landmarks: NDArray[np.floating],
+              rng: np.random.Generator) -> NDArray[np.float32]:
+    """A soft mask over the inner face: a deformed, eroded or dilated, blurred ellipse in [0, 1]."""
+    height, width = shape
+    points = np.asarray(landmarks, dtype=np.float64)
+    eyes, mouth = points[:2].mean(axis=0), points[3:5].mean(axis=0)
+    eye_dist = float(np.linalg.norm(points[1] - points[0]))
+    eye_mouth = float(np.linalg.norm(mouth - eyes))
+    angle = np.arctan2(points[1, 1] - points[0, 1], points[1, 0] - points[0, 0])
+    # Centre a little below the eye-mouth midpoint (the face extends to the chin), axes sized
+    # from the landmark distances, each randomly scaled so masks vary from inner face to whole face.
+    centre = (eyes + mouth) / 2 + (mouth - eyes) * rng.uniform(0.0, 0.3)
+    semi_x = max(eye_dist, 1.0) * rng.uniform(0.8, 1.3)
+    semi_y = max(eye_mouth, 1.0) * rng.uniform(1.0, 1.5)
+    t = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    radius = 1.0 + rng.uniform(-0.12, 0.12, size=t.size)  # random deformation of the outline
+    radius = np.convolve(np.r_[radius[-2:], radius, radius[:2]], np.ones(5) / 5, mode="valid")
+    local = np.stack([semi_x * radius * np.cos(t), semi_y * radius * np.sin(t)], axis=1)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    polygon = local @ rot.T + centre
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 255)
+    side = min(height, width)
+    k = int(rng.integers(1, max(2, side // 24)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    grown = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
+    sigma = rng.uniform(0.01, 0.05) * side
+    soft = np.asarray(cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma),
+                      dtype=np.float32)
+    peak = float(soft.max())
+    return np.clip(soft / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else soft
+
+
+def _colour_shift(image: Image, rng: np.random.Generator) -> Image:
+    """Per-channel offset, hue/saturation/value shift, and brightness/contrast change."""
+    out = image.astype(np.float32) + rng.uniform(-20, 20, size=3).astype(np.float32)
+    hsv = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-10, 10)) % 180
+    hsv[..., 1:] *= rng.uniform(0.8, 1.2, size=2).astype(np.float32)
+    out = np.asarray(cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR), np.float32)
+    out = (out - 128.0) * rng.uniform(0.8, 1.2) + 128.0 + rng.uniform(-20, 20)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _frequency_shift(image: Image, rng: np.random.Generator) -> Image:
+    """Blur by down- and up-scaling, or sharpen: the two faces then differ in their spectrum."""
+    height, width = image.shape[:2]
+    if rng.random() < 0.5:
+        f = rng.uniform(0.3, 0.8)
+        small = cv2.resize(image, (max(1, round(width * f)), max(1, round(height * f))),
+                           interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=rng.uniform(0.8, 2.0))
+    amount = rng.uniform(0.3, 1.0)
+    return np.asarray(cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0), np.uint8)
+
+
+def _small_warp(image: Image, rng: np.random.Generator) -> Image:
+    """A few-percent shift and scale of the source: the landmarks no longer quite line up."""
+    height, width = image.shape[:2]
+    scale = rng.uniform(0.95, 1.05)
+    dx, dy = rng.uniform(-0.03, 0.03, size=2) * (width, height)
+    matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, scale), np.float64)
+    matrix[:, 2] += (dx, dy)
+    return np.asarray(cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT_101),
+                      np.uint8)
+
+
+def self_blend(face: Image, landmarks: NDArray[np.floating], rng: np.random.Generator) -> Blended:
+    """Blend a transformed copy of ``face`` into another copy of it through a soft face mask."""
+    source, target = face.copy(), face.copy()
+    # Colour changes go to either copy; what matters is the mismatch across the boundary.
+    if rng.random() < 0.5:
+        source = _colour_shift(source, rng)
+    else:
+        target = _colour_shift(target, rng)
+    if rng.random() < 0.7:
+        source = _frequency_shift(source, rng)
+    source = _small_warp(source, rng)
+    mask = face_mask(face.shape[:2], landmarks, rng)
+    # Partial blends too (as in the paper): faint boundaries are the hard, useful cases.
+    mask = mask * float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]))
+    alpha = mask[..., None]
+    image = source.astype(np.float32) * alpha + target.astype(np.float32) * (1.0 - alpha)
+    return Blended(image=np.clip(np.round(image), 0, 255).astype(np.uint8), mask=mask, target=target)

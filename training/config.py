@@ -1,0 +1,101 @@
+"""Training configuration: CLI arguments, SageMaker's hyperparameters file and environment.
+
+One entry point everywhere. In a SageMaker training job the hyperparameters JSON (values are
+strings) becomes ``--name value`` arguments placed before the real command line, so explicit
+arguments still win; ``SM_CHANNEL_SHARED``, ``SM_MODEL_DIR`` and ``SM_OUTPUT_DATA_DIR`` replace the
+data and output folders. All of it is read through the project's Settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from deepfake_detect.settings import Settings
+
+MODEL_FILE = "deepfake_classifier.onnx"
+DETECTOR_FILE = "face_detection_yunet_2023mar.onnx"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    shared_dir: Path
+    output_dir: Path  # the .onnx and its model card
+    report_dir: Path  # training report (metrics, curves)
+    cache_dir: Path
+    detector_path: Path
+    input_size: int = 160
+    margin: float = 0.1
+    epochs: int = 3
+    samples_per_epoch: int = 20_000
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    dropout: float = 0.2
+    freeze_blocks: int = 4
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 1
+    threads: int = 0
+    max_fpr: float = 0.05
+    limit_per_source: int | None = None
+    pretrained: bool = True
+    name: str = "deepfake-face-mobilenetv2"
+    version: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.shared_dir / "data"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def _hyperparameter_args(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    values = json.loads(path.read_text())
+    args: list[str] = []
+    for key, value in values.items():
+        if str(value).lower() in ("true", "false") and key in ("pretrained",):
+            args += [f"--{key.replace('_', '-')}" if str(value).lower() == "true" else "--no-pretrained"]
+            continue
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def parse_config(argv: list[str] | None, settings: Settings | None = None) -> TrainConfig:
+    settings = settings or Settings()
+    shared = settings.sm_channel_shared or settings.shared_dir
+    output = settings.sm_model_dir or settings.models_dir
+    defaults = TrainConfig(shared_dir=shared, output_dir=output,
+                           report_dir=settings.sm_output_data_dir or settings.data_dir / "training",
+                           cache_dir=settings.training_cache_dir, detector_path=Path())
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared-dir", type=Path, default=defaults.shared_dir, help="holds data/ and models/")
+    p.add_argument("--output-dir", type=Path, default=defaults.output_dir)
+    p.add_argument("--report-dir", type=Path, default=defaults.report_dir)
+    p.add_argument("--cache-dir", type=Path, default=defaults.cache_dir)
+    p.add_argument("--detector-path", type=Path, default=None,
+                   help="YuNet ONNX (default: models/ if fetched, else <shared>/models/)")
+    for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "freeze_blocks", "seed",
+                 "workers", "threads"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    for name in ("margin", "lr", "weight_decay", "warmup_fraction", "dropout", "max_fpr"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--limit-per-source", type=int, default=None, help="first N images per source and label")
+    p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--name", default=defaults.name)
+    p.add_argument("--version", default="", help="model version (default: UTC timestamp)")
+    args = p.parse_args(_hyperparameter_args(settings.sm_hyperparameters_path) + list(argv or []))
+    values = vars(args)
+    if values["detector_path"] is None:
+        values["detector_path"] = (settings.detector_path if settings.detector_path.is_file()
+                                   else values["shared_dir"] / "models" / DETECTOR_FILE)
+    return TrainConfig(**values)

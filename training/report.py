@@ -1,0 +1,79 @@
+"""Metrics of one split from calibrated fake probabilities: overall, per manipulation method,
+per source, per face size, grayscale vs colour, and the UTKFace race x gender FPR table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from training.manifest import FaceRecord
+from training.metrics import expected_calibration_error, rates, roc_auc
+from training.sources import REAL, UTK_GENDERS, UTK_RACES, UTKFACE
+
+FACE_SIZE_BUCKETS = ((0, 96, "<96px"), (96, 160, "96-160px"), (160, 1e9, ">=160px"))
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def block(labels: NDArray[np.int64], probabilities: NDArray[np.float64], threshold: float) -> dict[str, Any]:
+    """AUC, ECE and the rates at the threshold for one set of faces."""
+    out = rates(labels, probabilities, threshold)
+    out["auc"] = roc_auc(labels, probabilities)
+    out["ece"] = expected_calibration_error(labels, probabilities) if labels.size else None
+    return out
+
+
+def summarise(faces: Sequence[FaceRecord], probabilities: NDArray[np.float64],
+              threshold: float) -> dict[str, Any]:
+    labels = np.array([f.label for f in faces], dtype=np.int64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    real = labels == REAL
+    methods = np.array([f.method for f in faces])
+    sources = np.array([f.source for f in faces])
+    out: dict[str, Any] = {"overall": block(labels, p, threshold)}
+
+    # each manipulation against every real face, and against the reals of its own source
+    by_method: dict[str, Any] = {}
+    for method in sorted(set(methods[~real])):
+        fake = methods == method
+        own = fake | (real & (sources == sources[fake][0]))
+        by_method[method] = {"vs_all_reals": block(labels[fake | real], p[fake | real], threshold),
+                             "vs_same_source_reals": block(labels[own], p[own], threshold)}
+    out["by_method"] = by_method
+    out["real_fpr_by_source"] = {s: rates(labels[real & (sources == s)], p[real & (sources == s)], threshold)
+                                 for s in sorted(set(sources[real]))}
+    sizes = np.array([f.face_size for f in faces])
+    out["by_face_size"] = {name: block(labels[(sizes >= lo) & (sizes < hi)], p[(sizes >= lo) & (sizes < hi)],
+                                       threshold) for lo, hi, name in FACE_SIZE_BUCKETS}
+    grey = np.array([f.grayscale for f in faces])
+    out["by_colour"] = {"grayscale": block(labels[grey], p[grey], threshold),
+                        "colour": block(labels[~grey], p[~grey], threshold)}
+    out["utkface_fpr"] = utkface_table(faces, p, threshold)
+    return _round(out)  # type: ignore[no-any-return]
+
+
+def utkface_table(faces: Sequence[FaceRecord], p: NDArray[np.float64], threshold: float) -> dict[str, Any]:
+    """False positive rate of UTKFace (all real) per race, per gender and per race x gender."""
+    utk = [(i, f) for i, f in enumerate(faces) if f.source == UTKFACE]
+
+    def fpr(members: list[int]) -> dict[str, Any]:
+        called = p[members] >= threshold if members else np.zeros(0, bool)
+        return {"n": len(members), "fpr": float(called.mean()) if members else None}
+
+    table: dict[str, Any] = {
+        "race": {r: fpr([i for i, f in utk if f.attrs.get("race") == r]) for r in UTK_RACES},
+        "gender": {g: fpr([i for i, f in utk if f.attrs.get("gender") == g]) for g in UTK_GENDERS},
+        "race_x_gender": {f"{r}/{g}": fpr([i for i, f in utk if f.attrs.get("race") == r
+                                           and f.attrs.get("gender") == g])
+                          for r in UTK_RACES for g in UTK_GENDERS},
+    }
+    return table
