@@ -21,6 +21,8 @@ from deepfake_detect.settings import get_settings
 # Outcome -> metric; the names are the contract with template.yaml's alarm.
 OUTCOME_METRICS = {
     "started": "TrainingJobsStarted",
+    "skipped": "TrainingLaunchesSkipped",
+    "ignored": "RetrainEventsIgnored",
     "failed": "TrainingJobsFailed",
     "stopped": "TrainingJobsFailed",
     "promoted": "ModelsPromoted",

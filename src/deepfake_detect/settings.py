@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Videos.
     video_sample_frames: int = Field(32, ge=1, le=1000)
     track_iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    min_track_frames: int = Field(
+        3, ge=1, description="frames a face track needs (at most 10% of samples) to count toward the verdict"
+    )
 
     # ONNX Runtime threads; 0 lets the runtime choose.
     intra_op_threads: int = 0

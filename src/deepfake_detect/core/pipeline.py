@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -173,14 +174,22 @@ class Detector:
                 max_score=max((f.score for f in frame_faces), default=None),
                 scores={str(f.track): f.score for f in frame_faces}))
         result.faces = [f for fs in faces for f in fs]
+        # A face seen in only one or two of many samples is more likely a false detection or a
+        # passer-by than a person the file is about: it is reported but does not decide the verdict.
+        min_frames = min(settings.min_track_frames, math.ceil(0.1 * len(frames)))
         for track, members in sorted(by_track.items()):
             score = round(track_score([f.score for f in members]), 4)
             result.tracks.append(TrackResult(
                 track=track, score=score, verdict=self._verdict(score), frames=len(members),
-                first_timestamp_s=members[0].timestamp_s, last_timestamp_s=members[-1].timestamp_s))
+                first_timestamp_s=members[0].timestamp_s, last_timestamp_s=members[-1].timestamp_s,
+                counted=len(members) >= min_frames))
+        if not any(t.counted for t in result.tracks):
+            for t in result.tracks:
+                t.counted = True
         evidence = None
+        counted = {t.track for t in result.tracks if t.counted}
         if result.faces:
-            worst = max(result.faces, key=lambda f: f.score)
+            worst = max((f for f in result.faces if f.track in counted), key=lambda f: f.score)
             position = next(i for i, f in enumerate(frames) if f.index == worst.frame_index)
             result.evidence_frame_index = worst.frame_index
             evidence = frames[position].image
@@ -221,10 +230,10 @@ class Detector:
         return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL
 
     def _conclude(self, result: DetectionResult) -> None:
-        """The file is as suspicious as its most suspicious face track."""
+        """The file is as suspicious as its most suspicious face track that counts."""
         result.status = Status.DONE
         if not result.tracks:
             result.verdict, result.score = Verdict.NO_FACE, None
             return
-        result.score = max(t.score for t in result.tracks)
+        result.score = max(t.score for t in result.tracks if t.counted)
         result.verdict = self._verdict(result.score)

@@ -57,6 +57,9 @@ class TrackResult(BaseModel):
     frames: int
     first_timestamp_s: float
     last_timestamp_s: float
+    counted: bool = Field(
+        True, description="whether the track is long enough to count toward the file's verdict"
+    )
 
 
 class FrameScore(BaseModel):
