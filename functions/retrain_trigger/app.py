@@ -15,19 +15,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from deepfake_detect.registry.trigger import aws_trigger, handle_event
+from deepfake_detect.registry.trigger import OUTCOME_METRICS, aws_trigger, handle_event
 from deepfake_detect.settings import get_settings
-
-# Outcome -> metric; the names are the contract with template.yaml's alarm.
-OUTCOME_METRICS = {
-    "started": "TrainingJobsStarted",
-    "skipped": "TrainingLaunchesSkipped",
-    "ignored": "RetrainEventsIgnored",
-    "failed": "TrainingJobsFailed",
-    "stopped": "TrainingJobsFailed",
-    "promoted": "ModelsPromoted",
-    "rejected": "CandidatesRejected",
-}
 
 settings = get_settings()
 logger = Logger(service=f"{settings.service_name}-retrain")
@@ -39,8 +28,6 @@ trigger = aws_trigger(settings)  # clients once per container
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = handle_event(trigger, event)
-    metric = OUTCOME_METRICS.get(outcome["outcome"])
-    if metric:
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=OUTCOME_METRICS[outcome["outcome"]], unit=MetricUnit.Count, value=1)
     logger.info("retrain trigger", extra=outcome)
     return outcome

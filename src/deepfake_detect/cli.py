@@ -76,7 +76,7 @@ def _frames(text: str) -> int:
 
 
 def scan(args: argparse.Namespace) -> int:
-    from deepfake_detect.core.pipeline import Detector
+    from deepfake_detect.registry.live import local_live_detector
 
     settings = get_settings()
     if args.frames:
@@ -86,7 +86,7 @@ def scan(args: argparse.Namespace) -> int:
         print("deepfake-detect: no media files found", file=sys.stderr)
         return EXIT_USAGE
     try:
-        detector = Detector(settings)
+        detector = local_live_detector(settings)  # the registry's current model, else the shipped one
     except Exception as exc:  # a missing or damaged model: one clear line, not a traceback
         print(f"deepfake-detect: cannot load the models: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -22,12 +22,11 @@ import pytest
 from deepfake_detect.aws.detect import aws_dependencies, make_detect_handler
 from deepfake_detect.aws.model_pointer import read_pointer
 from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.core.pipeline import Detector
 from deepfake_detect.core.result import Status
 from deepfake_detect.registry.aws import AwsModelRegistry
 from deepfake_detect.registry.base import ModelRecord, ModelStatus, utc_now
 from deepfake_detect.registry.feedback import DynamoDBFeedbackStore, Feedback, Label
-from deepfake_detect.registry.live import LiveModel, live_detector
+from deepfake_detect.registry.live import LiveDetector, live_detector
 from deepfake_detect.settings import Settings, get_settings
 from deepfake_detect.store.aws import DynamoDBResultStore
 from infra.local.stack import LocalAwsStack, StackResources
@@ -136,8 +135,8 @@ class DetectWorker:
 
     def __init__(self, aws_stack: LocalAwsStack, resources: StackResources, settings: Settings) -> None:
         self.stack, self.resources = aws_stack, resources
-        self.analyzer = live_detector(settings, Detector(settings))  # the hook the detect function uses
-        assert isinstance(self.analyzer, LiveModel)
+        self.analyzer = live_detector(settings)  # the hook the detect function uses
+        assert isinstance(self.analyzer, LiveDetector)
         handler = make_detect_handler(settings, aws_dependencies(settings, detector=self.analyzer))
         self.worker = LambdaWorker(aws_stack.client("sqs"), resources.queue_url, resources.queue_arn, handler,
                                    batch_size=10, timeout_s=60.0)

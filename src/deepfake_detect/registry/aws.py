@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from deepfake_detect.core.model_card import file_sha256
 from deepfake_detect.registry.base import ModelPointer, ModelRecord, RegistryError
@@ -48,7 +49,10 @@ class AwsModelRegistry:
             value = self.ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"]
         except self.ssm.exceptions.ParameterNotFound:
             return None
-        return ModelPointer.model_validate_json(value)
+        try:
+            return ModelPointer.model_validate_json(value)
+        except ValidationError as exc:
+            raise RegistryError(f"the SSM parameter {self.parameter} is not a model pointer: {exc}") from exc
 
     def set_current(self, pointer: ModelPointer) -> None:
         if not self._exists(pointer.onnx_key) or not self._exists(pointer.card_key):

@@ -70,8 +70,8 @@ def retrain(args: argparse.Namespace) -> int:
         bar.close()
     decision = record.decision
     if decision is not None and decision.candidate is not None:
-        print("gate:")
-        print(_metrics_line(f"current {decision.current_version or ''}".strip()[:9], decision.current))
+        print(f"gate (current model: {decision.current_version or 'none'}):")
+        print(_metrics_line("current", decision.current))
         print(_metrics_line("candidate", decision.candidate))
     reasons = "; ".join(decision.reasons) if decision else record.failure_reason
     print(f"{record.status.value}: model {record.version}: {reasons}")

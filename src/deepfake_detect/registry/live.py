@@ -1,7 +1,7 @@
 """The live model swap on the detect side: a promoted model reaches running workers without a
 redeploy.
 
-``LiveModel`` wraps a ``Detector`` and, before a scan, re-reads the registry's pointer when the last
+``LiveDetector`` is a ``Detector`` that, before a scan, re-reads the registry's pointer when the last
 check is older than ``interval_s`` (``Settings.model_refresh_s``, default 300 s; the SSM read is
 the only cost). When the pointer names another model it is downloaded, loaded and checked
 (sha256 against its card) *before* it replaces the classifier, so a bad pointer or a failed
@@ -16,28 +16,30 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from deepfake_detect.core.classifier import Classifier
-from deepfake_detect.core.pipeline import Analysis, Detector
+from deepfake_detect.core.faces import FaceDetector
+from deepfake_detect.core.pipeline import Analysis, Detector, Progress
 from deepfake_detect.registry.base import ModelPointer, ModelRegistry
 from deepfake_detect.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class LiveModel:
-    """Keeps ``detector.classifier`` on the registry's current model; has ``Detector.analyze``'s shape."""
+class LiveDetector(Detector):
+    """A ``Detector`` whose classifier follows the registry's pointer (checked at most every
+    ``interval_s`` seconds, before a scan). Use it wherever a ``Detector`` is built."""
 
-    def __init__(self, detector: Detector, registry: ModelRegistry, cache_dir: Path, *,
-                 interval_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.detector = detector
+    def __init__(self, settings: Settings, registry: ModelRegistry, cache_dir: Path, *,
+                 interval_s: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 classifier: Classifier | None = None, face_detector: FaceDetector | None = None) -> None:
+        super().__init__(settings, classifier=classifier, face_detector=face_detector)
         self.registry = registry
         self.cache_dir = cache_dir
         self.interval_s = interval_s
         self._clock = clock
         self._checked_at: float | None = None
-        self.version = detector.classifier.card.version
+        self.version = self.classifier.card.version
         self.refresh(force=True)  # a cold start serves the pointer's model, not whatever was baked in
 
     def refresh(self, *, force: bool = False) -> bool:
@@ -55,13 +57,13 @@ class LiveModel:
             log.exception("cannot refresh the model; still serving %s", self.version)
             return False
         previous = self.version
-        self.detector.classifier = classifier
+        self.classifier = classifier
         self.version = pointer.version
         log.info("model swapped: %s -> %s", previous, pointer.version)
         return True
 
     def _serving(self, pointer: ModelPointer) -> bool:
-        if pointer.sha256 and pointer.sha256 == self.detector.classifier.sha256:
+        if pointer.sha256 and pointer.sha256 == self.classifier.sha256:
             self.version = pointer.version
             return True
         return pointer.version == self.version and not pointer.sha256
@@ -70,33 +72,36 @@ class LiveModel:
         # Only the newest download is kept: /tmp in Lambda is small.
         shutil.rmtree(self.cache_dir, ignore_errors=True)
         path = self.registry.fetch(pointer, self.cache_dir)
-        classifier = Classifier(path, intra_op_threads=self.detector.settings.intra_op_threads)
+        classifier = Classifier(path, intra_op_threads=self.settings.intra_op_threads)
         if pointer.sha256 and classifier.sha256 != pointer.sha256:
             raise ValueError(f"downloaded model has sha256 {classifier.sha256}, "
                              f"the pointer says {pointer.sha256}")
         return classifier
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
+    def analyze(self, path: Path, *, display_path: str | None = None,
+                progress: Progress | None = None) -> Analysis:
         self.refresh()
-        return self.detector.analyze(path, display_path=display_path, progress=progress)
+        return super().analyze(path, display_path=display_path, progress=progress)
 
 
-def live_detector(settings: Settings, detector: Detector | None = None) -> LiveModel | Detector:
-    """The detect function's analyzer: the baked-in models, kept on the SSM pointer's model.
+def live_detector(settings: Settings) -> Detector:
+    """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
     Without a model parameter (a deployment with no registry) it is the plain detector."""
     import tempfile
 
     from deepfake_detect.registry.aws import AwsModelRegistry
 
     if not settings.model_parameter:
-        return detector or Detector(settings)
-    return LiveModel(detector or Detector(settings), AwsModelRegistry.from_settings(settings),
-                     Path(tempfile.gettempdir()) / "live-model", interval_s=settings.model_refresh_s)
+        return Detector(settings)
+    return LiveDetector(settings, AwsModelRegistry.from_settings(settings),
+                        Path(tempfile.gettempdir()) / "live-model", interval_s=settings.model_refresh_s)
 
 
-def local_live_detector(settings: Settings, detector: Detector | None = None) -> LiveModel:
-    """The local service's analyzer: follows ``retrain`` and ``rollback`` in the local registry."""
+def local_live_detector(settings: Settings) -> Detector:
+    """The local service's and CLI's detector: follows ``retrain`` and ``rollback`` in the local
+    registry; the shipped model until something was promoted there."""
     from deepfake_detect.registry.local import LocalModelRegistry
 
-    return LiveModel(detector or Detector(settings), LocalModelRegistry(settings.registry_path),
-                     settings.registry_path / ".live", interval_s=settings.model_refresh_s)
+    registry = LocalModelRegistry(settings.registry_path)
+    return LiveDetector(settings, registry, settings.registry_path / ".live",
+                        interval_s=settings.model_refresh_s)

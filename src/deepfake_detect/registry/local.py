@@ -10,6 +10,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from deepfake_detect.core.model_card import file_sha256
 from deepfake_detect.registry.base import ModelPointer, ModelRecord, RegistryError
 
@@ -19,15 +21,25 @@ POINTER_FILE = "current.json"
 class LocalModelRegistry:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(root / "records.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
-                         "created_at TEXT NOT NULL, document TEXT NOT NULL)")
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        # Opened on first use: a reader of the pointer alone (a scan) creates nothing on disk.
+        if self._connection is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.root / "records.sqlite3", check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
+                       "created_at TEXT NOT NULL, document TEXT NOT NULL)")
+            self._connection = db
+        return self._connection
 
     def close(self) -> None:
-        self._db.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     # ---------------------------------------------------------------- pointer
     @property
@@ -39,10 +51,13 @@ class LocalModelRegistry:
             return ModelPointer.model_validate_json(self.pointer_path.read_text())
         except FileNotFoundError:
             return None
+        except ValidationError as exc:
+            raise RegistryError(f"{self.pointer_path} is not a model pointer: {exc}") from exc
 
     def set_current(self, pointer: ModelPointer) -> None:
         if not self._path(pointer.onnx_key).is_file():
             raise RegistryError(f"version {pointer.version} is not published in {self.root}")
+        self.root.mkdir(parents=True, exist_ok=True)
         partial = self.pointer_path.with_suffix(".partial")
         partial.write_text(pointer.model_dump_json(indent=2) + "\n")
         os.replace(partial, self.pointer_path)

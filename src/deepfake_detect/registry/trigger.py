@@ -2,11 +2,11 @@
 is running), and on the job's state-change event record the outcome, gating and promoting a
 completed job's model.
 
-Launch and gate are decided from the models table and SageMaker together: a job counts as
-running while SageMaker lists it in progress *or* its record still waits for its completion event
-(a finished job's model must be gated before the next one starts). A record that waited far longer
-than any job may run is reconciled with ``DescribeTrainingJob`` so a lost event cannot block
-retraining forever.
+A job counts as running while its record in the models table still waits for its state-change
+event: a finished job's model must be gated before the next job starts, and the trigger runs
+one invocation at a time (reserved concurrency 1), so two schedule events cannot both launch.
+A record that waited far longer than any job may run is settled with ``DescribeTrainingJob``, so
+a lost event cannot block retraining forever.
 """
 
 from __future__ import annotations
@@ -37,6 +37,16 @@ log = logging.getLogger(__name__)
 # Outcomes (the handler turns them into metrics; the alarm watches the failed ones).
 STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED = (
     "started", "skipped", "ignored", "promoted", "rejected", "failed", "stopped")
+# Outcome -> metric the trigger emits; the names are the contract with template.yaml's alarm.
+OUTCOME_METRICS = {
+    STARTED: "TrainingJobsStarted",
+    SKIPPED: "TrainingLaunchesSkipped",
+    IGNORED: "RetrainEventsIgnored",
+    FAILED: "TrainingJobsFailed",
+    STOPPED: "TrainingJobsFailed",
+    PROMOTED: "ModelsPromoted",
+    REJECTED: "CandidatesRejected",
+}
 _TERMINAL = {"Completed", "Failed", "Stopped"}
 # Slack past the job's own time limit before a record without an event is reconciled.
 _STALE_SLACK = timedelta(hours=2)
@@ -113,10 +123,9 @@ class RetrainTrigger:
         return arguments
 
     def running_job(self) -> str | None:
-        prefix = self.settings.training_job_prefix
-        listed = self.sagemaker.list_training_jobs(StatusEquals="InProgress", NameContains=prefix)
-        for summary in listed.get("TrainingJobSummaries", []):
-            return summary["TrainingJobName"]
+        """The job still running or awaiting its gate, if any. Every job this trigger starts is
+        recorded, so the records answer; ``DescribeTrainingJob`` settles only records that waited
+        longer than a job can run (ListTrainingJobs would need a wildcard IAM resource)."""
         horizon = timedelta(seconds=max(self.settings.training_max_wait_s, self.settings.training_max_run_s))
         for record in self.registry.records():
             if record.status is not ModelStatus.TRAINING:

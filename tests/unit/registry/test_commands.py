@@ -3,6 +3,7 @@ detection pipeline on a small gate set of real photos and synthetic fakes), no t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def gate_dir(shared_data: Path, tmp_path: Path) -> Path:
 
 def test_retrain_promotes_a_good_candidate_and_rollback_restores(
         settings_env: dict[str, str], settings: Settings, gate_dir: Path, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        face_photo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = build_cast_classifier(tmp_path / "good", version="anything").parent
     code = main(["retrain", "--candidate", str(good), "--gate-dir", str(gate_dir), "--no-progress"])
     out = capsys.readouterr().out
@@ -31,10 +32,15 @@ def test_retrain_promotes_a_good_candidate_and_rollback_restores(
     current = registry.current()
     assert current is not None and current.version != "0.0.1"
     assert registry.get_record("0.0.1").status is ModelStatus.BASELINE  # type: ignore[union-attr]
+    # `scan` serves the registry's current model.
+    main(["scan", "--json", "--no-progress", str(face_photo)])
+    assert json.loads(capsys.readouterr().out)["model"]["version"] == current.version
 
     assert main(["rollback"]) == 0
     assert "rolled back the local registry: " in capsys.readouterr().out
     assert registry.current().version == "0.0.1"  # type: ignore[union-attr]
+    main(["scan", "--json", "--no-progress", str(face_photo)])
+    assert json.loads(capsys.readouterr().out)["model"]["version"] == "0.0.1"
     assert main(["rollback", "--list"]) == 0
     listing = capsys.readouterr().out.splitlines()
     rows = {line[2:].split()[0]: (line[0], line[2:].split()[1]) for line in listing}

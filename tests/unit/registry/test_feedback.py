@@ -112,3 +112,16 @@ def test_export_writes_media_and_labels(tmp_path: Path,
     assert (tmp_path / "channel/feedback" / rows[0]["file"]).read_bytes() == b"jpeg bytes of " + b"1" * 32
     # Exports are incremental: files already in the channel are not copied again.
     assert export_channel(feedback, media, channel, prefix="feedback/").copied == 0
+
+
+def test_the_local_service_keeps_feedback_beside_its_results(settings: Settings) -> None:
+    from deepfake_detect.api.services import local_services
+
+    services = local_services(settings)
+    try:
+        assert isinstance(services.feedback, SQLiteFeedbackStore)
+        services.feedback.put(Feedback(result_id="r", label=Label.REAL, media_key="uploads/r/a.jpg"))
+        assert (settings.data_dir / "feedback.sqlite3").is_file()
+    finally:
+        assert services.processor is not None
+        services.processor.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from deepfake_detect.registry.feedback import ExportSummary
 from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.registry.promote import adopt_baseline
 from deepfake_detect.registry.trigger import RetrainTrigger, UnknownEventError, handle_event
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import PROJECT_ROOT, Settings
 from tests.support.retrain import build_cast_classifier, model_tarball
 from tests.unit.registry.conftest import StubEvaluator
 
@@ -89,7 +90,13 @@ def state_change(job: str, status: str, artifact: str | None = None,
     return {"source": "aws.sagemaker", "detail-type": "SageMaker Training Job State Change", "detail": detail}
 
 
-SCHEDULE = {"source": "aws.scheduler", "action": "launch"}
+EVENTS = PROJECT_ROOT / "functions" / "retrain_trigger" / "events"  # sample events, as AWS sends them
+SCHEDULE = json.loads((EVENTS / "schedule.json").read_text())
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
 def test_schedule_starts_one_job_with_the_settings(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
@@ -138,9 +145,10 @@ def test_completed_better_job_is_promoted(parts: tuple[RetrainTrigger, FakeSageM
     started = trigger.on_schedule()
     model = build_cast_classifier(tmp_path / "out", version="whatever")
     evaluator.set(model, auc=0.95, fpr=0.03)
-    s3.objects[("models", "training-jobs/x/model.tar.gz")] = model_tarball(model)
-    outcome = handle_event(trigger, state_change(started["job_name"], "Completed",
-                                                 "s3://models/training-jobs/x/model.tar.gz"))
+    event = sample_event("training_job_completed.json")
+    assert event["detail"]["TrainingJobName"] == started["job_name"]  # the sample's job is this clock's
+    s3.objects[("models", f"training-jobs/{started['job_name']}/output/model.tar.gz")] = model_tarball(model)
+    outcome = handle_event(trigger, event)
     assert outcome["outcome"] == "promoted" and outcome["version"] == started["version"]
     assert registry.current().version == started["version"]  # type: ignore[union-attr]
     # EventBridge may deliver the same event again: nothing happens twice.
@@ -185,12 +193,13 @@ def test_failed_or_stopped_job_is_recorded_never_promoted(
     trigger, sagemaker, _, clock = parts
     started = trigger.on_schedule()
     sagemaker.jobs[started["job_name"]]["TrainingJobStatus"] = status
-    result = trigger.on_state_change(state_change(started["job_name"], status,
-                                                  reason="CUDA out of memory")["detail"])
+    event = sample_event("training_job_failed.json")
+    event["detail"]["TrainingJobStatus"] = status
+    result = handle_event(trigger, event)
     assert result["outcome"] == outcome
     record = registry.get_record(started["version"])
     assert record is not None and record.status is recorded and record.finished_at is not None
-    assert record.failure_reason == "CUDA out of memory"
+    assert record.failure_reason == "AlgorithmError: CUDA out of memory"
     assert registry.current().version == "1"  # type: ignore[union-attr]
     clock.now += timedelta(days=7)
     assert trigger.on_schedule()["outcome"] == "started"  # a failed job does not block the next
