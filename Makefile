@@ -9,7 +9,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 SHARED ?= ../shared
 export DEEPFAKE_SHARED_DIR ?= $(abspath $(SHARED))
 
-.PHONY: run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack sam-validate train evaluate clean
+.PHONY: build-ApiFunction run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack sam-validate train evaluate clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -90,3 +90,15 @@ evaluate: venv-dev models
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# `sam build` calls this for the API function (BuildMethod: makefile). It packs a zip for
+# Lambda's Python 3.12 on x86_64: the API's dependencies as manylinux wheels, then the package
+# itself without its scanning dependencies.
+LAMBDA_PIP := pip install --disable-pip-version-check -q --only-binary=:all: --implementation cp \
+	--platform manylinux2014_x86_64 --python-version $(or $(LAMBDA_PYTHON),3.12)
+build-ApiFunction:
+	$(LAMBDA_PIP) --target "$(ARTIFACTS_DIR)" -c constraints.txt -r functions/api/requirements.txt
+	pip wheel --disable-pip-version-check -q --no-deps -w "$(ARTIFACTS_DIR)/.wheel" .
+	pip install --disable-pip-version-check -q --no-deps --target "$(ARTIFACTS_DIR)" "$(ARTIFACTS_DIR)"/.wheel/*.whl
+	rm -rf "$(ARTIFACTS_DIR)/.wheel" "$(ARTIFACTS_DIR)/training" "$(ARTIFACTS_DIR)/bin"
+	cp functions/api/app.py "$(ARTIFACTS_DIR)/api_app.py"

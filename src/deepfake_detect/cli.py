@@ -11,7 +11,7 @@ from typing import Never
 
 from tqdm import tqdm
 
-from deepfake_detect.core.media import MEDIA_EXTENSIONS
+from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.result import DetectionResult
 from deepfake_detect.registry.commands import add_commands as add_registry_commands
 from deepfake_detect.settings import get_settings

@@ -19,6 +19,7 @@ from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.media import open_video, probe_file
 from deepfake_detect.core.pipeline import Analysis, Detector
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.registry.live import local_live_detector
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
 
@@ -75,7 +76,7 @@ class LocalProcessor:
                     ready.set_result(self._detector)
                     self._loaded = ready
                 else:
-                    self._loaded = self._executor.submit(Detector, self.settings)
+                    self._loaded = self._executor.submit(local_live_detector, self.settings)
             return self._loaded
 
     @property

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from deepfake_detect import __version__
 from deepfake_detect.api.services import Services, local_services
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.media import CONTENT_TYPES, sniff
+from deepfake_detect.core.formats import CONTENT_TYPES, sniff
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.registry.feedback import Feedback, Label

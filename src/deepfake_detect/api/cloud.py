@@ -20,6 +20,7 @@ from deepfake_detect.api.services import Services
 from deepfake_detect.aws.clients import dynamodb_client, s3_client, ssm_client
 from deepfake_detect.aws.model_pointer import CurrentModelCard
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.registry.feedback import DynamoDBFeedbackStore
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.aws import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.store.base import ResultStore
@@ -76,8 +77,10 @@ def cloud_services(settings: Settings) -> Services:
         retention=timedelta(days=settings.result_retention_days),
         queued_retention=timedelta(days=settings.queued_retention_days), overflow=media)
     card = CurrentModelCard(ssm_client(settings), s3, settings.model_parameter, settings.models_bucket)
+    feedback = (DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
+                if settings.feedback_table else None)
     return Services(settings=settings, media=media, results=results, model_card=card,
-                    uploads=S3UploadSigner(s3, settings, results))
+                    uploads=S3UploadSigner(s3, settings, results), feedback=feedback)
 
 
 def make_api_handler(settings: Settings) -> Mangum:

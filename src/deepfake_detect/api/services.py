@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.processing import LocalProcessor
 from deepfake_detect.registry.feedback import FeedbackStore
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
+
+if TYPE_CHECKING:  # the cloud API never scans: it must not import OpenCV and ONNX Runtime
+    from deepfake_detect.processing import LocalProcessor
 
 
 class UploadSigner(Protocol):
@@ -36,6 +38,7 @@ class Services:
 
 def local_services(settings: Settings) -> Services:
     """The embedded default: a media folder and SQLite under ``settings.data_dir``."""
+    from deepfake_detect.processing import LocalProcessor
     from deepfake_detect.registry.feedback import SQLiteFeedbackStore
     from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
 

@@ -144,7 +144,7 @@ class DetectDependencies:
 
 def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> DetectDependencies:
     from deepfake_detect.aws.clients import dynamodb_client, s3_client
-    from deepfake_detect.core.pipeline import Detector
+    from deepfake_detect.registry.live import live_detector
     from deepfake_detect.store.aws import DynamoDBResultStore, S3MediaStore
 
     media = S3MediaStore(s3_client(settings), settings.upload_bucket)
@@ -154,7 +154,7 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
         retention=timedelta(days=settings.result_retention_days),
         queued_retention=timedelta(days=settings.queued_retention_days), overflow=media)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
-    return DetectDependencies(detector=detector or Detector(settings), media=media, results=results,
+    return DetectDependencies(detector=detector or live_detector(settings), media=media, results=results,
                               persistence=persistence)
 
 

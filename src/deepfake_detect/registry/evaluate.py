@@ -16,7 +16,7 @@ from typing import Protocol
 
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.media import MEDIA_EXTENSIONS
+from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.pipeline import Detector
 from deepfake_detect.registry.base import GateMetrics
 from deepfake_detect.registry.gate import gate_metrics

@@ -1,0 +1,50 @@
+"""Recognise supported media by content, without decoding anything (no OpenCV, no NumPy), so the
+cloud API can check uploads in a small package."""
+
+from __future__ import annotations
+
+from deepfake_detect.core.result import MediaKind
+
+IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm"}
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "avi": "video/x-msvideo",
+    "mkv": "video/x-matroska",
+    "webm": "video/webm",
+}
+
+
+# ISO-BMFF brands of still images (HEIF, AVIF): same box layout as mp4, but not video.
+_STILL_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+# Sizes a BMP's DIB header can have (BITMAPCOREHEADER ... BITMAPV5HEADER).
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+
+
+def sniff(head: bytes) -> tuple[MediaKind, str | None]:
+    """Media kind and container from the first bytes of a file; extensions are not trusted."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return MediaKind.IMAGE, "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return MediaKind.IMAGE, "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return MediaKind.IMAGE, "webp"
+    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES:
+        return MediaKind.IMAGE, "bmp"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _STILL_IMAGE_BRANDS:
+            return MediaKind.UNKNOWN, None
+        return MediaKind.VIDEO, "mov" if brand == b"qt  " else "mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return MediaKind.VIDEO, "avi"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return MediaKind.VIDEO, "webm" if b"webm" in head[:64] else "mkv"
+    return MediaKind.UNKNOWN, None

@@ -1,0 +1,28 @@
+"""The cloud API ships as a zip under Lambda's 250 MB limit: it must not import the scanning stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("cv2", "onnxruntime", "numpy", "PIL", "torch")
+
+
+def test_cloud_api_imports_no_scanning_libraries() -> None:
+    code = (
+        "import json, sys\n"
+        "import deepfake_detect.api.cloud\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_api_requirements_name_no_scanning_libraries() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[3] / "functions" / "api" / "requirements.txt").read_text()
+    names = {line.split("#")[0].strip().lower() for line in text.splitlines()} - {""}
+    assert "fastapi" in names
+    assert not names & {"opencv-python-headless", "onnxruntime", "numpy", "pillow", "torch"}
