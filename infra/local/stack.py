@@ -141,7 +141,9 @@ class LocalAwsStack:
             self.dynamodb = _Server(
                 "dynamodb-local",
                 [java, "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-                 "-jar", str(jar), "-inMemory", "-port", str(port := free_port())],
+                 # -sharedDb: one database whatever the caller's credentials and region, as in AWS
+                 # (by default DynamoDB Local keeps a separate set of tables per access key).
+                 "-jar", str(jar), "-inMemory", "-sharedDb", "-port", str(port := free_port())],
                 port, self.work_dir, cwd=jar.parent)
             self.moto.wait_listening()
             self.dynamodb.wait_listening()
