@@ -42,7 +42,7 @@ system-deps:
 run: models
 	$(BIN)/deepfake-detect serve
 
-test: venv-dev models system-deps
+test: venv-dev models system-deps sam-validate
 	$(BIN)/ruff check src training functions tests infra
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -25,19 +25,26 @@ def jpeg(image: Image, quality: int) -> Image:
 def rescale(image: Image, factor: float) -> Image:
     """Down- then up-scale: a face that was small in the original picture."""
     height, width = image.shape[:2]
-    small = cv2.resize(image, (max(8, round(width * factor)), max(8, round(height * factor))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(8, round(width * factor)), max(8, round(height * factor))), interpolation=cv2.INTER_AREA
+    )
     return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
 
 
 def shift_scale(image: Image, rng: np.random.Generator) -> Image:
     """Small shifts, scales and rotations: detector landmarks jitter from frame to frame."""
     height, width = image.shape[:2]
-    matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-6, 6),
-                                                rng.uniform(0.94, 1.06)), np.float64)
+    matrix = np.asarray(
+        cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-6, 6), rng.uniform(0.94, 1.06)),
+        np.float64,
+    )
     matrix[:, 2] += rng.uniform(-0.04, 0.04, size=2) * (width, height)
-    return np.asarray(cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_REFLECT_101), np.uint8)
+    return np.asarray(
+        cv2.warpAffine(
+            image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        ),
+        np.uint8,
+    )
 
 
 def colour_jitter(image: Image, rng: np.random.Generator) -> Image:
@@ -47,6 +54,12 @@ def colour_jitter(image: Image, rng: np.random.Generator) -> Image:
     out = grey + (out - grey) * rng.uniform(0.7, 1.3)  # saturation
     out = out + rng.uniform(-8, 8, size=3).astype(np.float32)  # white balance
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def sharpen(image: Image, rng: np.random.Generator) -> Image:
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=rng.uniform(0.8, 2.0))
+    amount = rng.uniform(0.2, 0.8)
+    return np.asarray(cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0), np.uint8)
 
 
 def tight_source(image: Image, rng: np.random.Generator) -> Image:
@@ -63,10 +76,10 @@ def tight_source(image: Image, rng: np.random.Generator) -> Image:
     return np.asarray(cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REFLECT_101), np.uint8)
 
 
-def augment(image: Image, rng: np.random.Generator) -> Image:
-    """One random deployment-like degradation chain."""
+def augment(image: Image, rng: np.random.Generator, tighten: float = 0.5) -> Image:
+    """One random deployment-like degradation chain; ``tighten`` is the chance of ``tight_source``."""
     out = image
-    if rng.random() < 0.3:
+    if rng.random() < tighten:
         out = tight_source(out, rng)
     if rng.random() < 0.5:
         out = out[:, ::-1]
@@ -78,9 +91,12 @@ def augment(image: Image, rng: np.random.Generator) -> Image:
         grey = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2GRAY)
         out = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
     if rng.random() < 0.3:
-        out = rescale(np.ascontiguousarray(out), rng.uniform(0.35, 0.9))
+        out = rescale(np.ascontiguousarray(out), rng.uniform(0.2, 0.9))
     if rng.random() < 0.15:
-        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.3, 1.5)), np.uint8)
+        # up to out-of-focus blur: background faces of group photos are real and very soft
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.3, 3.0)), np.uint8)
+    elif rng.random() < 0.1:
+        out = sharpen(np.ascontiguousarray(out), rng)  # studio photos downscaled from megapixels
     if rng.random() < 0.15:
         noise = rng.normal(0, rng.uniform(2, 8), size=out.shape).astype(np.float32)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)

@@ -28,8 +28,9 @@ class Blended:
     target: Image  # the background copy: ``image`` equals it wherever ``mask`` is 0
 
 
-def face_mask(shape: tuple[int, int], landmarks: NDArray[np.floating],
-              rng: np.random.Generator) -> NDArray[np.float32]:
+def face_mask(
+    shape: tuple[int, int], landmarks: NDArray[np.floating], rng: np.random.Generator
+) -> NDArray[np.float32]:
     """A soft mask over the inner face: a deformed, eroded or dilated, blurred ellipse in [0, 1]."""
     height, width = shape
     points = np.asarray(landmarks, dtype=np.float64)
@@ -55,8 +56,9 @@ def face_mask(shape: tuple[int, int], landmarks: NDArray[np.floating],
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     grown = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
     sigma = rng.uniform(0.01, 0.05) * side
-    soft = np.asarray(cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma),
-                      dtype=np.float32)
+    soft = np.asarray(
+        cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma), dtype=np.float32
+    )
     peak = float(soft.max())
     return np.clip(soft / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else soft
 
@@ -77,8 +79,9 @@ def _frequency_shift(image: Image, rng: np.random.Generator) -> Image:
     height, width = image.shape[:2]
     if rng.random() < 0.5:
         f = rng.uniform(0.3, 0.8)
-        small = cv2.resize(image, (max(1, round(width * f)), max(1, round(height * f))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            image, (max(1, round(width * f)), max(1, round(height * f))), interpolation=cv2.INTER_AREA
+        )
         return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
     blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=rng.uniform(0.8, 2.0))
     amount = rng.uniform(0.3, 1.0)
@@ -92,8 +95,9 @@ def _small_warp(image: Image, rng: np.random.Generator) -> Image:
     dx, dy = rng.uniform(-0.03, 0.03, size=2) * (width, height)
     matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, scale), np.float64)
     matrix[:, 2] += (dx, dy)
-    return np.asarray(cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT_101),
-                      np.uint8)
+    return np.asarray(
+        cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT_101), np.uint8
+    )
 
 
 def self_blend(face: Image, landmarks: NDArray[np.floating], rng: np.random.Generator) -> Blended:

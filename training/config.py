@@ -37,6 +37,7 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     dropout: float = 0.2
     freeze_blocks: int = 4
+    window: str = "0.15,0.25,0.85,0.97"  # left,top,right,bottom the network sees; "none" for all
     seed: int = 0
     device: str = "auto"
     workers: int = 1
@@ -50,6 +51,15 @@ class TrainConfig:
     @property
     def data_dir(self) -> Path:
         return self.shared_dir / "data"
+
+    @property
+    def window_box(self) -> tuple[float, float, float, float] | None:
+        if self.window.strip().lower() == "none":
+            return None
+        values = tuple(float(v) for v in self.window.split(","))
+        if len(values) != 4 or not (0 <= values[0] < values[2] <= 1 and 0 <= values[1] < values[3] <= 1):
+            raise ValueError(f"--window wants left,top,right,bottom fractions, got {self.window!r}")
+        return values[0], values[1], values[2], values[3]
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -72,22 +82,46 @@ def parse_config(argv: list[str] | None, settings: Settings | None = None) -> Tr
     settings = settings or Settings()
     shared = settings.sm_channel_shared or settings.shared_dir
     output = settings.sm_model_dir or settings.models_dir
-    defaults = TrainConfig(shared_dir=shared, output_dir=output,
-                           report_dir=settings.sm_output_data_dir or settings.data_dir / "training",
-                           cache_dir=settings.training_cache_dir, detector_path=Path())
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig(
+        shared_dir=shared,
+        output_dir=output,
+        report_dir=settings.sm_output_data_dir or settings.data_dir / "training",
+        cache_dir=settings.training_cache_dir,
+        detector_path=Path(),
+    )
+    p = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--shared-dir", type=Path, default=defaults.shared_dir, help="holds data/ and models/")
     p.add_argument("--output-dir", type=Path, default=defaults.output_dir)
     p.add_argument("--report-dir", type=Path, default=defaults.report_dir)
     p.add_argument("--cache-dir", type=Path, default=defaults.cache_dir)
-    p.add_argument("--detector-path", type=Path, default=None,
-                   help="YuNet ONNX (default: models/ if fetched, else <shared>/models/)")
-    for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "freeze_blocks", "seed",
-                 "workers", "threads"):
+    p.add_argument(
+        "--detector-path",
+        type=Path,
+        default=None,
+        help="YuNet ONNX (default: models/ if fetched, else <shared>/models/)",
+    )
+    for name in (
+        "input_size",
+        "epochs",
+        "samples_per_epoch",
+        "batch_size",
+        "freeze_blocks",
+        "seed",
+        "workers",
+        "threads",
+    ):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("margin", "lr", "weight_decay", "warmup_fraction", "dropout", "max_fpr"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    p.add_argument(
+        "--window",
+        default=defaults.window,
+        help="left,top,right,bottom fractions of the crop the network sees, or 'none'",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--limit-per-source", type=int, default=None, help="first N images per source and label")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True)
@@ -96,6 +130,9 @@ def parse_config(argv: list[str] | None, settings: Settings | None = None) -> Tr
     args = p.parse_args(_hyperparameter_args(settings.sm_hyperparameters_path) + list(argv or []))
     values = vars(args)
     if values["detector_path"] is None:
-        values["detector_path"] = (settings.detector_path if settings.detector_path.is_file()
-                                   else values["shared_dir"] / "models" / DETECTOR_FILE)
+        values["detector_path"] = (
+            settings.detector_path
+            if settings.detector_path.is_file()
+            else values["shared_dir"] / "models" / DETECTOR_FILE
+        )
     return TrainConfig(**values)

@@ -32,6 +32,7 @@ class Kind:
     label: int
     weight: float
     pool: NDArray[np.int64]  # manifest indices to draw from
+    tighten: float = 0.5  # chance of mirroring the crop border as if the source were a tight crop
 
 
 DEFAULT_WEIGHTS = {
@@ -57,7 +58,9 @@ def build_kinds(manifest: Manifest, split: str, weights: dict[str, float]) -> li
         if label == REAL:
             reals.append(pool)
         if len(pool) and weight > 0:
-            kinds.append(Kind(name, label, weight, pool))
+            # The hardfake pictures (above all the GAN ones) are the only ones with real context
+            # around the face: mirror their border as often as the tight DFDC / UTKFace crops have it.
+            kinds.append(Kind(name, label, weight, pool, tighten=0.9 if source == HARDFAKE else 0.5))
     if weights.get(SBI, 0) > 0 and reals:
         kinds.append(Kind(SBI, FAKE, weights[SBI], np.concatenate(reals)))
     if not kinds:
@@ -66,8 +69,15 @@ def build_kinds(manifest: Manifest, split: str, weights: dict[str, float]) -> li
 
 
 class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    def __init__(self, crops: Crops, kinds: Sequence[Kind], length: int, seed: int,
-                 mean: tuple[float, float, float], std: tuple[float, float, float]) -> None:
+    def __init__(
+        self,
+        crops: Crops,
+        kinds: Sequence[Kind],
+        length: int,
+        seed: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+    ) -> None:
         self.crops, self.kinds, self.length, self.seed = crops, list(kinds), length, seed
         self.mean, self.std = mean, std
         total = sum(k.weight for k in self.kinds)
@@ -85,7 +95,7 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         image = np.array(self.crops.images[face])
         if kind.name == SBI:
             image = self_blend(image, self.crops.landmarks[face], rng).image
-        return augment(image, rng), kind.label, kind.name
+        return augment(image, rng, kind.tighten), kind.label, kind.name
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, label, _ = self.sample(index)

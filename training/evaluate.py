@@ -30,6 +30,7 @@ from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.pipeline import Detector
 from deepfake_detect.settings import Settings
+from training.card_text import LIMITATIONS
 from training.config import DETECTOR_FILE, MODEL_FILE
 from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import roc_auc, roc_curve
@@ -43,12 +44,16 @@ def split_spec(classifier: Classifier) -> SplitSpec:
     """The split the model was trained with (from its card), so test faces stay unseen."""
     data = classifier.card.training_data
     split = data.get("split", {}) if isinstance(data, dict) else {}
-    return SplitSpec(val=split.get("val", SplitSpec.val), test=split.get("test", SplitSpec.test),
-                     seed=split.get("seed", SplitSpec.seed))
+    return SplitSpec(
+        val=split.get("val", SplitSpec.val),
+        test=split.get("test", SplitSpec.test),
+        seed=split.get("seed", SplitSpec.seed),
+    )
 
 
-def score_faces(classifier: Classifier, manifest: Manifest, cache_dir: Path,
-                indices: list[int]) -> np.ndarray[Any, np.dtype[np.float64]]:
+def score_faces(
+    classifier: Classifier, manifest: Manifest, cache_dir: Path, indices: list[int]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
     pre = classifier.card.preprocessing
     crops = get_crops(manifest, cache_dir, pre.input_size, pre.margin)
     out = []
@@ -66,10 +71,18 @@ def file_level(detector: Detector, data_dir: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for path, label, method in files:
         result = detector.analyze(path).result
-        rows.append({"file": f"{path.parent.name}/{path.name}", "label": label, "method": method,
-                     "kind": result.media_kind.value, "score": result.score,
-                     "verdict": result.verdict.value if result.verdict else None,
-                     "faces": len(result.faces), "error": result.error.message if result.error else None})
+        rows.append(
+            {
+                "file": f"{path.parent.name}/{path.name}",
+                "label": label,
+                "method": method,
+                "kind": result.media_kind.value,
+                "score": result.score,
+                "verdict": result.verdict.value if result.verdict else None,
+                "faces": len(result.faces),
+                "error": result.error.message if result.error else None,
+            }
+        )
     threshold = detector.classifier.threshold
     called = [r["score"] >= threshold for r in rows if r["method"] == DEEPFACE and r["score"] is not None]
     videos = [r for r in rows if r["kind"] == "video" and r["score"] is not None]
@@ -85,8 +98,14 @@ def file_level(detector: Detector, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def plot_roc(path: Path, labels: np.ndarray[Any, Any], p: np.ndarray[Any, Any], methods: np.ndarray[Any, Any],
-             threshold: float, title: str) -> None:
+def plot_roc(
+    path: Path,
+    labels: np.ndarray[Any, Any],
+    p: np.ndarray[Any, Any],
+    methods: np.ndarray[Any, Any],
+    threshold: float,
+    title: str,
+) -> None:
     figure, axis = plt.subplots(figsize=(6, 6))
     real = labels == REAL
     curves = [("all fakes", ~real)] + [(m, methods == m) for m in sorted(set(methods[~real]))]
@@ -109,16 +128,26 @@ def plot_roc(path: Path, labels: np.ndarray[Any, Any], p: np.ndarray[Any, Any], 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model", type=Path, default=settings.models_dir / MODEL_FILE)
     parser.add_argument("--shared-dir", type=Path, default=settings.sm_channel_shared or settings.shared_dir)
     parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
-    parser.add_argument("--report-dir", type=Path,
-                        default=settings.sm_output_data_dir or settings.data_dir / "training" / "evaluation")
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=settings.sm_output_data_dir or settings.data_dir / "training" / "evaluation",
+    )
     parser.add_argument("--split", choices=("val", "test"), default="test")
-    parser.add_argument("--limit-per-source", type=int, default=None,
-                        help="the small manifest of a quick training run (same flag)")
+    parser.add_argument(
+        "--limit-per-source",
+        type=int,
+        default=None,
+        help="the small manifest of a quick training run (same flag)",
+    )
     parser.add_argument("--skip-files", action="store_true", help="image level only (no videos, photos)")
     parser.add_argument("--update-card", action="store_true", help="store the results in the model card")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -128,42 +157,64 @@ def main(argv: list[str] | None = None) -> int:
         detector_path = args.shared_dir / "models" / DETECTOR_FILE
     classifier = Classifier(args.model, intra_op_threads=settings.intra_op_threads)
     data_dir = args.shared_dir / "data"
-    manifest = get_manifest(data_dir, args.cache_dir, detector_path, split_spec(classifier),
-                            args.limit_per_source)
+    manifest = get_manifest(
+        data_dir, args.cache_dir, detector_path, split_spec(classifier), args.limit_per_source
+    )
     indices = manifest.select(args.split)
     faces = [manifest.faces[i] for i in indices]
     p = score_faces(classifier, manifest, args.cache_dir, indices)
     threshold = classifier.threshold
     report: dict[str, Any] = {
-        "model": {"name": classifier.card.name, "version": classifier.card.version,
-                  "sha256": classifier.sha256, "threshold": threshold,
-                  "temperature": classifier.card.calibration.temperature},
+        "model": {
+            "name": classifier.card.name,
+            "version": classifier.card.version,
+            "sha256": classifier.sha256,
+            "threshold": threshold,
+            "temperature": classifier.card.calibration.temperature,
+        },
         "split": args.split,
         "image_level": summarise(faces, p, threshold),
         "command": "python -m training.evaluate " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     if not args.skip_files:
-        face_detector = FaceDetector(detector_path, max_side=settings.detector_max_side,
-                                     score_threshold=settings.detector_score_threshold,
-                                     nms_threshold=settings.detector_nms_threshold,
-                                     min_face_size=settings.min_face_size,
-                                     max_faces=settings.max_faces_per_frame)
+        face_detector = FaceDetector(
+            detector_path,
+            max_side=settings.detector_max_side,
+            score_threshold=settings.detector_score_threshold,
+            nms_threshold=settings.detector_nms_threshold,
+            min_face_size=settings.min_face_size,
+            max_faces=settings.max_faces_per_frame,
+        )
         report["file_level"] = file_level(Detector(settings, classifier, face_detector), data_dir)
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     labels = np.array([f.label for f in faces])
     methods = np.array([f.method for f in faces])
-    plot_roc(args.report_dir / "roc.png", labels, p, methods, threshold,
-             f"{classifier.card.name} {classifier.card.version}: {args.split} split")
+    plot_roc(
+        args.report_dir / "roc.png",
+        labels,
+        p,
+        methods,
+        threshold,
+        f"{classifier.card.name} {classifier.card.version}: {args.split} split",
+    )
     if args.update_card:
         card = classifier.card
+        card.limitations = list(LIMITATIONS)  # the current wording, informed by these measurements
         card.metrics["evaluation"] = {k: report[k] for k in ("split", "image_level", "command")}
         if "file_level" in report:
             card.metrics["evaluation"]["file_level"] = {k: v for k, v in report["file_level"].items()}
         card.save(args.model.with_suffix(".json"))
     overall = report["image_level"]["overall"]
-    log.info("%s split: AUC %s, FPR %s, TPR %s, ECE %s -> %s", args.split, overall["auc"], overall["fpr"],
-             overall["tpr"], overall["ece"], args.report_dir)
+    log.info(
+        "%s split: AUC %s, FPR %s, TPR %s, ECE %s -> %s",
+        args.split,
+        overall["auc"],
+        overall["fpr"],
+        overall["tpr"],
+        overall["ece"],
+        args.report_dir,
+    )
     if "file_level" in report:
         fl = report["file_level"]
         log.info("videos on the right side of the threshold: %d/%d", fl["videos_on_right_side"], fl["videos"])

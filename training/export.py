@@ -35,9 +35,14 @@ def export_onnx(model: FakeFaceNet, path: Path, input_size: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not our problem
         torch.onnx.export(
-            model, (example,), str(path), input_names=[INPUT_NAME], output_names=[LOGIT_NAME, CAM_NAME],
+            model,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[LOGIT_NAME, CAM_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}, LOGIT_NAME: {0: "batch"}, CAM_NAME: {0: "batch"}},
-            opset_version=OPSET, dynamo=False,
+            opset_version=OPSET,
+            dynamo=False,
         )
     onnx.checker.check_model(onnx.load(str(path)))
 
@@ -50,24 +55,28 @@ def onnx_outputs(path: Path, batch: NDArray[np.float32], threads: int = 0) -> tu
     return np.asarray(logit, np.float32), np.asarray(cam, np.float32)
 
 
-def check_parity(model: FakeFaceNet, path: Path, batch: NDArray[np.float32],
-                 tolerance: float = PARITY_TOLERANCE) -> float:
+def check_parity(
+    model: FakeFaceNet, path: Path, batch: NDArray[np.float32], tolerance: float = PARITY_TOLERANCE
+) -> float:
     """Max |torch - onnx| over both outputs on ``batch``; raises above ``tolerance``."""
     model = model.eval().to("cpu")
     with torch.no_grad():
         logit, cam = model(torch.from_numpy(batch))
     onnx_logit, onnx_cam = onnx_outputs(path, batch)
     if onnx_logit.shape != tuple(logit.shape) or onnx_cam.shape != tuple(cam.shape):
-        raise ExportParityError(f"shapes differ: onnx {onnx_logit.shape}/{onnx_cam.shape}, "
-                                f"torch {tuple(logit.shape)}/{tuple(cam.shape)}")
+        raise ExportParityError(
+            f"shapes differ: onnx {onnx_logit.shape}/{onnx_cam.shape}, "
+            f"torch {tuple(logit.shape)}/{tuple(cam.shape)}"
+        )
     diff = max(float(np.abs(onnx_logit - logit.numpy()).max()), float(np.abs(onnx_cam - cam.numpy()).max()))
     if not diff <= tolerance:
         raise ExportParityError(f"ONNX output differs from torch by {diff:.2e} (> {tolerance:.0e})")
     return diff
 
 
-def latency_ms_per_face(path: Path, input_size: int, batch: int = 1, threads: int = 1,
-                        repeats: int = 50) -> float:
+def latency_ms_per_face(
+    path: Path, input_size: int, batch: int = 1, threads: int = 1, repeats: int = 50
+) -> float:
     """Median ONNX Runtime latency per face (batch of ``batch``) on ``threads`` CPU threads."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

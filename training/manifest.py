@@ -73,7 +73,8 @@ class Manifest:
     def select(self, split: str | None = None, **where: Any) -> list[int]:
         """Indices of faces in ``split`` whose attributes equal ``where``."""
         return [
-            i for i, f in enumerate(self.faces)
+            i
+            for i, f in enumerate(self.faces)
             if (split is None or f.split == split) and all(getattr(f, k) == v for k, v in where.items())
         ]
 
@@ -112,8 +113,9 @@ def detect_padded(detector: FaceDetector, image: NDArray[np.uint8]) -> list[Face
     """Faces of ``image`` found on a grey-padded copy, in the coordinates of ``image``."""
     height, width = image.shape[:2]
     pad = round(PAD_FRACTION * max(height, width))
-    padded = np.asarray(cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=PAD_VALUE),
-                        np.uint8)
+    padded = np.asarray(
+        cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=PAD_VALUE), np.uint8
+    )
     faces = []
     for face in detector.detect(padded):
         x, y, w, h = face.box
@@ -128,17 +130,27 @@ def _records(item: SourceImage, faces: list[Face], split: str, grayscale: bool) 
     if not item.all_faces:
         faces = [max(faces, key=lambda f: f.box[2] * f.box[3])]  # the subject of a face crop
     return [
-        FaceRecord(key=item.key, source=item.source, label=item.label, method=item.method,
-                   group=item.group, split=split, face_index=i,
-                   landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
-                   box=[round(v, 2) for v in face.box], detector_score=round(face.score, 4),
-                   grayscale=grayscale, attrs=dict(item.attrs))
+        FaceRecord(
+            key=item.key,
+            source=item.source,
+            label=item.label,
+            method=item.method,
+            group=item.group,
+            split=split,
+            face_index=i,
+            landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
+            box=[round(v, 2) for v in face.box],
+            detector_score=round(face.score, 4),
+            grayscale=grayscale,
+            attrs=dict(item.attrs),
+        )
         for i, face in enumerate(faces)
     ]
 
 
-def build_manifest(data_dir: Path, detector: FaceDetector, spec: SplitSpec,
-                   limit_per_source: int | None = None) -> Manifest:
+def build_manifest(
+    data_dir: Path, detector: FaceDetector, spec: SplitSpec, limit_per_source: int | None = None
+) -> Manifest:
     """Detect the faces of every source image (or the first ``limit_per_source`` of each)."""
     items = list_sources(data_dir)
     if limit_per_source is not None:
@@ -191,12 +203,17 @@ def load_manifest(path: Path) -> Manifest | None:
     payload = json.loads(path.read_text())
     if payload.get("version") != MANIFEST_VERSION or payload.get("pad_fraction") != PAD_FRACTION:
         return None
-    return Manifest(faces=[FaceRecord(**f) for f in payload["faces"]], failures=payload["failures"],
-                    split=SplitSpec(**payload["split"]), data_dir=payload["data_dir"])
+    return Manifest(
+        faces=[FaceRecord(**f) for f in payload["faces"]],
+        failures=payload["failures"],
+        split=SplitSpec(**payload["split"]),
+        data_dir=payload["data_dir"],
+    )
 
 
-def get_manifest(data_dir: Path, cache_dir: Path, detector_path: Path, spec: SplitSpec,
-                 limit_per_source: int | None = None) -> Manifest:
+def get_manifest(
+    data_dir: Path, cache_dir: Path, detector_path: Path, spec: SplitSpec, limit_per_source: int | None = None
+) -> Manifest:
     """Load the cached manifest when it matches the request, else detect everything and cache it."""
     name = "manifest.json" if limit_per_source is None else f"manifest_limit{limit_per_source}.json"
     path = cache_dir / name
@@ -218,8 +235,9 @@ class Crops:
     landmarks: NDArray[np.float32]  # N x 5 x 2
 
 
-def make_crop(image: NDArray[np.uint8], landmarks: NDArray[np.floating], size: int,
-              margin: float) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+def make_crop(
+    image: NDArray[np.uint8], landmarks: NDArray[np.floating], size: int, margin: float
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     """The core's aligned crop of one face, and its landmarks mapped into the crop."""
     aligned = align_face(image, np.asarray(landmarks, dtype=np.float32), size, margin)
     to_crop = cv2.invertAffineTransform(aligned.crop_to_image)

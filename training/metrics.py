@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
 
 
@@ -63,8 +62,12 @@ def rates(labels: ArrayLike, probabilities: ArrayLike, threshold: float) -> dict
     """Accuracy, false positive rate (reals called fake) and true positive rate at ``threshold``."""
     y, p = _arrays(labels, probabilities)
     called = p >= threshold
-    out: dict[str, Any] = {"n": int(y.size), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
-                           "accuracy": float((called == (y == 1)).mean()) if y.size else None}
+    out: dict[str, Any] = {
+        "n": int(y.size),
+        "n_real": int((y == 0).sum()),
+        "n_fake": int((y == 1).sum()),
+        "accuracy": float((called == (y == 1)).mean()) if y.size else None,
+    }
     out["fpr"] = float(called[y == 0].mean()) if (y == 0).any() else None
     out["tpr"] = float(called[y == 1].mean()) if (y == 1).any() else None
     return out
@@ -84,6 +87,8 @@ def nll(labels: ArrayLike, logits: ArrayLike, temperature: float = 1.0) -> float
 
 def fit_temperature(labels: ArrayLike, logits: ArrayLike) -> float:
     """The temperature minimising the NLL of ``sigmoid(logit / T)`` (Guo et al., ICML 2017)."""
+    import torch  # only the fit needs it: evaluation and the gate stay torch-free
+
     y, z = _arrays(labels, logits)
     target = torch.tensor(y, dtype=torch.float64)
     x = torch.tensor(z, dtype=torch.float64)

@@ -32,8 +32,9 @@ def block(labels: NDArray[np.int64], probabilities: NDArray[np.float64], thresho
     return out
 
 
-def summarise(faces: Sequence[FaceRecord], probabilities: NDArray[np.float64],
-              threshold: float) -> dict[str, Any]:
+def summarise(
+    faces: Sequence[FaceRecord], probabilities: NDArray[np.float64], threshold: float
+) -> dict[str, Any]:
     labels = np.array([f.label for f in faces], dtype=np.int64)
     p = np.asarray(probabilities, dtype=np.float64)
     real = labels == REAL
@@ -46,17 +47,25 @@ def summarise(faces: Sequence[FaceRecord], probabilities: NDArray[np.float64],
     for method in sorted(set(methods[~real])):
         fake = methods == method
         own = fake | (real & (sources == sources[fake][0]))
-        by_method[method] = {"vs_all_reals": block(labels[fake | real], p[fake | real], threshold),
-                             "vs_same_source_reals": block(labels[own], p[own], threshold)}
+        by_method[method] = {
+            "vs_all_reals": block(labels[fake | real], p[fake | real], threshold),
+            "vs_same_source_reals": block(labels[own], p[own], threshold),
+        }
     out["by_method"] = by_method
-    out["real_fpr_by_source"] = {s: rates(labels[real & (sources == s)], p[real & (sources == s)], threshold)
-                                 for s in sorted(set(sources[real]))}
+    out["real_fpr_by_source"] = {
+        s: rates(labels[real & (sources == s)], p[real & (sources == s)], threshold)
+        for s in sorted(set(sources[real]))
+    }
     sizes = np.array([f.face_size for f in faces])
-    out["by_face_size"] = {name: block(labels[(sizes >= lo) & (sizes < hi)], p[(sizes >= lo) & (sizes < hi)],
-                                       threshold) for lo, hi, name in FACE_SIZE_BUCKETS}
+    out["by_face_size"] = {
+        name: block(labels[(sizes >= lo) & (sizes < hi)], p[(sizes >= lo) & (sizes < hi)], threshold)
+        for lo, hi, name in FACE_SIZE_BUCKETS
+    }
     grey = np.array([f.grayscale for f in faces])
-    out["by_colour"] = {"grayscale": block(labels[grey], p[grey], threshold),
-                        "colour": block(labels[~grey], p[~grey], threshold)}
+    out["by_colour"] = {
+        "grayscale": block(labels[grey], p[grey], threshold),
+        "colour": block(labels[~grey], p[~grey], threshold),
+    }
     out["utkface_fpr"] = utkface_table(faces, p, threshold)
     return _round(out)  # type: ignore[no-any-return]
 
@@ -72,8 +81,10 @@ def utkface_table(faces: Sequence[FaceRecord], p: NDArray[np.float64], threshold
     table: dict[str, Any] = {
         "race": {r: fpr([i for i, f in utk if f.attrs.get("race") == r]) for r in UTK_RACES},
         "gender": {g: fpr([i for i, f in utk if f.attrs.get("gender") == g]) for g in UTK_GENDERS},
-        "race_x_gender": {f"{r}/{g}": fpr([i for i, f in utk if f.attrs.get("race") == r
-                                           and f.attrs.get("gender") == g])
-                          for r in UTK_RACES for g in UTK_GENDERS},
+        "race_x_gender": {
+            f"{r}/{g}": fpr([i for i, f in utk if f.attrs.get("race") == r and f.attrs.get("gender") == g])
+            for r in UTK_RACES
+            for g in UTK_GENDERS
+        },
     }
     return table

@@ -81,8 +81,15 @@ def _hardfake(data: Path) -> list[SourceImage]:
 def _deepface(data: Path) -> list[SourceImage]:
     """Full photos of public figures: real faces in context, evaluation only (too few to train)."""
     return [
-        SourceImage(f"deepface_photos/{p.name}", DEEPFACE, REAL, "real", f"deepface:{p.name}",
-                    eval_only=True, all_faces=True)
+        SourceImage(
+            f"deepface_photos/{p.name}",
+            DEEPFACE,
+            REAL,
+            "real",
+            f"deepface:{p.name}",
+            eval_only=True,
+            all_faces=True,
+        )
         for p in sorted((data / "deepface_photos").glob("*.jpg"))
     ]
 

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from deepfake_detect.core.align import to_tensor
 from deepfake_detect.core.model_card import Calibration, ModelCard, Outputs, Preprocessing, file_sha256
+from training.card_text import LICENSE, LIMITATIONS
 from training.config import MODEL_FILE, TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, TrainStream, build_kinds
 from training.export import CAM_NAME, LOGIT_NAME, OPSET, check_parity, export_onnx, latency_ms_per_face
@@ -40,22 +41,6 @@ log = logging.getLogger("training")
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics: the backbone was trained with them
 STD = (0.229, 0.224, 0.225)
-
-LIMITATIONS = [
-    "Trained on tight face crops (DFDC, UTKFace) whose border the aligner fills by mirroring; "
-    "faces in full photos look different at the crop edge.",
-    "Fakes seen in training: DFDC face swaps, StyleGAN2 faces (thispersondoesnotexist) and "
-    "self-blended images. Diffusion-generated faces, newer GANs and reenactment (FaceForensics++ "
-    "NeuralTextures) are out of distribution.",
-    "UTKFace has no identity ids: each image is treated as its own identity, so one person may "
-    "appear in both training and test.",
-    "Small faces (under ~64 px) and heavy compression lower accuracy; video scores aggregate "
-    "per-frame scores and are only as good as the frames sampled.",
-    "Validation data are small for some groups (hardfake portraits, UTKFace 'other' race): the "
-    "per-group rates carry wide confidence intervals.",
-]
-LICENSE = ("Research and non-commercial use only: inherited from the training data (DFDC terms, "
-           "UTKFace non-commercial research licence, FaceForensics++ terms). Code: Apache-2.0.")
 
 
 def seed_everything(seed: int) -> None:
@@ -73,8 +58,9 @@ def resolve_device(name: str) -> torch.device:
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def predict_logits(model: FakeFaceNet, crops: Crops, indices: list[int], device: torch.device,
-                   batch_size: int = 128) -> Floats:
+def predict_logits(
+    model: FakeFaceNet, crops: Crops, indices: list[int], device: torch.device, batch_size: int = 128
+) -> Floats:
     """Torch logits of un-augmented crops (used for parity batches and quick checks)."""
     model.eval()
     out = []
@@ -100,20 +86,30 @@ def onnx_logits(path: Path, crops: Crops, indices: list[int], batch_size: int = 
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
-def train_model(cfg: TrainConfig, manifest: Manifest, crops: Crops,
-                device: torch.device) -> tuple[FakeFaceNet, dict[str, Any]]:
+def train_model(
+    cfg: TrainConfig, manifest: Manifest, crops: Crops, device: torch.device
+) -> tuple[FakeFaceNet, dict[str, Any]]:
     kinds = build_kinds(manifest, "train", DEFAULT_WEIGHTS)
     stream = TrainStream(crops, kinds, cfg.samples_per_epoch, cfg.seed, MEAN, STD)
-    loader = DataLoader(stream, batch_size=cfg.batch_size, shuffle=False, drop_last=True,
-                        num_workers=cfg.workers, persistent_workers=False)
-    model = FakeFaceNet(pretrained=cfg.pretrained, dropout=cfg.dropout)
+    loader = DataLoader(
+        stream,
+        batch_size=cfg.batch_size,
+        shuffle=False,
+        drop_last=True,
+        num_workers=cfg.workers,
+        persistent_workers=False,
+    )
+    model = FakeFaceNet(
+        pretrained=cfg.pretrained, dropout=cfg.dropout, input_size=cfg.input_size, window=cfg.window_box
+    )
     model.freeze_blocks(cfg.freeze_blocks)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=steps,
-                                                    pct_start=cfg.warmup_fraction, anneal_strategy="cos")
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=cfg.lr, total_steps=steps, pct_start=cfg.warmup_fraction, anneal_strategy="cos"
+    )
     loss_fn = torch.nn.BCEWithLogitsLoss()
     start, step, history = time.monotonic(), 0, []
     for epoch in range(cfg.epochs):
@@ -134,13 +130,29 @@ def train_model(cfg: TrainConfig, manifest: Manifest, crops: Crops,
             count += len(y)
             if step % 50 == 0:
                 elapsed = time.monotonic() - start
-                log.info("epoch %d step %d/%d loss %.4f  %.0f img/s  %.0f s", epoch, step, steps,
-                         running / count, step * cfg.batch_size / elapsed, elapsed)
-        history.append({"epoch": epoch, "train_loss": round(running / max(count, 1), 4),
-                        "elapsed_s": round(time.monotonic() - start, 1)})
+                log.info(
+                    "epoch %d step %d/%d loss %.4f  %.0f img/s  %.0f s",
+                    epoch,
+                    step,
+                    steps,
+                    running / count,
+                    step * cfg.batch_size / elapsed,
+                    elapsed,
+                )
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": round(running / max(count, 1), 4),
+                "elapsed_s": round(time.monotonic() - start, 1),
+            }
+        )
         log.info("epoch %d done: %s", epoch, history[-1])
-    info = {"steps": steps, "history": history, "train_seconds": round(time.monotonic() - start, 1),
-            "kinds": {k.name: {"weight": k.weight, "faces": len(k.pool)} for k in kinds}}
+    info = {
+        "steps": steps,
+        "history": history,
+        "train_seconds": round(time.monotonic() - start, 1),
+        "kinds": {k.name: {"weight": k.weight, "faces": len(k.pool)} for k in kinds},
+    }
     return model.to("cpu").to(memory_format=torch.contiguous_format).eval(), info
 
 
@@ -154,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.monotonic()
     log.info("device %s, config %s", device, cfg.to_json())
 
-    manifest = get_manifest(cfg.data_dir, cfg.cache_dir, cfg.detector_path, SplitSpec(seed=cfg.seed),
-                            cfg.limit_per_source)
+    manifest = get_manifest(
+        cfg.data_dir, cfg.cache_dir, cfg.detector_path, SplitSpec(seed=cfg.seed), cfg.limit_per_source
+    )
     crops = get_crops(manifest, cfg.cache_dir, cfg.input_size, cfg.margin)
     model, info = train_model(cfg, manifest, crops, device)
 
@@ -175,8 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     temperature = fit_temperature(val_labels, val_logits)
     val_p = sigmoid(val_logits / temperature)
     threshold = threshold_for_fpr(val_p[val_labels == REAL], cfg.max_fpr)
-    log.info("temperature %.3f (val NLL %.4f -> %.4f), threshold %.4f", temperature,
-             nll(val_labels, val_logits), nll(val_labels, val_logits, temperature), threshold)
+    log.info(
+        "temperature %.3f (val NLL %.4f -> %.4f), threshold %.4f",
+        temperature,
+        nll(val_labels, val_logits),
+        nll(val_labels, val_logits, temperature),
+        threshold,
+    )
 
     test = manifest.select("test")
     test_p = sigmoid(onnx_logits(staging, crops, test) / temperature)
@@ -192,35 +210,59 @@ def main(argv: list[str] | None = None) -> int:
     shutil.move(staging, target)
     version = cfg.version or dt.datetime.now(dt.UTC).strftime("%Y.%m.%d-%H%M")
     card = ModelCard(
-        name=cfg.name, version=version, sha256=file_sha256(target),
+        name=cfg.name,
+        version=version,
+        sha256=file_sha256(target),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        architecture=(f"MobileNetV2 (torchvision, ImageNet IMAGENET1K_V1 weights) + global average pooling "
-                      f"+ linear(1280->1); CAM output; ONNX opset {OPSET}, dynamic batch"),
+        architecture=(
+            f"input window {cfg.window} (crop border blanked in-graph) -> MobileNetV2 "
+            f"(torchvision, ImageNet IMAGENET1K_V1 weights) -> global average pooling "
+            f"-> linear(1280->1); CAM output; ONNX opset {OPSET}, dynamic batch"
+        ),
         preprocessing=Preprocessing(input_size=cfg.input_size, margin=cfg.margin, mean=MEAN, std=STD),
         calibration=Calibration(method="temperature", temperature=round(temperature, 5)),
         outputs=Outputs(logit=LOGIT_NAME, cam=CAM_NAME),
         threshold=round(threshold, 6),
         training_data={
-            "sources": ["DFDC face crops (real + face swaps, split by original video)",
-                        "UTKFace crop_part1 (real)", "hardfakevsrealfaces (real portraits + StyleGAN2)",
-                        "self-blended fakes made on the fly from the training reals"],
+            "sources": [
+                "DFDC face crops (real + face swaps, split by original video)",
+                "UTKFace crop_part1 (real)",
+                "hardfakevsrealfaces (real portraits + StyleGAN2)",
+                "self-blended fakes made on the fly from the training reals",
+            ],
             "faces": {s: len(manifest.select(s)) for s in ("train", "val", "test")},
             "detection_failures": len(manifest.failures),
-            "split": {"by": "DFDC original video; every other file is its own identity",
-                      "val": manifest.split.val, "test": manifest.split.test, "seed": manifest.split.seed},
+            "split": {
+                "by": "DFDC original video; every other file is its own identity",
+                "val": manifest.split.val,
+                "test": manifest.split.test,
+                "seed": manifest.split.seed,
+            },
         },
-        training={**cfg.to_json(), **info, "device": str(device), "torch": torch.__version__,
-                  "wall_seconds": round(time.monotonic() - wall, 1),
-                  "threshold_rule": f"lowest threshold with <= {cfg.max_fpr:.0%} FPR on validation reals"},
-        metrics=metrics, limitations=LIMITATIONS, license=LICENSE,
+        training={
+            **cfg.to_json(),
+            **info,
+            "device": str(device),
+            "torch": torch.__version__,
+            "wall_seconds": round(time.monotonic() - wall, 1),
+            "threshold_rule": f"lowest threshold with <= {cfg.max_fpr:.0%} FPR on validation reals",
+        },
+        metrics=metrics,
+        limitations=LIMITATIONS,
+        license=LICENSE,
     )
     for key in ("shared_dir", "output_dir", "report_dir", "cache_dir", "detector_path"):
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     (cfg.report_dir / "train_report.json").write_text(json.dumps(card.model_dump(), indent=2))
-    log.info("wrote %s (%s) in %.0f s; test overall %s", target, card.sha256[:12],
-             time.monotonic() - wall, card.metrics["test"]["overall"])
+    log.info(
+        "wrote %s (%s) in %.0f s; test overall %s",
+        target,
+        card.sha256[:12],
+        time.monotonic() - wall,
+        card.metrics["test"]["overall"],
+    )
     return 0
 
 

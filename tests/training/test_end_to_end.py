@@ -21,10 +21,31 @@ pytestmark = pytest.mark.slow
 def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_path, tmp_path):
     out, cache = tmp_path / "model", tmp_path / "cache"
     common = ["--shared-dir", str(shared_dir), "--cache-dir", str(cache), "--limit-per-source", "12"]
-    code = train.main([*common, "--output-dir", str(out), "--report-dir", str(out),
-                       "--detector-path", str(detector_path), "--epochs", "1", "--samples-per-epoch", "32",
-                       "--batch-size", "16", "--input-size", "64", "--workers", "0", "--device", "cpu",
-                       "--version", "test"])
+    code = train.main(
+        [
+            *common,
+            "--output-dir",
+            str(out),
+            "--report-dir",
+            str(out),
+            "--detector-path",
+            str(detector_path),
+            "--epochs",
+            "1",
+            "--samples-per-epoch",
+            "32",
+            "--batch-size",
+            "16",
+            "--input-size",
+            "64",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--version",
+            "test",
+        ]
+    )
     assert code == 0
     model = out / "deepfake_classifier.onnx"
     card = ModelCard.load(model.with_suffix(".json"))
@@ -44,8 +65,19 @@ def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_
     assert 0.0 <= result.faces[0].score <= 1.0
 
     report_dir = tmp_path / "eval"
-    code = evaluate.main(["--model", str(model), *common, "--report-dir", str(report_dir), "--split", "val",
-                          "--skip-files", "--update-card"])
+    code = evaluate.main(
+        [
+            "--model",
+            str(model),
+            *common,
+            "--report-dir",
+            str(report_dir),
+            "--split",
+            "val",
+            "--skip-files",
+            "--update-card",
+        ]
+    )
     assert code == 0
     report = json.loads((report_dir / "evaluation.json").read_text())
     assert report["model"]["sha256"] == card.sha256

@@ -27,7 +27,7 @@ def real_batch(shared_dir, detector_path, tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     torch.manual_seed(0)
-    model = FakeFaceNet(pretrained=True).eval()
+    model = FakeFaceNet(pretrained=True, input_size=SIZE).eval()
     path = tmp_path_factory.mktemp("export") / "model.onnx"
     export_onnx(model, path, SIZE)
     return model, path
@@ -53,7 +53,7 @@ def test_export_matches_torch_on_real_crops(exported, real_batch):
 def test_parity_check_catches_a_different_model(exported, real_batch):
     _, path = exported
     torch.manual_seed(1)
-    other = FakeFaceNet(pretrained=False).eval()
+    other = FakeFaceNet(pretrained=False, input_size=SIZE).eval()
     torch.nn.init.normal_(other.head.weight, std=1.0)
     with pytest.raises(ExportParityError):
         check_parity(other, path, to_tensor(real_batch, MEAN, STD))
@@ -61,9 +61,13 @@ def test_parity_check_catches_a_different_model(exported, real_batch):
 
 def test_core_classifier_reads_logit_and_cam(exported, real_batch, tmp_path):
     _, path = exported
-    card = ModelCard(name="t", version="0", sha256=file_sha256(path),
-                     preprocessing=Preprocessing(input_size=SIZE, margin=0.1),
-                     outputs=Outputs(logit="logit", cam="cam"))
+    card = ModelCard(
+        name="t",
+        version="0",
+        sha256=file_sha256(path),
+        preprocessing=Preprocessing(input_size=SIZE, margin=0.1),
+        outputs=Outputs(logit="logit", cam="cam"),
+    )
     scores = Classifier(path, card).score(real_batch)
     assert scores.probabilities.shape == (len(real_batch),)
     assert scores.cams is not None and scores.cams.shape[0] == len(real_batch)

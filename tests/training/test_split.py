@@ -31,8 +31,9 @@ def test_dfdc_real_and_its_fakes_share_a_split(shared_dir):
 
 
 def test_manifest_has_no_group_in_two_splits_and_is_cached(shared_dir, detector_path, tmp_path):
-    manifest = get_manifest(shared_dir / "data", tmp_path, detector_path, SplitSpec(val=0.3, test=0.3),
-                            limit_per_source=25)
+    manifest = get_manifest(
+        shared_dir / "data", tmp_path, detector_path, SplitSpec(val=0.3, test=0.3), limit_per_source=25
+    )
     assert manifest.faces, "the detector should find faces in the shared crops"
     splits_of: dict[str, set[str]] = defaultdict(set)
     for face in manifest.faces:
@@ -45,6 +46,11 @@ def test_manifest_has_no_group_in_two_splits_and_is_cached(shared_dir, detector_
     # saved with the split; a second call reads the cache instead of detecting again
     cached = load_manifest(tmp_path / "manifest_limit25.json")
     assert cached is not None and [f.split for f in cached.faces] == [f.split for f in manifest.faces]
-    again = get_manifest(shared_dir / "data", tmp_path, tmp_path / "no-detector-needed.onnx",
-                         SplitSpec(val=0.3, test=0.3), limit_per_source=25)
+    again = get_manifest(
+        shared_dir / "data",
+        tmp_path,
+        tmp_path / "no-detector-needed.onnx",
+        SplitSpec(val=0.3, test=0.3),
+        limit_per_source=25,
+    )
     assert again.digest() == manifest.digest()
