@@ -42,12 +42,11 @@ system-deps:
 run: models
 	$(BIN)/deepfake-detect serve
 
-test: venv-dev models system-deps sam-validate
-	$(BIN)/ruff check src training functions tests infra
+test: venv-dev models system-deps sam-validate lint
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint:
+lint: venv-dev
 	$(BIN)/ruff check src training functions tests infra
 	$(BIN)/ruff format --check src training functions tests infra
 

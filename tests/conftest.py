@@ -114,8 +114,15 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
 
 
 def settings_as_env(settings: Settings) -> dict[str, str]:
-    names = ("shared_dir", "models_dir", "detector_model", "classifier_model", "data_dir",
-             "video_sample_frames", "intra_op_threads")
+    names = (
+        "shared_dir",
+        "models_dir",
+        "detector_model",
+        "classifier_model",
+        "data_dir",
+        "video_sample_frames",
+        "intra_op_threads",
+    )
     return {f"DEEPFAKE_{name.upper()}": str(getattr(settings, name)) for name in names}
 
 

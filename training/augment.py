@@ -41,7 +41,7 @@ def shift_scale(image: Image, rng: np.random.Generator) -> Image:
     matrix[:, 2] += rng.uniform(-0.04, 0.04, size=2) * (width, height)
     return np.asarray(
         cv2.warpAffine(
-            image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+            image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         ),
         np.uint8,
     )
@@ -62,44 +62,58 @@ def sharpen(image: Image, rng: np.random.Generator) -> Image:
     return np.asarray(cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0), np.uint8)
 
 
-def tight_source(image: Image, rng: np.random.Generator) -> Image:
-    """Pretend the source picture ended close to the face: reflect the crop's border inwards.
+MEAN_BGR = (104, 116, 124)  # the constant the crop is padded with (ImageNet mean; 0 once normalised)
 
-    The shared face crops are tight, so ``align_face`` fills the crop's border with mirrored
-    pixels for most of them, but less for the GAN portraits. Doing the same at random to every
-    kind keeps the mirrored border from telling the classes apart.
+
+def constant_band(image: Image, rng: np.random.Generator, fill: tuple[int, int, int] = MEAN_BGR) -> Image:
+    """Fill a thin band along one side with the padding constant: a face near the edge of its
+    picture gets such a band from ``align_face``, in either class, so it must not be a cue."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    side = int(rng.integers(4))
+    depth = max(1, int(rng.uniform(0.02, 0.12) * (height if side < 2 else width)))
+    if side == 0:
+        out[:depth] = fill
+    elif side == 1:
+        out[height - depth :] = fill
+    elif side == 2:
+        out[:, :depth] = fill
+    else:
+        out[:, width - depth :] = fill
+    return out
+
+
+def augment(image: Image, rng: np.random.Generator) -> Image:
+    """One random degradation chain, applied to real and fake crops alike.
+
+    It equalises quality as much as it imitates deployment: sharp studio portraits and generated
+    faces get blurred, downscaled and compressed, small video crops get sharpened, so resolution,
+    compression and sharpness stop telling the classes apart. Resizing is the most frequent step
+    because platforms resize uploads and GAN traces live in the fine detail that resizing removes.
     """
-    height, width = image.shape[:2]
-    left, top = (int(rng.uniform(0, 0.2) * width), int(rng.uniform(0, 0.2) * height))
-    right, bottom = (int(rng.uniform(0, 0.2) * width), int(rng.uniform(0, 0.15) * height))
-    inner = image[top : height - bottom, left : width - right]
-    return np.asarray(cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REFLECT_101), np.uint8)
-
-
-def augment(image: Image, rng: np.random.Generator, tighten: float = 0.5) -> Image:
-    """One random deployment-like degradation chain; ``tighten`` is the chance of ``tight_source``."""
     out = image
-    if rng.random() < tighten:
-        out = tight_source(out, rng)
     if rng.random() < 0.5:
         out = out[:, ::-1]
-    if rng.random() < 0.5:
+    if rng.random() < 0.4:
         out = shift_scale(np.ascontiguousarray(out), rng)
-    if rng.random() < 0.5:
+    if rng.random() < 0.6:
         out = colour_jitter(out, rng)
     if rng.random() < 0.05:
         grey = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2GRAY)
         out = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
-    if rng.random() < 0.3:
-        out = rescale(np.ascontiguousarray(out), rng.uniform(0.2, 0.9))
-    if rng.random() < 0.15:
+    if rng.random() < 0.5:
+        out = rescale(np.ascontiguousarray(out), rng.uniform(0.3, 0.9))
+    roll = rng.random()
+    if roll < 0.2:
         # up to out-of-focus blur: background faces of group photos are real and very soft
-        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.3, 3.0)), np.uint8)
-    elif rng.random() < 0.1:
-        out = sharpen(np.ascontiguousarray(out), rng)  # studio photos downscaled from megapixels
-    if rng.random() < 0.15:
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(0.3, 2.5)), np.uint8)
+    elif roll < 0.4:
+        out = sharpen(np.ascontiguousarray(out), rng)  # phone and studio photos are sharpened
+    if rng.random() < 0.2:
         noise = rng.normal(0, rng.uniform(2, 8), size=out.shape).astype(np.float32)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.6:
-        out = jpeg(np.ascontiguousarray(out), int(rng.integers(35, 96)))
+    if rng.random() < 0.7:
+        out = jpeg(np.ascontiguousarray(out), int(rng.integers(40, 96)))
+    if rng.random() < 0.1:
+        out = constant_band(np.ascontiguousarray(out), rng)
     return np.ascontiguousarray(out)

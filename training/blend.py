@@ -5,8 +5,9 @@ Two copies of one face are made different (colour, frequency, a small warp) and 
 into the other through a soft face mask. The result has no identity change and no generator
 fingerprint, only the traces every face swap leaves: a blending boundary, a colour and
 sharpness mismatch between inner face and surroundings. A model that learns those generalises
-to face-swap methods it never saw. YuNet gives 5 landmarks, not 68, so the mask is a randomly
-deformed ellipse fitted to them instead of a landmark hull.
+to face-swap methods it never saw. As in the paper, the mask is the convex hull of dlib's 68
+landmarks (``training.identity``), randomly deformed, eroded or dilated, and blurred; a face
+without 68 landmarks falls back to an ellipse fitted to the 5 detector landmarks.
 """
 
 from __future__ import annotations
@@ -63,6 +64,41 @@ def face_mask(
     return np.clip(soft / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else soft
 
 
+def hull_mask(
+    shape: tuple[int, int], landmarks68: NDArray[np.floating], rng: np.random.Generator
+) -> NDArray[np.float32]:
+    """SBI's mask: the hull of the 68 landmarks (the jaw line and, raised a little, the brows),
+    elastically deformed, eroded or dilated, and blurred, in [0, 1]."""
+    height, width = shape
+    points = np.asarray(landmarks68, dtype=np.float64).copy()
+    # The 68-point hull stops at the brows; lift the brow points part of the way to the hairline,
+    # as face swaps usually cover the forehead.
+    brows = points[17:27]
+    eye_line = points[36:48, 1].mean()
+    brows[:, 1] -= rng.uniform(0.0, 0.5) * max(eye_line - brows[:, 1].mean(), 0.0)
+    hull = cv2.convexHull(np.round(points).astype(np.int32))
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    # elastic deformation: a smooth random displacement field
+    side = min(height, width)
+    grid = rng.normal(0.0, 1.0, size=(2, 6, 6)).astype(np.float32)
+    flow = [
+        cv2.resize(g, (width, height), interpolation=cv2.INTER_CUBIC) * side * rng.uniform(0.0, 0.04)
+        for g in grid
+    ]
+    xx, yy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    mask = np.asarray(cv2.remap(mask, xx + flow[0], yy + flow[1], cv2.INTER_LINEAR), np.uint8)
+    k = int(rng.integers(1, max(2, side // 16)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    grown = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
+    sigma = rng.uniform(0.01, 0.06) * side
+    soft = np.asarray(
+        cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma), dtype=np.float32
+    )
+    peak = float(soft.max())
+    return np.clip(soft / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else soft
+
+
 def _colour_shift(image: Image, rng: np.random.Generator) -> Image:
     """Per-channel offset, hue/saturation/value shift, and brightness/contrast change."""
     out = image.astype(np.float32) + rng.uniform(-20, 20, size=3).astype(np.float32)
@@ -100,8 +136,14 @@ def _small_warp(image: Image, rng: np.random.Generator) -> Image:
     )
 
 
-def self_blend(face: Image, landmarks: NDArray[np.floating], rng: np.random.Generator) -> Blended:
-    """Blend a transformed copy of ``face`` into another copy of it through a soft face mask."""
+def self_blend(
+    face: Image,
+    landmarks: NDArray[np.floating],
+    rng: np.random.Generator,
+    landmarks68: NDArray[np.floating] | None = None,
+) -> Blended:
+    """Blend a transformed copy of ``face`` into another copy of it through a soft face mask
+    (the 68-landmark hull when given and finite, else the 5-landmark ellipse)."""
     source, target = face.copy(), face.copy()
     # Colour changes go to either copy; what matters is the mismatch across the boundary.
     if rng.random() < 0.5:
@@ -111,7 +153,10 @@ def self_blend(face: Image, landmarks: NDArray[np.floating], rng: np.random.Gene
     if rng.random() < 0.7:
         source = _frequency_shift(source, rng)
     source = _small_warp(source, rng)
-    mask = face_mask(face.shape[:2], landmarks, rng)
+    if landmarks68 is not None and np.isfinite(landmarks68).all():
+        mask = hull_mask(face.shape[:2], landmarks68, rng)
+    else:
+        mask = face_mask(face.shape[:2], landmarks, rng)
     # Partial blends too (as in the paper): faint boundaries are the hard, useful cases.
     mask = mask * float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]))
     alpha = mask[..., None]

@@ -28,16 +28,19 @@ class TrainConfig:
     cache_dir: Path
     detector_path: Path
     input_size: int = 160
-    margin: float = 0.1
-    epochs: int = 3
-    samples_per_epoch: int = 20_000
+    # The crop geometry (see core.align): tight and shifted up so that on every training source
+    # at most ~1 % of the crop lies outside the source image (tests/training/test_crop_geometry.py).
+    margin: float = -0.2
+    shift: float = -0.16
+    border: str = "constant"
+    epochs: int = 6
+    samples_per_epoch: int = 24_000
     batch_size: int = 32
     lr: float = 5e-4
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
     dropout: float = 0.2
     freeze_blocks: int = 4
-    window: str = "0.15,0.25,0.85,0.97"  # left,top,right,bottom the network sees; "none" for all
     seed: int = 0
     device: str = "auto"
     workers: int = 1
@@ -53,13 +56,9 @@ class TrainConfig:
         return self.shared_dir / "data"
 
     @property
-    def window_box(self) -> tuple[float, float, float, float] | None:
-        if self.window.strip().lower() == "none":
-            return None
-        values = tuple(float(v) for v in self.window.split(","))
-        if len(values) != 4 or not (0 <= values[0] < values[2] <= 1 and 0 <= values[1] < values[3] <= 1):
-            raise ValueError(f"--window wants left,top,right,bottom fractions, got {self.window!r}")
-        return values[0], values[1], values[2], values[3]
+    def checkpoint_dir(self) -> Path:
+        """Where each epoch's checkpoint goes; SageMaker syncs /opt/ml/checkpoints for spot restarts."""
+        return self.cache_dir / "checkpoints"
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -115,13 +114,9 @@ def parse_config(argv: list[str] | None, settings: Settings | None = None) -> Tr
         "threads",
     ):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    for name in ("margin", "lr", "weight_decay", "warmup_fraction", "dropout", "max_fpr"):
+    for name in ("margin", "shift", "lr", "weight_decay", "warmup_fraction", "dropout", "max_fpr"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
-    p.add_argument(
-        "--window",
-        default=defaults.window,
-        help="left,top,right,bottom fractions of the crop the network sees, or 'none'",
-    )
+    p.add_argument("--border", choices=("constant", "reflect"), default=defaults.border)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--limit-per-source", type=int, default=None, help="first N images per source and label")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True)

@@ -1,10 +1,17 @@
-"""The training stream: each sample draws a kind (real of a source, DFDC swap, GAN face, or a
-self-blended fake made now from a real face), then a deployment-like augmentation.
+"""The training stream: pairs of samples, each pair a real face and either its own self-blend or
+another fake, then the same quality-equalising augmentation for every sample.
 
-Sampling by kind, not by file, balances sources of very different sizes, and gives the
-hardfake real portraits the same weight as the GAN faces they are paired with, so the source
-(framing, photographer) cannot stand in for the label. Every sample's randomness comes from
-(seed, epoch, index): a run is reproducible whatever the number of loader workers.
+- Half of the pairs are (real, self-blend of that real): the only difference inside the pair is
+  the blending seam, which is what SBI (Shiohara and Yamasaki, CVPR 2022) wants the model to find,
+  and sharp reals then teach "sharp portrait with a seam is fake".
+- The other half are (real, fake of a source: DFDC face swap, StyleGAN2 face, Stable Diffusion
+  face): the generators' own traces.
+
+So reals are half the stream and self-blends half the fakes. Reals are drawn by source weights
+that give sharp, well-lit real photos (studio portraits, Unsplash, web and deepface photos) about
+the weight the sharp generated faces have, so "a good photo" cannot stand for "generated". Every
+sample's randomness comes from (seed, epoch, index): a run is reproducible whatever the number
+of loader workers.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from deepfake_detect.core.align import to_tensor
 from training.augment import augment
 from training.blend import self_blend
 from training.manifest import Crops, Manifest
-from training.sources import DFDC, FAKE, HARDFAKE, REAL, UTKFACE
+from training.sources import DEEPFACE, DFDC, FAKE, HARDFAKE, LONDON, REAL, SDFD, UTKFACE, WEB
 
 SBI = "self_blended"
+SBI_SHARE = 0.5  # of the pairs: (real, its self-blend); the rest are (real, another fake)
 
 
 @dataclass(frozen=True)
@@ -32,40 +40,40 @@ class Kind:
     label: int
     weight: float
     pool: NDArray[np.int64]  # manifest indices to draw from
-    tighten: float = 0.5  # chance of mirroring the crop border as if the source were a tight crop
 
 
+# Within reals and within the other fakes; "sharp" reals (the last four) weigh about as much as
+# the sharp generated faces (StyleGAN2 and Stable Diffusion).
 DEFAULT_WEIGHTS = {
-    f"real:{DFDC}": 0.17,
-    f"real:{UTKFACE}": 0.17,
-    f"real:{HARDFAKE}": 0.11,
-    f"fake:{DFDC}": 0.20,
-    f"fake:{HARDFAKE}": 0.10,
-    SBI: 0.25,
+    f"real:{DFDC}": 0.28,
+    f"real:{UTKFACE}": 0.20,
+    f"real:{HARDFAKE}": 0.16,
+    f"real:{LONDON}": 0.10,
+    f"real:{WEB}": 0.16,
+    f"real:{DEEPFACE}": 0.10,
+    f"fake:{DFDC}": 0.45,
+    f"fake:{HARDFAKE}": 0.25,
+    f"fake:{SDFD}": 0.30,
 }
 
 
 def build_kinds(manifest: Manifest, split: str, weights: dict[str, float]) -> list[Kind]:
-    """Pools of manifest faces per kind; kinds with an empty pool are dropped."""
+    """Pools of manifest faces per kind; kinds with an empty pool or no weight are dropped."""
     kinds = []
-    reals = []
     for name, weight in weights.items():
-        if name == SBI:
-            continue
         label_name, source = name.split(":")
         label = REAL if label_name == "real" else FAKE
         pool = np.array(manifest.select(split, source=source, label=label), dtype=np.int64)
-        if label == REAL:
-            reals.append(pool)
         if len(pool) and weight > 0:
-            # The hardfake pictures (above all the GAN ones) are the only ones with real context
-            # around the face: mirror their border as often as the tight DFDC / UTKFace crops have it.
-            kinds.append(Kind(name, label, weight, pool, tighten=0.9 if source == HARDFAKE else 0.5))
-    if weights.get(SBI, 0) > 0 and reals:
-        kinds.append(Kind(SBI, FAKE, weights[SBI], np.concatenate(reals)))
-    if not kinds:
-        raise ValueError(f"no training faces in split {split!r}")
+            kinds.append(Kind(name, label, weight, pool))
+    if not any(k.label == REAL for k in kinds):
+        raise ValueError(f"no real training faces in split {split!r}")
     return kinds
+
+
+def _pick(kinds: list[Kind], rng: np.random.Generator) -> Kind:
+    weights = np.array([k.weight for k in kinds])
+    return kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
 
 
 class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -77,25 +85,44 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: int,
         mean: tuple[float, float, float],
         std: tuple[float, float, float],
+        sbi_share: float = SBI_SHARE,
     ) -> None:
-        self.crops, self.kinds, self.length, self.seed = crops, list(kinds), length, seed
+        self.crops, self.length, self.seed = crops, length, seed
+        self.reals = [k for k in kinds if k.label == REAL]
+        self.fakes = [k for k in kinds if k.label == FAKE]
+        self.sbi_share = sbi_share if self.fakes else 1.0
         self.mean, self.std = mean, std
-        total = sum(k.weight for k in self.kinds)
-        self.probabilities = np.array([k.weight / total for k in self.kinds])
         self.epoch = 0
 
     def __len__(self) -> int:
         return self.length
 
     def sample(self, index: int) -> tuple[NDArray[np.uint8], int, str]:
-        """The augmented BGR crop, its label and its kind for stream position ``index``."""
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        kind = self.kinds[int(rng.choice(len(self.kinds), p=self.probabilities))]
-        face = int(rng.choice(kind.pool))
-        image = np.array(self.crops.images[face])
-        if kind.name == SBI:
-            image = self_blend(image, self.crops.landmarks[face], rng).image
-        return augment(image, rng, kind.tighten), kind.label, kind.name
+        """The augmented BGR crop, its label and its kind for stream position ``index``.
+
+        Positions 2k and 2k + 1 form a pair drawn from one generator, so with an even batch size
+        a real and its self-blend always sit in the same batch."""
+        pair, second = divmod(index, 2)
+        rng = np.random.default_rng([self.seed, self.epoch, pair])
+        real_kind = _pick(self.reals, rng)
+        real = int(rng.choice(real_kind.pool))
+        blended = rng.random() < self.sbi_share
+        fake_kind = None if blended else _pick(self.fakes, rng)
+        fake = None if fake_kind is None else int(rng.choice(fake_kind.pool))
+        # each member of the pair gets its own stream for the blend and the augmentation
+        rng = np.random.default_rng([self.seed, self.epoch, pair, second + 1])
+        if second == 0:
+            return augment(np.array(self.crops.images[real]), rng), REAL, real_kind.name
+        if fake_kind is None:
+            image = self_blend(
+                np.array(self.crops.images[real]),
+                self.crops.landmarks[real],
+                rng,
+                self.crops.landmarks68[real],
+            ).image
+            return augment(image, rng), FAKE, SBI
+        assert fake is not None
+        return augment(np.array(self.crops.images[fake]), rng), FAKE, fake_kind.name
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, label, _ = self.sample(index)

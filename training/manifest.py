@@ -2,10 +2,10 @@
 
 The shared face crops (DFDC, UTKFace) are tight, so each image is padded with a grey border
 before detection; YuNet then sees a whole face with some background. All sources go through the
-same padding, detector and ``align_face``, so real and fake crops are framed alike (the
-hardfake set's real and GAN images come from different sources, and a model could otherwise
-learn the framing). The split (by identity / original video) is written into the manifest, so a
-second run reuses both the detections and the split.
+same padding, detector and ``align_face``, so real and fake crops are framed alike. Each face also
+gets dlib's 68 landmarks (the shape of the self-blending mask), and the faces are linked into
+identity groups (``training.identity``) before the split is drawn: the split (by person) is
+written into the manifest, so a second run reuses both the detections and the split.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deepfake_detect.core.align import align_face
+from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.faces import Face, FaceDetector
-from training.sources import SourceImage, list_sources
+from training import identity
+from training.sources import DFDC, REAL, SourceImage, list_sources
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 PAD_FRACTION = 0.25  # grey border on every side, as a fraction of the longest image side
 PAD_VALUE = (127, 127, 127)
 SPLITS = ("train", "val", "test")
@@ -57,6 +61,9 @@ class FaceRecord:
     detector_score: float
     grayscale: bool
     attrs: dict[str, str] = field(default_factory=dict)
+    landmarks68: list[list[float]] | None = None  # dlib's 68 points, original image pixels
+    image_size: list[int] = field(default_factory=list)  # height, width of the source image
+    identity: str = ""  # the merged identity group (person / near-duplicates) the split follows
 
     @property
     def face_size(self) -> float:
@@ -86,13 +93,15 @@ class Manifest:
         return h.hexdigest()[:16]
 
 
-def assign_split(group: str, spec: SplitSpec) -> str:
-    """Deterministic split of a group from a hash of its id: stable as data is added or removed."""
+def assign_split(group: str, spec: SplitSpec, fractions: tuple[float, float] | None = None) -> str:
+    """Deterministic split of a group from a hash of its id: stable as data is added or removed.
+    ``fractions`` (val, test) overrides the spec's for small sets that need larger held-out parts."""
+    val, test = fractions or (spec.val, spec.test)
     digest = hashlib.sha256(f"{spec.seed}:{group}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2.0**64
-    if u < spec.test:
+    if u < test:
         return "test"
-    if u < spec.test + spec.val:
+    if u < test + val:
         return "val"
     return "train"
 
@@ -126,32 +135,132 @@ def detect_padded(detector: FaceDetector, image: NDArray[np.uint8]) -> list[Face
     return faces
 
 
-def _records(item: SourceImage, faces: list[Face], split: str, grayscale: bool) -> list[FaceRecord]:
+# Identity embeddings cost about 80 ms a face on one core: computed where identities matter and
+# are unknown (DFDC actors across videos, the photo sets' recurring people), not for UTKFace's
+# 8,700 single-image strangers, whose duplicates the thumbnails and hashes catch.
+EMBED_SOURCES = frozenset({DFDC, "hardfake", "london", "web_photos", "deepface"})
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(detector_path: str) -> None:
+    cv2.setNumThreads(1)
+    _worker["detector"] = FaceDetector(Path(detector_path))
+
+
+def _process(task: tuple[SourceImage, str]) -> dict[str, Any]:
+    """Detect, landmark and fingerprint one source image (runs in a pool worker)."""
+    item, data_dir = task
+    path = Path(data_dir) / item.key
+    raw = path.read_bytes() if path.is_file() else b""
+    decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
+    if decoded is None:
+        return {"item": item, "failure": "unreadable image"}
+    image = np.asarray(decoded, np.uint8)
+    found = detect_padded(_worker["detector"], image)
+    if not found:
+        return {"item": item, "failure": "no face detected"}
     if not item.all_faces:
-        faces = [max(faces, key=lambda f: f.box[2] * f.box[3])]  # the subject of a face crop
-    return [
-        FaceRecord(
-            key=item.key,
-            source=item.source,
-            label=item.label,
-            method=item.method,
-            group=item.group,
-            split=split,
-            face_index=i,
-            landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
-            box=[round(v, 2) for v in face.box],
-            detector_score=round(face.score, 4),
-            grayscale=grayscale,
-            attrs=dict(item.attrs),
+        found = [max(found, key=lambda f: f.box[2] * f.box[3])]  # the subject of a face crop
+    faces = []
+    for face in found:
+        points, shape = identity.landmarks68(image, face.box)
+        embed = (
+            identity.embedding(image, shape) if item.source in EMBED_SOURCES and item.label == REAL else None
         )
-        for i, face in enumerate(faces)
-    ]
+        faces.append(
+            {
+                "face": face,
+                "landmarks68": points,
+                "embedding": embed,
+                "thumb": identity.thumbnail(image, face.landmarks),
+            }
+        )
+    return {
+        "item": item,
+        "faces": faces,
+        "grayscale": is_grayscale(image),
+        "sha": hashlib.sha256(raw).hexdigest(),
+        "shape": list(image.shape[:2]),
+    }
+
+
+def link_identities(
+    records: list[FaceRecord],
+    shas: list[str],
+    thumbs: NDArray[np.float32],
+    embeddings: dict[int, NDArray[np.float32]],
+) -> dict[str, str]:
+    """Group -> identity component, merging groups joined by a hash, a thumbnail or an embedding."""
+    uf = identity.UnionFind()
+    for r in records:
+        uf.find(r.group)
+    by_sha: dict[str, str] = {}
+    for r, sha in zip(records, shas, strict=True):
+        uf.union(by_sha.setdefault(sha, r.group), r.group)
+    for i, j in identity.close_pairs(thumbs, min_dot=identity.THUMB_CORRELATION):
+        uf.union(records[i].group, records[j].group)
+    if embeddings:
+        order = sorted(embeddings)
+        for a, b in identity.close_pairs(
+            np.stack([embeddings[i] for i in order]), max_distance=identity.EMBEDDING_DISTANCE
+        ):
+            uf.union(records[order[a]].group, records[order[b]].group)
+    return {r.group: uf.find(r.group) for r in records}
+
+
+def assign_splits(
+    faces: list[FaceRecord],
+    items_of_face: list[SourceImage],
+    shas: list[str],
+    thumbs: list[NDArray[np.float32]],
+    embeddings: dict[int, NDArray[np.float32]],
+    spec: SplitSpec,
+) -> None:
+    """Link the faces into identities and give every identity one split (in place)."""
+    component = link_identities(
+        faces, shas, np.stack(thumbs) if thumbs else np.zeros((0, 1), np.float32), embeddings
+    )
+    # A component's members may come from sources with their own held-out fractions: the
+    # largest fractions win, and an evaluation-only member holds the whole component out.
+    fractions: dict[str, tuple[float, float] | None] = {}
+    eval_only: dict[str, bool] = defaultdict(bool)
+    fixed: dict[str, str] = {}
+    for record, item in zip(faces, items_of_face, strict=True):
+        name = component[record.group]
+        if item.split:
+            fixed.setdefault(name, item.split)
+        if item.fractions and (fractions.get(name) is None or item.fractions > fractions[name]):  # type: ignore[operator]
+            fractions[name] = item.fractions
+        else:
+            fractions.setdefault(name, None)
+        eval_only[name] |= item.eval_only
+    for record in faces:
+        name = component[record.group]
+        record.identity = name
+        record.split = (
+            "test" if eval_only[name] else fixed.get(name) or assign_split(name, spec, fractions[name])
+        )
+    sizes: dict[str, int] = defaultdict(int)
+    for record in faces:
+        sizes[record.identity] += 1
+    log.info(
+        "%d faces in %d identities (largest %d faces)",
+        len(faces),
+        len(sizes),
+        max(sizes.values(), default=0),
+    )
 
 
 def build_manifest(
-    data_dir: Path, detector: FaceDetector, spec: SplitSpec, limit_per_source: int | None = None
+    data_dir: Path,
+    detector_path: Path,
+    spec: SplitSpec,
+    limit_per_source: int | None = None,
+    workers: int = 2,
 ) -> Manifest:
-    """Detect the faces of every source image (or the first ``limit_per_source`` of each)."""
+    """Detect the faces of every source image (or the first ``limit_per_source`` of each), link
+    them into identities and draw the split by identity."""
     items = list_sources(data_dir)
     if limit_per_source is not None:
         kept: dict[tuple[str, int], int] = {}
@@ -164,20 +273,48 @@ def build_manifest(
         items = subset
     faces: list[FaceRecord] = []
     failures: list[dict[str, str]] = []
+    shas: list[str] = []
+    thumbs: list[NDArray[np.float32]] = []
+    embeddings: dict[int, NDArray[np.float32]] = {}
+    items_of_face: list[SourceImage] = []
     start = time.monotonic()
-    for n, item in enumerate(items):
-        image = _read(data_dir / item.key)
-        if image is None:
-            failures.append({"key": item.key, "reason": "unreadable image"})
-            continue
-        found = detect_padded(detector, image)
-        if not found:
-            failures.append({"key": item.key, "reason": "no face detected"})
-            continue
-        split = "test" if item.eval_only else assign_split(item.group, spec)
-        faces.extend(_records(item, found, split, is_grayscale(image)))
-        if (n + 1) % 2000 == 0:
-            log.info("detected %d/%d images in %.0f s", n + 1, len(items), time.monotonic() - start)
+    tasks = [(item, str(data_dir)) for item in items]
+    context = multiprocessing.get_context("spawn")  # no forked torch or OpenCV thread state
+    with context.Pool(max(1, workers), initializer=_init_worker, initargs=(str(detector_path),)) as pool:
+        for n, out in enumerate(pool.imap(_process, tasks, chunksize=32)):
+            item = out["item"]
+            if "failure" in out:
+                failures.append({"key": item.key, "reason": out["failure"]})
+                continue
+            for i, found in enumerate(out["faces"]):
+                face: Face = found["face"]
+                if found["embedding"] is not None:
+                    embeddings[len(faces)] = found["embedding"]
+                faces.append(
+                    FaceRecord(
+                        key=item.key,
+                        source=item.source,
+                        label=item.label,
+                        method=item.method,
+                        group=item.group,
+                        split="",
+                        face_index=i,
+                        landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
+                        box=[round(v, 2) for v in face.box],
+                        detector_score=round(face.score, 4),
+                        grayscale=out["grayscale"],
+                        attrs=dict(item.attrs),
+                        landmarks68=np.round(found["landmarks68"].astype(np.float64), 1).tolist(),
+                        image_size=out["shape"],
+                    )
+                )
+                shas.append(out["sha"])
+                thumbs.append(found["thumb"])
+                items_of_face.append(item)
+            if (n + 1) % 2000 == 0:
+                log.info("detected %d/%d images in %.0f s", n + 1, len(items), time.monotonic() - start)
+    assign_splits(faces, items_of_face, shas, thumbs, embeddings, spec)
+    log.info("detection and identities took %.0f s", time.monotonic() - start)
     return Manifest(faces=faces, failures=failures, split=spec, data_dir=str(data_dir))
 
 
@@ -221,7 +358,7 @@ def get_manifest(
     if cached is not None and cached.split == spec and cached.data_dir == str(data_dir):
         return cached
     log.info("building the face manifest (detect + align every image once) into %s", path)
-    manifest = build_manifest(data_dir, FaceDetector(detector_path), spec, limit_per_source)
+    manifest = build_manifest(data_dir, detector_path, spec, limit_per_source)
     save_manifest(manifest, path)
     log.info("manifest: %d faces, %d failures", len(manifest.faces), len(manifest.failures))
     return manifest
@@ -229,41 +366,64 @@ def get_manifest(
 
 @dataclass
 class Crops:
-    """Aligned crops of every manifest face at one size and margin, with landmarks in crop pixels."""
+    """Aligned crops of every manifest face at one geometry, with landmarks in crop pixels."""
 
     images: NDArray[np.uint8]  # N x S x S x 3, BGR
     landmarks: NDArray[np.float32]  # N x 5 x 2
+    landmarks68: NDArray[np.float32]  # N x 68 x 2 (NaN where dlib gave none)
+
+
+def _to_crop(points: NDArray[np.floating], crop_to_image: NDArray[np.float64]) -> NDArray[np.float32]:
+    to_crop = cv2.invertAffineTransform(crop_to_image)
+    return (np.asarray(points, np.float64) @ to_crop[:, :2].T + to_crop[:, 2]).astype(np.float32)
 
 
 def make_crop(
-    image: NDArray[np.uint8], landmarks: NDArray[np.floating], size: int, margin: float
-) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-    """The core's aligned crop of one face, and its landmarks mapped into the crop."""
-    aligned = align_face(image, np.asarray(landmarks, dtype=np.float32), size, margin)
-    to_crop = cv2.invertAffineTransform(aligned.crop_to_image)
-    points = np.asarray(landmarks, dtype=np.float64) @ to_crop[:, :2].T + to_crop[:, 2]
-    return aligned.crop, points.astype(np.float32)
+    image: NDArray[np.uint8], face: FaceRecord, geometry: CropGeometry
+) -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32]]:
+    """The core's aligned crop of one face, and its 5 and 68 landmarks mapped into the crop."""
+    aligned = align_face(image, np.asarray(face.landmarks, dtype=np.float32), geometry)
+    points68 = (
+        _to_crop(np.asarray(face.landmarks68), aligned.crop_to_image)
+        if face.landmarks68
+        else np.full((68, 2), np.nan, np.float32)
+    )
+    return aligned.crop, _to_crop(np.asarray(face.landmarks), aligned.crop_to_image), points68
 
 
-def get_crops(manifest: Manifest, cache_dir: Path, size: int, margin: float) -> Crops:
+def _geometry_tag(geometry: CropGeometry) -> str:
+    return (
+        f"s{geometry.size}_m{geometry.margin:g}_sh{geometry.shift:g}_{geometry.border}"
+        f"{'-'.join(map(str, geometry.fill)) if geometry.border == 'constant' else ''}"
+    )
+
+
+def get_crops(manifest: Manifest, cache_dir: Path, geometry: CropGeometry) -> Crops:
     """Crops for every face in the manifest, cached as .npy next to it."""
-    stem = f"crops_{manifest.digest()}_s{size}_m{margin:g}"
-    images_path, points_path = cache_dir / f"{stem}.images.npy", cache_dir / f"{stem}.landmarks.npy"
-    if images_path.is_file() and points_path.is_file():
-        return Crops(np.load(images_path, mmap_mode="r"), np.load(points_path))
+    stem = f"crops_{manifest.digest()}_{_geometry_tag(geometry)}"
+    paths = {name: cache_dir / f"{stem}.{name}.npy" for name in ("images", "landmarks", "landmarks68")}
+    if all(p.is_file() for p in paths.values()):
+        return Crops(
+            np.load(paths["images"], mmap_mode="r"),
+            np.load(paths["landmarks"]),
+            np.load(paths["landmarks68"]),
+        )
     data_dir = Path(manifest.data_dir)
+    size = geometry.size
     images = np.zeros((len(manifest.faces), size, size, 3), np.uint8)
     points = np.zeros((len(manifest.faces), 5, 2), np.float32)
+    points68 = np.zeros((len(manifest.faces), 68, 2), np.float32)
     last_key, image = "", None
     for i, face in enumerate(manifest.faces):
         if face.key != last_key:
             image = _read(data_dir / face.key)
             last_key = face.key
         assert image is not None  # the manifest only holds images that were read once already
-        images[i], points[i] = make_crop(image, np.asarray(face.landmarks), size, margin)
+        images[i], points[i], points68[i] = make_crop(image, face, geometry)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(points_path, points)
+    np.save(paths["landmarks"], points)
+    np.save(paths["landmarks68"], points68)
     tmp = cache_dir / f"{stem}.tmp.npy"
     np.save(tmp, images)
-    tmp.replace(images_path)
-    return Crops(np.load(images_path, mmap_mode="r"), points)
+    tmp.replace(paths["images"])
+    return Crops(np.load(paths["images"], mmap_mode="r"), points, points68)

@@ -58,8 +58,38 @@ def expected_calibration_error(labels: ArrayLike, probabilities: ArrayLike, bins
     return float(error)
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a rate: sensible for small n and rates near 0 or 1."""
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def bootstrap_auc_interval(
+    labels: ArrayLike, scores: ArrayLike, rounds: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
+    """95 % percentile bootstrap interval of the ROC AUC (resampling reals and fakes separately)."""
+    y, s = _arrays(labels, scores)
+    real, fake = s[y == 0], s[y == 1]
+    if real.size == 0 or fake.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(rounds):
+        r = rng.choice(real, real.size)
+        f = rng.choice(fake, fake.size)
+        auc = roc_auc(np.r_[np.zeros(r.size), np.ones(f.size)], np.r_[r, f])
+        if auc is not None:
+            values.append(auc)
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
 def rates(labels: ArrayLike, probabilities: ArrayLike, threshold: float) -> dict[str, Any]:
-    """Accuracy, false positive rate (reals called fake) and true positive rate at ``threshold``."""
+    """Accuracy, false positive rate (reals called fake) and true positive rate at ``threshold``,
+    each rate with its 95 % Wilson interval."""
     y, p = _arrays(labels, probabilities)
     called = p >= threshold
     out: dict[str, Any] = {
@@ -69,7 +99,9 @@ def rates(labels: ArrayLike, probabilities: ArrayLike, threshold: float) -> dict
         "accuracy": float((called == (y == 1)).mean()) if y.size else None,
     }
     out["fpr"] = float(called[y == 0].mean()) if (y == 0).any() else None
+    out["fpr_95ci"] = wilson_interval(int(called[y == 0].sum()), int((y == 0).sum()))
     out["tpr"] = float(called[y == 1].mean()) if (y == 1).any() else None
+    out["tpr_95ci"] = wilson_interval(int(called[y == 1].sum()), int((y == 1).sum()))
     return out
 
 

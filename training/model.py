@@ -20,30 +20,6 @@ WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 # torchvision's IMAGENET1K_V1 MobileNetV2 weights; the file name carries the first 8 hex digits.
 WEIGHTS_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 FEATURES = 1280
-# Part of the crop the network may look at: (left, top, right, bottom) as fractions of the side.
-# The shared training crops (DFDC, UTKFace) end at the face, so ``align_face`` fills their crop's
-# top and sides with mirrored pixels, while the GAN portraits and every full photo have real
-# context there. A model that sees that band learns "mirrored border = real" (measured: 95 % false
-# positives on full photos). The window blanks the band (to the ImageNet mean, i.e. 0 after
-# normalisation) inside the network, so training and serving see exactly the same thing.
-DEFAULT_WINDOW = (0.15, 0.25, 0.85, 0.97)
-WINDOW_RAMP = 0.05  # soft edge, so the blanked band leaves no sharp line for the filters to find
-
-
-def window_mask(size: int, window: tuple[float, float, float, float] | None) -> torch.Tensor:
-    """A [1, 1, size, size] mask: 1 inside ``window``, 0 outside, with a cosine ramp."""
-    if window is None:
-        return torch.ones(1, 1, size, size)
-    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-
-    def ramp(lo: float, hi: float) -> torch.Tensor:
-        rise = ((centres - lo) / WINDOW_RAMP + 0.5).clamp(0, 1)
-        fall = ((hi - centres) / WINDOW_RAMP + 0.5).clamp(0, 1)
-        edge = torch.minimum(rise, fall)
-        return 0.5 - 0.5 * torch.cos(torch.pi * edge)
-
-    left, top, right, bottom = window
-    return (ramp(top, bottom)[:, None] * ramp(left, right)[None, :])[None, None]
 
 
 def imagenet_weights_path() -> Path:
@@ -70,11 +46,9 @@ class FakeFaceNet(nn.Module):
         pretrained: bool = True,
         dropout: float = 0.2,
         input_size: int = 160,
-        window: tuple[float, float, float, float] | None = DEFAULT_WINDOW,
     ) -> None:
         super().__init__()
-        self.window = window
-        self.register_buffer("input_mask", window_mask(input_size, window))
+        self.input_size = input_size
         backbone = mobilenet_v2(weights=None)
         if pretrained:
             state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=True)
@@ -86,12 +60,9 @@ class FakeFaceNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mask: torch.Tensor = self.input_mask  # type: ignore[assignment]  # a registered buffer
-        if x.shape[-2:] != mask.shape[-2:]:
-            raise ValueError(
-                f"input is {tuple(x.shape[-2:])}, the network was built for {tuple(mask.shape[-2:])}"
-            )
-        features = self.features(x * mask)
+        if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            raise ValueError(f"input is {tuple(x.shape[-2:])}, the network was built for {self.input_size}")
+        features = self.features(x)
         cam = torch.einsum("nchw,c->nhw", features, self.head.weight[0]) + self.head.bias[0]
         if self.training and self.dropout.p > 0:
             logit = self.head(self.dropout(features.mean(dim=(2, 3))))

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         args.shared_dir / "data", args.cache_dir, detector, split_spec(Classifier(args.model, card))
     )
     pre = card.preprocessing
-    crops = get_crops(manifest, args.cache_dir, pre.input_size, pre.margin)
+    crops = get_crops(manifest, args.cache_dir, pre.geometry())
     rng = np.random.default_rng(0)
     train = manifest.select("train")
     calibration = sorted(

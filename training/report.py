@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from training.manifest import FaceRecord
 from training.metrics import expected_calibration_error, rates, roc_auc
-from training.sources import REAL, UTK_GENDERS, UTK_RACES, UTKFACE
+from training.sources import LONDON, PHOTO_SOURCES, REAL, SDFD, UTK_GENDERS, UTK_RACES, UTKFACE
 
 FACE_SIZE_BUCKETS = ((0, 96, "<96px"), (96, 160, "96-160px"), (160, 1e9, ">=160px"))
 
@@ -21,6 +21,8 @@ def _round(value: Any) -> Any:
         return round(value, 4)
     if isinstance(value, dict):
         return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_round(v) for v in value]
     return value
 
 
@@ -44,17 +46,24 @@ def summarise(
 
     # each manipulation against every real face, and against the reals of its own source
     by_method: dict[str, Any] = {}
+    # reals with real context around the face (photos), not only tight crops: generated
+    # portraits must be told from photos, or "has surroundings" stands in for "generated"
+    photo_real = real & np.isin(sources, [*PHOTO_SOURCES, "hardfake"])
     for method in sorted(set(methods[~real])):
         fake = methods == method
         own = fake | (real & (sources == sources[fake][0]))
         by_method[method] = {
             "vs_all_reals": block(labels[fake | real], p[fake | real], threshold),
             "vs_same_source_reals": block(labels[own], p[own], threshold),
+            "vs_photo_reals": block(labels[fake | photo_real], p[fake | photo_real], threshold),
         }
     out["by_method"] = by_method
     out["real_fpr_by_source"] = {
         s: rates(labels[real & (sources == s)], p[real & (sources == s)], threshold)
         for s in sorted(set(sources[real]))
+    }
+    out["by_source"] = {
+        s: block(labels[sources == s], p[sources == s], threshold) for s in sorted(set(sources))
     }
     sizes = np.array([f.face_size for f in faces])
     out["by_face_size"] = {
@@ -67,7 +76,36 @@ def summarise(
         "colour": block(labels[~grey], p[~grey], threshold),
     }
     out["utkface_fpr"] = utkface_table(faces, p, threshold)
+    out["london_fpr"] = group_rates(faces, p, threshold, LONDON, ("ethnicity", "gender"))
+    out["sdfd_caught"] = group_rates(faces, p, threshold, SDFD, ("ethnicity", "gender", "age"))
     return _round(out)  # type: ignore[no-any-return]
+
+
+def group_rates(
+    faces: Sequence[FaceRecord],
+    p: NDArray[np.float64],
+    threshold: float,
+    source: str,
+    attributes: tuple[str, ...],
+) -> dict[str, Any]:
+    """Share called fake per value of each attribute of one source (a false positive rate for a
+    real source, a catch rate for a fake one), with n and a 95 % interval."""
+    from training.metrics import wilson_interval
+
+    members = [(i, f) for i, f in enumerate(faces) if f.source == source]
+    table: dict[str, Any] = {}
+    for attribute in attributes:
+        values = sorted({f.attrs.get(attribute, "unstated") for _, f in members})
+        table[attribute] = {}
+        for value in values:
+            idx = [i for i, f in members if f.attrs.get(attribute, "unstated") == value]
+            called = int((p[idx] >= threshold).sum())
+            table[attribute][value] = {
+                "n": len(idx),
+                "called_fake": called / len(idx),
+                "called_fake_95ci": wilson_interval(called, len(idx)),
+            }
+    return table
 
 
 def utkface_table(faces: Sequence[FaceRecord], p: NDArray[np.float64], threshold: float) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 """The labelled images under ``<shared>/data`` (see its SOURCES.md), one record per source file.
 
 Every record carries the group it must be split by: a DFDC real and its fakes share their
-original video, so they always land in the same split. UTKFace and the hardfake portraits carry
-no identity ids, so each file is its own group (the same person may appear twice in UTKFace:
-a known, unavoidable leak, stated in the model card).
+original video; a London portrait is grouped by person, a web photo by the repository it came
+from (so the test part holds repositories never seen in training), a deepface photo by person
+(``same_person_pairs.csv``). Files without identity ids start as their own group; the manifest
+then merges groups whose faces belong to one person or are near-duplicates (face embeddings,
+thumbnails, byte-identical files), so no person is in two splits.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,12 @@ DFDC = "dfdc"
 UTKFACE = "utkface"
 HARDFAKE = "hardfake"
 DEEPFACE = "deepface"
+SDFD = "sdfd"
+LONDON = "london"
+WEB = "web_photos"
+# Photo sets with real context around the faces: few files, so larger held-out parts.
+PHOTO_SOURCES = (DEEPFACE, LONDON, WEB)
+PHOTO_SPLIT = (0.2, 0.3)  # val, test fractions of their groups
 
 UTK_RACES = ("white", "black", "asian", "indian", "other")
 UTK_GENDERS = ("male", "female")
@@ -34,6 +43,8 @@ class SourceImage:
     attrs: dict[str, str] = field(default_factory=dict)
     eval_only: bool = False  # never trained on (held out as a whole)
     all_faces: bool = False  # keep every detected face, not only the main one
+    fractions: tuple[float, float] | None = None  # (val, test) for this source, else the spec's
+    split: str | None = None  # a split fixed by the source (balanced by files), else drawn by hash
 
 
 def _dfdc(data: Path) -> list[SourceImage]:
@@ -78,27 +89,163 @@ def _hardfake(data: Path) -> list[SourceImage]:
     return items
 
 
+def _person_groups(pairs_csv: Path) -> dict[str, str]:
+    """file -> the alphabetically first file of its person, from a same-person pairs list."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    if pairs_csv.is_file():
+        with pairs_csv.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("Decision", "Yes").strip().lower() == "yes":
+                    a, b = find(row["file_x"]), find(row["file_y"])
+                    parent[max(a, b)] = min(a, b)
+    return {x: find(x) for x in parent}
+
+
 def _deepface(data: Path) -> list[SourceImage]:
-    """Full photos of public figures: real faces in context, evaluation only (too few to train)."""
+    """Full photos of public figures: real faces in context, split by person into dev and test."""
+    root = data / "deepface_photos"
+    person = _person_groups(root / "same_person_pairs.csv")
     return [
         SourceImage(
             f"deepface_photos/{p.name}",
             DEEPFACE,
             REAL,
             "real",
-            f"deepface:{p.name}",
-            eval_only=True,
+            f"deepface:{person.get(p.name, p.name)}",
             all_faces=True,
+            fractions=PHOTO_SPLIT,
         )
-        for p in sorted((data / "deepface_photos").glob("*.jpg"))
+        for p in sorted(root.glob("*.jpg"))
     ]
+
+
+def _london(data: Path) -> list[SourceImage]:
+    """Studio portraits, two per person: split by person, with self-reported attributes."""
+    root = data / LONDON
+    items = []
+    with (root / "people.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            attrs = {k: row[k] for k in ("age", "gender", "ethnicity", "expression")}
+            items.append(
+                SourceImage(
+                    f"{LONDON}/{row['file']}",
+                    LONDON,
+                    REAL,
+                    "real",
+                    f"london:{row['person']}",
+                    attrs,
+                    fractions=PHOTO_SPLIT,
+                )
+            )
+    return items
+
+
+def balanced_splits(sizes: dict[str, int], fractions: tuple[float, float], seed: int = 0) -> dict[str, str]:
+    """Whole groups to splits so each split gets about its share of the files: a few groups of
+    very different sizes (17 repositories, one with 19 group photos) drawn by hash alone would
+    leave a split nearly empty. Groups go in a seeded hash order: test first, then val."""
+    val, test = fractions
+    order = sorted(sizes, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+    total, taken, out = sum(sizes.values()), 0, {}
+    for group in order:
+        middle = taken + sizes[group] / 2  # a group goes where most of it falls
+        if middle < test * total:
+            out[group] = "test"
+        elif middle < (test + val) * total:
+            out[group] = "val"
+        else:
+            out[group] = "train"
+        taken += sizes[group]
+    return out
+
+
+def _web_photos(data: Path) -> list[SourceImage]:
+    """Ordinary photos of people, every face kept; grouped by the repository they came from, so
+    the test part holds repositories (cameras, photographers, people) never seen in training."""
+    root = data / WEB
+    with (root / "sources.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    sizes: dict[str, int] = {}
+    for row in rows:
+        sizes[row["repo"]] = sizes.get(row["repo"], 0) + 1
+    split_of = balanced_splits(sizes, PHOTO_SPLIT)
+    return [
+        SourceImage(
+            f"{WEB}/{row['file']}",
+            WEB,
+            REAL,
+            "real",
+            f"web:{row['repo']}",
+            {"repo": row["repo"]},
+            all_faces=True,
+            fractions=PHOTO_SPLIT,
+            split=split_of[row["repo"]],
+        )
+        for row in rows
+    ]
+
+
+_SDFD_GENDERS = (
+    ("androgynous", "androgynous"),
+    ("woman", "woman"),
+    ("female", "woman"),
+    ("girl", "woman"),
+    ("man", "man"),
+    ("male", "man"),
+    ("boy", "man"),
+)
+_SDFD_AGES = (
+    ("old", "older"),
+    ("elderly", "older"),
+    ("wrinkles", "older"),
+    ("young", "young"),
+    ("teen", "young"),
+    ("child", "young"),
+    ("kid", "young"),
+    ("middle", "middle-aged"),
+)
+
+
+def sdfd_attributes(prompt: str) -> dict[str, str]:
+    """Attribute groups from an SDFD prompt: the leading ethnicity term, gender presentation, age."""
+    words = prompt.lower().replace(",", " ").split()
+    ethnicity = prompt.split(",")[0].strip(" [").lower() or "unstated"
+    gender = next((g for key, g in _SDFD_GENDERS if any(w.endswith(key) for w in words)), "unstated")
+    age = next((a for key, a in _SDFD_AGES if any(w.startswith(key) for w in words)), "unstated")
+    return {"ethnicity": ethnicity, "gender": gender, "age": age}
+
+
+def _sdfd(data: Path) -> list[SourceImage]:
+    """Stable Diffusion 2.1 portraits (fakes only): no identities, each file its own group."""
+    root = data / SDFD
+    items = []
+    with (root / "prompts.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            key = f"{SDFD}/{row['file']}"
+            items.append(
+                SourceImage(
+                    key, SDFD, FAKE, "stable_diffusion", f"sdfd:{row['file']}", sdfd_attributes(row["prompt"])
+                )
+            )
+    return items
 
 
 def list_sources(data: Path) -> list[SourceImage]:
     """All labelled still images; raises if the data folder is not there."""
     if not (data / "dfdc_faces" / "pairs.csv").is_file():
         raise FileNotFoundError(f"training data not found under {data} (expected dfdc_faces/pairs.csv)")
-    return _dfdc(data) + _utkface(data) + _hardfake(data) + _deepface(data)
+    items = _dfdc(data) + _utkface(data) + _hardfake(data) + _deepface(data)
+    # the sets added for detector v2; older shared folders may lack them
+    for folder, reader in ((SDFD, _sdfd), (LONDON, _london), (WEB, _web_photos)):
+        if (data / folder).is_dir():
+            items += reader(data)
+    return items
 
 
 def ffpp_videos(data: Path) -> list[tuple[Path, int, str]]:

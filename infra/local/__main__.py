@@ -21,18 +21,42 @@ from infra.local.stack import LocalAwsStack, StackResources, aws_environment, fr
 from infra.local.worker import LambdaWorker
 
 
-def start_workers(env: dict[str, str], resources: StackResources, count: int, log_dir: Path, *,
-                  batch_size: int = 10, timeout_s: float = 120.0) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    env: dict[str, str],
+    resources: StackResources,
+    count: int,
+    log_dir: Path,
+    *,
+    batch_size: int = 10,
+    timeout_s: float = 120.0,
+) -> list[subprocess.Popen[bytes]]:
     """``count`` worker processes, each importing the detect function's module like a container."""
     workers = []
     for index in range(count):
         log = (log_dir / f"worker-{index}.log").open("ab")
-        workers.append(subprocess.Popen(
-            [sys.executable, "-m", "infra.local", "worker", "--queue-url", resources.queue_url,
-             "--queue-arn", resources.queue_arn, "--batch-size", str(batch_size),
-             "--timeout", str(timeout_s)],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=Path(__file__).resolve().parents[2]))
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.local",
+                    "worker",
+                    "--queue-url",
+                    resources.queue_url,
+                    "--queue-arn",
+                    resources.queue_arn,
+                    "--batch-size",
+                    str(batch_size),
+                    "--timeout",
+                    str(timeout_s),
+                ],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+        )
         log.close()
     return workers
 
@@ -55,8 +79,14 @@ def run_worker(args: argparse.Namespace) -> int:
     from deepfake_detect.settings import get_settings
     from functions.detect.app import lambda_handler
 
-    worker = LambdaWorker(sqs_client(get_settings()), args.queue_url, args.queue_arn, lambda_handler,
-                          batch_size=args.batch_size, timeout_s=args.timeout)
+    worker = LambdaWorker(
+        sqs_client(get_settings()),
+        args.queue_url,
+        args.queue_arn,
+        lambda_handler,
+        batch_size=args.batch_size,
+        timeout_s=args.timeout,
+    )
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -77,8 +107,9 @@ def run_stack(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO)
     base = Settings()
     if not base.classifier_path.is_file():
-        print(f"no classifier at {base.classifier_path}: train one or set DEEPFAKE_MODELS_DIR",
-              file=sys.stderr)
+        print(
+            f"no classifier at {base.classifier_path}: train one or set DEEPFAKE_MODELS_DIR", file=sys.stderr
+        )
         return 2
     work_dir = Path(tempfile.mkdtemp(prefix="deepfake-stack-"))
     with LocalAwsStack(work_dir) as stack, aws_environment():
@@ -86,17 +117,23 @@ def run_stack(args: argparse.Namespace) -> int:
         settings = stack.settings(base, resources)
         workers = start_workers(stack.environment(settings), resources, args.workers, work_dir)
         port = args.port or free_port()
-        print(f"moto server      {stack.endpoint}\nDynamoDB Local   {stack.dynamodb_endpoint}\n"
-              f"upload bucket    s3://{resources.upload_bucket}/{settings.upload_prefix}\n"
-              f"results table    {resources.results_table}\nqueue            {resources.queue_url}\n"
-              f"cloud API        http://127.0.0.1:{port}/docs\nlogs             {work_dir}\n"
-              "environment for the AWS CLI or boto3:")
+        print(
+            f"moto server      {stack.endpoint}\nDynamoDB Local   {stack.dynamodb_endpoint}\n"
+            f"upload bucket    s3://{resources.upload_bucket}/{settings.upload_prefix}\n"
+            f"results table    {resources.results_table}\nqueue            {resources.queue_url}\n"
+            f"cloud API        http://127.0.0.1:{port}/docs\nlogs             {work_dir}\n"
+            "environment for the AWS CLI or boto3:"
+        )
         for name, value in stack.environment(settings).items():
             print(f"  export {name}={value}")
         print(f"  export AWS_ENDPOINT_URL={stack.endpoint}")
         try:
-            uvicorn.run(create_app(settings, cloud_services(settings)), host="127.0.0.1", port=port,
-                        log_level="warning")
+            uvicorn.run(
+                create_app(settings, cloud_services(settings)),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
         finally:
             stop_processes(workers)
     return 0

@@ -59,13 +59,15 @@ def dynamodb_local_jar() -> Path:
 class _Server:
     """A child process listening on a loopback port; its output goes to a log file."""
 
-    def __init__(self, name: str, command: list[str], port: int, log_dir: Path,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self, name: str, command: list[str], port: int, log_dir: Path, cwd: Path | None = None
+    ) -> None:
         self.name, self.port = name, port
         self.log_path = log_dir / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd, stdin=subprocess.DEVNULL
+        )
 
     @property
     def url(self) -> str:
@@ -75,8 +77,10 @@ class _Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: "
-                                   f"{self.log_path.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
@@ -113,11 +117,16 @@ class StackResources:
 
     @classmethod
     def named(cls, suffix: str) -> StackResources:
-        return cls(suffix=suffix, upload_bucket=f"deepfake-uploads-{suffix}",
-                   models_bucket=f"deepfake-models-{suffix}", results_table=f"deepfake-results-{suffix}",
-                   idempotency_table=f"deepfake-idempotency-{suffix}", queue_name=f"deepfake-detect-{suffix}",
-                   dead_letter_queue_name=f"deepfake-detect-dlq-{suffix}",
-                   model_parameter=f"/deepfake-{suffix}/current-model")
+        return cls(
+            suffix=suffix,
+            upload_bucket=f"deepfake-uploads-{suffix}",
+            models_bucket=f"deepfake-models-{suffix}",
+            results_table=f"deepfake-results-{suffix}",
+            idempotency_table=f"deepfake-idempotency-{suffix}",
+            queue_name=f"deepfake-detect-{suffix}",
+            dead_letter_queue_name=f"deepfake-detect-dlq-{suffix}",
+            model_parameter=f"/deepfake-{suffix}/current-model",
+        )
 
 
 @dataclass
@@ -136,15 +145,31 @@ class LocalAwsStack:
             raise FileNotFoundError("Java 17 is needed for DynamoDB Local (make system-deps installs it)")
         jar = dynamodb_local_jar()
         try:
-            self.moto = _Server("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                                         str(port := free_port())], port, self.work_dir)
+            self.moto = _Server(
+                "moto",
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port := free_port())],
+                port,
+                self.work_dir,
+            )
             self.dynamodb = _Server(
                 "dynamodb-local",
-                [java, "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-                 # -sharedDb: one database whatever the caller's credentials and region, as in AWS
-                 # (by default DynamoDB Local keeps a separate set of tables per access key).
-                 "-jar", str(jar), "-inMemory", "-sharedDb", "-port", str(port := free_port())],
-                port, self.work_dir, cwd=jar.parent)
+                [
+                    java,
+                    "-Xmx512m",
+                    f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                    # -sharedDb: one database whatever the caller's credentials and region, as in AWS
+                    # (by default DynamoDB Local keeps a separate set of tables per access key).
+                    "-jar",
+                    str(jar),
+                    "-inMemory",
+                    "-sharedDb",
+                    "-port",
+                    str(port := free_port()),
+                ],
+                port,
+                self.work_dir,
+                cwd=jar.parent,
+            )
             self.moto.wait_listening()
             self.dynamodb.wait_listening()
             self._wait_dynamodb_ready()
@@ -178,36 +203,65 @@ class LocalAwsStack:
     def client(self, service: str) -> Any:
         url = self.dynamodb_endpoint if service == "dynamodb" else self.endpoint
         return boto3.client(
-            service, endpoint_url=url, region_name=REGION,  # type: ignore[call-overload]
+            service,
+            endpoint_url=url,
+            region_name=REGION,  # type: ignore[call-overload]
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
-            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}))
+            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+        )
 
     def settings(self, base: Settings, resources: StackResources) -> Settings:
-        return base.model_copy(update={
-            "aws_region": REGION, "aws_endpoint_url": self.endpoint,
-            "dynamodb_endpoint_url": self.dynamodb_endpoint,
-            "upload_bucket": resources.upload_bucket, "models_bucket": resources.models_bucket,
-            "results_table": resources.results_table, "idempotency_table": resources.idempotency_table,
-            "queue_url": resources.queue_url, "model_parameter": resources.model_parameter})
+        return base.model_copy(
+            update={
+                "aws_region": REGION,
+                "aws_endpoint_url": self.endpoint,
+                "dynamodb_endpoint_url": self.dynamodb_endpoint,
+                "upload_bucket": resources.upload_bucket,
+                "models_bucket": resources.models_bucket,
+                "results_table": resources.results_table,
+                "idempotency_table": resources.idempotency_table,
+                "queue_url": resources.queue_url,
+                "model_parameter": resources.model_parameter,
+            }
+        )
 
     def environment(self, settings: Settings) -> dict[str, str]:
         """Environment of a worker process: what template.yaml gives the function, pointed here."""
         env = dict(CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_LAMBDA_FUNCTION_NAME="detect-local")
-        for name in ("aws_region", "aws_endpoint_url", "dynamodb_endpoint_url", "upload_bucket",
-                     "models_bucket", "results_table", "idempotency_table", "queue_url", "model_parameter",
-                     "models_dir", "classifier_model", "detector_model", "video_sample_frames",
-                     "max_upload_bytes", "intra_op_threads", "shared_dir"):
+        for name in (
+            "aws_region",
+            "aws_endpoint_url",
+            "dynamodb_endpoint_url",
+            "upload_bucket",
+            "models_bucket",
+            "results_table",
+            "idempotency_table",
+            "queue_url",
+            "model_parameter",
+            "models_dir",
+            "classifier_model",
+            "detector_model",
+            "video_sample_frames",
+            "max_upload_bytes",
+            "intra_op_threads",
+            "shared_dir",
+        ):
             value = getattr(settings, name)
             if value is not None:
                 env[f"DEEPFAKE_{name.upper()}"] = str(value)
         return env
 
     # ---------------------------------------------------------------- provisioning
-    def provision(self, resources: StackResources, settings: Settings, *,
-                  visibility_timeout_s: int | None = None,
-                  max_receive_count: int | None = None) -> StackResources:
+    def provision(
+        self,
+        resources: StackResources,
+        settings: Settings,
+        *,
+        visibility_timeout_s: int | None = None,
+        max_receive_count: int | None = None,
+    ) -> StackResources:
         """Create one set of the template's resources; test runs pass a short visibility timeout."""
         declared = self.template["Resources"]
         self._create_tables(declared, resources)
@@ -230,11 +284,17 @@ class LocalAwsStack:
 
     def _create_tables(self, declared: dict[str, Any], resources: StackResources) -> None:
         client = self.client("dynamodb")
-        for logical, name in (("ResultsTable", resources.results_table),
-                              ("IdempotencyTable", resources.idempotency_table)):
+        for logical, name in (
+            ("ResultsTable", resources.results_table),
+            ("IdempotencyTable", resources.idempotency_table),
+        ):
             props = declared[logical]["Properties"]
-            args: dict[str, Any] = {"TableName": name, "AttributeDefinitions": props["AttributeDefinitions"],
-                                    "KeySchema": props["KeySchema"], "BillingMode": props["BillingMode"]}
+            args: dict[str, Any] = {
+                "TableName": name,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props["BillingMode"],
+            }
             if "GlobalSecondaryIndexes" in props:
                 args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             client.create_table(**args)
@@ -243,44 +303,70 @@ class LocalAwsStack:
             if ttl:
                 client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
-    def _create_queues(self, declared: dict[str, Any], resources: StackResources,
-                       visibility_timeout_s: int | None, max_receive_count: int | None) -> None:
+    def _create_queues(
+        self,
+        declared: dict[str, Any],
+        resources: StackResources,
+        visibility_timeout_s: int | None,
+        max_receive_count: int | None,
+    ) -> None:
         sqs = self.client("sqs")
         dlq = declared["DeadLetterQueue"]["Properties"]
         resources.dead_letter_queue_url = sqs.create_queue(
             QueueName=resources.dead_letter_queue_name,
-            Attributes={"MessageRetentionPeriod": str(dlq["MessageRetentionPeriod"])})["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=resources.dead_letter_queue_url,
-                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            Attributes={"MessageRetentionPeriod": str(dlq["MessageRetentionPeriod"])},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(
+            QueueUrl=resources.dead_letter_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         queue = declared["DetectQueue"]["Properties"]
         redrive = queue["RedrivePolicy"]
-        resources.queue_url = sqs.create_queue(QueueName=resources.queue_name, Attributes={
-            "VisibilityTimeout": str(visibility_timeout_s or queue["VisibilityTimeout"]),
-            "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"]),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": max_receive_count or redrive["maxReceiveCount"]}),
-        })["QueueUrl"]
-        resources.queue_arn = sqs.get_queue_attributes(QueueUrl=resources.queue_url,
-                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        resources.queue_url = sqs.create_queue(
+            QueueName=resources.queue_name,
+            Attributes={
+                "VisibilityTimeout": str(visibility_timeout_s or queue["VisibilityTimeout"]),
+                "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"]),
+                "RedrivePolicy": json.dumps(
+                    {
+                        "deadLetterTargetArn": dlq_arn,
+                        "maxReceiveCount": max_receive_count or redrive["maxReceiveCount"],
+                    }
+                ),
+            },
+        )["QueueUrl"]
+        resources.queue_arn = sqs.get_queue_attributes(
+            QueueUrl=resources.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
 
     def _create_buckets(self, declared: dict[str, Any], resources: StackResources) -> None:
         s3 = self.client("s3")
-        for logical, name in (("UploadBucket", resources.upload_bucket),
-                              ("ModelsBucket", resources.models_bucket)):
+        for logical, name in (
+            ("UploadBucket", resources.upload_bucket),
+            ("ModelsBucket", resources.models_bucket),
+        ):
             props = declared[logical]["Properties"]
             s3.create_bucket(Bucket=name)
             if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         configs = []
         for declared_config in declared["UploadBucket"]["Properties"]["NotificationConfiguration"][
-                "QueueConfigurations"]:
-            rules = [{"Name": rule["Name"], "Value": rule["Value"]}
-                     for rule in declared_config.get("Filter", {}).get("S3Key", {}).get("Rules", [])]
-            configs.append({"QueueArn": resources.queue_arn, "Events": [declared_config["Event"]],
-                            "Filter": {"Key": {"FilterRules": rules}}})
+            "QueueConfigurations"
+        ]:
+            rules = [
+                {"Name": rule["Name"], "Value": rule["Value"]}
+                for rule in declared_config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            ]
+            configs.append(
+                {
+                    "QueueArn": resources.queue_arn,
+                    "Events": [declared_config["Event"]],
+                    "Filter": {"Key": {"FilterRules": rules}},
+                }
+            )
         # Like S3, moto sends an s3:TestEvent to the queue now; the detect handler skips it.
-        s3.put_bucket_notification_configuration(Bucket=resources.upload_bucket,
-                                                 NotificationConfiguration={"QueueConfigurations": configs})
+        s3.put_bucket_notification_configuration(
+            Bucket=resources.upload_bucket, NotificationConfiguration={"QueueConfigurations": configs}
+        )
 
     def _publish_model(self, resources: StackResources, settings: Settings) -> None:
         """The classifier and its card under an immutable versioned key, named by the parameter."""
@@ -290,10 +376,14 @@ class LocalAwsStack:
         bucket = resources.models_bucket
         s3.upload_file(str(settings.classifier_path), bucket, prefix + "deepfake_classifier.onnx")
         s3.upload_file(str(settings.model_card_path), bucket, prefix + "deepfake_classifier.json")
-        pointer = {"version": card.version, "onnx_key": prefix + "deepfake_classifier.onnx",
-                   "card_key": prefix + "deepfake_classifier.json"}
-        self.client("ssm").put_parameter(Name=resources.model_parameter, Value=json.dumps(pointer),
-                                         Type="String", Overwrite=True)
+        pointer = {
+            "version": card.version,
+            "onnx_key": prefix + "deepfake_classifier.onnx",
+            "card_key": prefix + "deepfake_classifier.json",
+        }
+        self.client("ssm").put_parameter(
+            Name=resources.model_parameter, Value=json.dumps(pointer), Type="String", Overwrite=True
+        )
 
 
 @contextmanager
@@ -309,4 +399,3 @@ def aws_environment() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-

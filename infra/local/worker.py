@@ -54,9 +54,19 @@ class Invocation:
 
 
 class LambdaWorker:
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, handler: Handler, *, batch_size: int = 10,
-                 timeout_s: float = 120.0, function_name: str = "detect-local", wait_s: int = 1,
-                 region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        timeout_s: float = 120.0,
+        function_name: str = "detect-local",
+        wait_s: int = 1,
+        region: str = "us-east-1",
+    ) -> None:
         self.sqs = sqs
         self.queue_url, self.queue_arn = queue_url, queue_arn
         self.handler = handler
@@ -67,8 +77,12 @@ class LambdaWorker:
         """One receive + invoke + delete round. A ``BaseException`` from the handler (a simulated
         crash of the runtime) propagates after the batch is left on the queue."""
         response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.wait_s,
-            AttributeNames=["All"], MessageAttributeNames=["All"])
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         messages = response.get("Messages", [])
         if not messages:
             return Invocation(0, 0, False)
@@ -82,9 +96,11 @@ class LambdaWorker:
         failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            chunk = done[start:start + 10]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
         return Invocation(len(messages), len(failed), False)
 
     def run(self, stop: threading.Event) -> None:

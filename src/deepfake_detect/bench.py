@@ -48,8 +48,11 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     for stage in STAGES:
         values = [r[stage] for r in runs if stage in r]
         if values:
-            out[stage] = {"median_ms": round(statistics.median(values), 2),
-                          "p95_ms": round(percentile(values, 95), 2), "runs": len(values)}
+            out[stage] = {
+                "median_ms": round(statistics.median(values), 2),
+                "p95_ms": round(percentile(values, 95), 2),
+                "runs": len(values),
+            }
     return out
 
 
@@ -87,8 +90,9 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
     shared = settings.shared_dir
     video = shared / "data" / "ffpp_c23" / "real_004.mp4"
     photos = sorted((shared / "data" / "deepface_photos").glob("*.jpg"))[:20]
-    report: dict[str, object] = {"machine": {"cpus": _cpu_count(), "python": sys.version.split()[0],
-                                             "opencv": cv2.__version__}}
+    report: dict[str, object] = {
+        "machine": {"cpus": _cpu_count(), "python": sys.version.split()[0], "opencv": cv2.__version__}
+    }
     with tempfile.TemporaryDirectory() as tmp:
         vga = make_vga_face(shared, Path(tmp))
         detector = Detector(settings)
@@ -100,11 +104,13 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
         report["photos_up_to_2280px"] = {"files": len(photos), **summarise(photo_runs)}
         video_runs = bench_file(detector, video, video_repeats)
         capture = cv2.VideoCapture(str(video))
-        video_info = {"file": video.name, "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                      "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                      "seconds": round(
-                          capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS), 1),
-                      "sampled_frames": settings.video_sample_frames}
+        video_info = {
+            "file": video.name,
+            "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            "seconds": round(capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS), 1),
+            "sampled_frames": settings.video_sample_frames,
+        }
         capture.release()
         report["video"] = {**video_info, **summarise(video_runs)}
         children = [_child(vga, video) for _ in range(3)]
@@ -122,13 +128,18 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
 
 
 def _check(measured: float, target: float) -> dict[str, object]:
-    return {"measured": measured, "target": target, "ratio": round(measured / target, 2),
-            "met": measured <= target}
+    return {
+        "measured": measured,
+        "target": target,
+        "ratio": round(measured / target, 2),
+        "met": measured <= target,
+    }
 
 
 def _child(*paths: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, *map(str, paths)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, *map(str, paths)], capture_output=True, text=True, check=True
+    )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

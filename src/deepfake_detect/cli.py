@@ -92,8 +92,9 @@ def scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     failures = 0
     show_bar = args.progress or (not args.no_progress and sys.stderr.isatty())
-    with tqdm(total=len(files), unit="file", disable=not show_bar or len(files) < 2,
-              file=sys.stderr) as files_bar:
+    with tqdm(
+        total=len(files), unit="file", disable=not show_bar or len(files) < 2, file=sys.stderr
+    ) as files_bar:
         if not args.json:
             tqdm.write(HEADER)
         for path in files:
@@ -114,8 +115,11 @@ def serve(args: argparse.Namespace) -> int:
     from deepfake_detect.api.app import create_app
 
     settings = get_settings()
-    updates = {k: v for k, v in {"host": args.host, "port": args.port,
-                                 "data_dir": args.data_dir}.items() if v is not None}
+    updates = {
+        k: v
+        for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items()
+        if v is not None
+    }
     settings = settings.model_copy(update=updates)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
@@ -139,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser(
-        "scan", help="scan images and videos (files or folders, recursive)",
+        "scan",
+        help="scan images and videos (files or folders, recursive)",
         epilog="exit status: 0 every file was scanned, 1 some file failed, 2 nothing to scan or no model",
     )
     p.add_argument("paths", nargs="+", help="files or folders")
@@ -165,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     code: int = args.handler(args)
     return code
 

@@ -49,8 +49,9 @@ def encode_evidence(analysis: Analysis) -> tuple[bytes, float] | None:
 class LocalProcessor:
     """A single worker thread that owns the ``Detector`` (OpenCV's detector is not thread-safe)."""
 
-    def __init__(self, settings: Settings, media: MediaStore, results: ResultStore,
-                 detector: Detector | None = None) -> None:
+    def __init__(
+        self, settings: Settings, media: MediaStore, results: ResultStore, detector: Detector | None = None
+    ) -> None:
         self.settings = settings
         self.media = media
         self.results = results
@@ -125,8 +126,9 @@ class LocalProcessor:
             detector = self._ensure_loading().result()  # already done: the load runs first
         except Exception as exc:
             log.exception("cannot load the models")
-            return self._fail(record, ErrorCode.MODEL_ERROR,
-                              f"the models could not be loaded: {type(exc).__name__}: {exc}")
+            return self._fail(
+                record, ErrorCode.MODEL_ERROR, f"the models could not be loaded: {type(exc).__name__}: {exc}"
+            )
         try:
             return self._scan(detector, record)
         except Exception as exc:  # a store or encoder failure: the record must not stay "processing"
@@ -155,9 +157,14 @@ class LocalProcessor:
             with self.media.local_copy(record.source.get("key", "")) as path:
                 analysis = detector.analyze(path, display_path=record.path, progress=progress)
         except (KeyError, ValueError):
-            analysis = Analysis(DetectionResult.failed(
-                record.path, ErrorCode.NOT_FOUND, "the uploaded file is gone", media_kind=record.media_kind
-            ))
+            analysis = Analysis(
+                DetectionResult.failed(
+                    record.path,
+                    ErrorCode.NOT_FOUND,
+                    "the uploaded file is gone",
+                    media_kind=record.media_kind,
+                )
+            )
         result = analysis.result
         result.id, result.created_at, result.source = record.id, record.created_at, dict(record.source)
         result.progress = None

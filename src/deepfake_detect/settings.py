@@ -92,8 +92,9 @@ class Settings(BaseSettings):
     training_max_wait_s: int = Field(8 * 3600, ge=60, description="spot: run time + waiting for capacity")
     training_volume_gb: int = Field(50, ge=1)
     training_job_prefix: str = "deepfake-retrain"
-    training_data_prefix: str = Field("training-data/",
-                                      description="channels in the models bucket: shared/, feedback/")
+    training_data_prefix: str = Field(
+        "training-data/", description="channels in the models bucket: shared/, feedback/"
+    )
     training_hyperparameters: dict[str, str] = Field(default_factory=dict)
 
     @property
@@ -110,12 +111,15 @@ class Settings(BaseSettings):
     # SageMaker training jobs set these (no DEEPFAKE_ prefix: the names are SageMaker's). When
     # present they override the CLI's data and output folders, so one entry point runs anywhere.
     sm_channel_shared: Path | None = Field(
-        None, validation_alias="SM_CHANNEL_SHARED",
-        description="channel holding data/ and models/ laid out like ../shared")
+        None,
+        validation_alias="SM_CHANNEL_SHARED",
+        description="channel holding data/ and models/ laid out like ../shared",
+    )
     sm_model_dir: Path | None = Field(None, validation_alias="SM_MODEL_DIR")
     sm_output_data_dir: Path | None = Field(None, validation_alias="SM_OUTPUT_DATA_DIR")
     sm_hyperparameters_path: Path = Field(
-        Path("/opt/ml/input/config/hyperparameters.json"), validation_alias="SM_HYPERPARAMETERS_PATH")
+        Path("/opt/ml/input/config/hyperparameters.json"), validation_alias="SM_HYPERPARAMETERS_PATH"
+    )
 
     @property
     def detector_path(self) -> Path:

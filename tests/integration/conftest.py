@@ -48,8 +48,12 @@ def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAwsStac
 
 @pytest.fixture
 def resources(aws_stack: LocalAwsStack, base_settings: Settings) -> StackResources:
-    return aws_stack.provision(StackResources.named(f"t{next(_suffixes)}"), base_settings,
-                               visibility_timeout_s=VISIBILITY_TIMEOUT_S, max_receive_count=MAX_RECEIVE_COUNT)
+    return aws_stack.provision(
+        StackResources.named(f"t{next(_suffixes)}"),
+        base_settings,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        max_receive_count=MAX_RECEIVE_COUNT,
+    )
 
 
 @pytest.fixture
@@ -81,27 +85,43 @@ MakeWorker = Callable[..., tuple[LambdaWorker, CountingDetector]]
 
 
 @pytest.fixture
-def make_worker(aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources,
-                detector: Detector) -> MakeWorker:
+def make_worker(
+    aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, detector: Detector
+) -> MakeWorker:
     def build(crash_on: int | None = None, batch_size: int = 10) -> tuple[LambdaWorker, CountingDetector]:
         counting = CountingDetector(detector, crash_on=crash_on)
         analyzer: Analyzer = counting
         handler = make_detect_handler(cloud_settings, aws_dependencies(cloud_settings, detector=analyzer))
-        worker = LambdaWorker(aws_stack.client("sqs"), resources.queue_url, resources.queue_arn, handler,
-                              batch_size=batch_size, timeout_s=FUNCTION_TIMEOUT_S)
+        worker = LambdaWorker(
+            aws_stack.client("sqs"),
+            resources.queue_url,
+            resources.queue_arn,
+            handler,
+            batch_size=batch_size,
+            timeout_s=FUNCTION_TIMEOUT_S,
+        )
         return worker, counting
 
     return build
 
 
 @pytest.fixture
-def worker_processes(aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources,
-                     tmp_path: Path) -> Iterator[Callable[[int], list[Any]]]:
+def worker_processes(
+    aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, tmp_path: Path
+) -> Iterator[Callable[[int], list[Any]]]:
     started: list[Any] = []
 
     def start(count: int) -> list[Any]:
-        started.extend(start_workers(aws_stack.environment(cloud_settings), resources, count, tmp_path,
-                                     batch_size=10, timeout_s=60.0))
+        started.extend(
+            start_workers(
+                aws_stack.environment(cloud_settings),
+                resources,
+                count,
+                tmp_path,
+                batch_size=10,
+                timeout_s=60.0,
+            )
+        )
         return started
 
     yield start

@@ -45,7 +45,8 @@ def finished_by_key(store: DynamoDBResultStore) -> dict[str, DetectionResult]:
 
 def queue_depth(stack: LocalAwsStack, url: str) -> int:
     attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return sum(int(value) for value in attributes.values())
 
@@ -55,8 +56,12 @@ def put(stack: LocalAwsStack, resources: StackResources, key: str, data: bytes) 
 
 
 def test_image_and_video_end_to_end_through_the_api(
-    aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings,
-    worker_processes: Any, face_photo: Path, real_video: Path,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    cloud_settings: Settings,
+    worker_processes: Any,
+    face_photo: Path,
+    real_video: Path,
 ) -> None:
     with TestClient(create_app(cloud_settings, cloud_services(cloud_settings))) as api:
         assert api.get("/health").json()["mode"] == "cloud"
@@ -65,8 +70,11 @@ def test_image_and_video_end_to_end_through_the_api(
         ticket = upload.json()
         assert api.get(ticket["result_url"]).json()["status"] == "queued"
         # The client uploads straight to the bucket with the presigned POST.
-        posted = httpx.post(ticket["url"], data=ticket["fields"],
-                            files={"file": ("my portrait.jpg", face_photo.read_bytes(), "image/jpeg")})
+        posted = httpx.post(
+            ticket["url"],
+            data=ticket["fields"],
+            files={"file": ("my portrait.jpg", face_photo.read_bytes(), "image/jpeg")},
+        )
         assert posted.status_code in (200, 204), posted.text
         # A pipeline drops a video in; the space in its key arrives URL-encoded in the event.
         video_key = "uploads/pipeline/talking head.mp4"
@@ -74,8 +82,11 @@ def test_image_and_video_end_to_end_through_the_api(
 
         worker_processes(1)  # imports functions/detect/app.py, as a Lambda container does
         store = results_store(aws_stack, resources)
-        wait_until(lambda: {ticket["key"], video_key} <= finished_by_key(store).keys(), 120,
-                   "the image and the video to be scanned")
+        wait_until(
+            lambda: {ticket["key"], video_key} <= finished_by_key(store).keys(),
+            120,
+            "the image and the video to be scanned",
+        )
 
         image = api.get(ticket["result_url"]).json()
         assert image["status"] == "done", image
@@ -93,8 +104,9 @@ def test_image_and_video_end_to_end_through_the_api(
         assert video.tracks and video.verdict in (Verdict.REAL, Verdict.FAKE)
 
         # The rows are in DynamoDB, and the API lists them newest first, one page at a time.
-        raw = aws_stack.client("dynamodb").get_item(TableName=resources.results_table,
-                                                   Key={"id": {"S": ticket["result_id"]}})["Item"]
+        raw = aws_stack.client("dynamodb").get_item(
+            TableName=resources.results_table, Key={"id": {"S": ticket["result_id"]}}
+        )["Item"]
         assert raw["status"]["S"] == "done" and int(raw["expires_at"]["N"]) > time.time()
         first = api.get("/v1/results", params={"limit": 1}).json()
         second = api.get("/v1/results", params={"limit": 1, "token": first["next_token"]}).json()
@@ -105,12 +117,17 @@ def test_image_and_video_end_to_end_through_the_api(
 
 
 def test_a_corrupt_file_fails_alone_and_the_batch_goes_on(
-    aws_stack: LocalAwsStack, resources: StackResources, make_worker: MakeWorker,
-    face_photo: Path, couple_photo: Path,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    make_worker: MakeWorker,
+    face_photo: Path,
+    couple_photo: Path,
 ) -> None:
-    keys = {"uploads/batch/one.jpg": face_photo.read_bytes(),
-            "uploads/batch/broken.jpg": face_photo.read_bytes()[:1500],  # a truncated JPEG
-            "uploads/batch/two.jpg": couple_photo.read_bytes()}
+    keys = {
+        "uploads/batch/one.jpg": face_photo.read_bytes(),
+        "uploads/batch/broken.jpg": face_photo.read_bytes()[:1500],  # a truncated JPEG
+        "uploads/batch/two.jpg": couple_photo.read_bytes(),
+    }
     for key, data in keys.items():
         put(aws_stack, resources, key, data)
     worker, _ = make_worker()
@@ -130,21 +147,26 @@ def test_a_corrupt_file_fails_alone_and_the_batch_goes_on(
 
 
 def test_a_notification_delivered_twice_gives_one_result(
-    aws_stack: LocalAwsStack, resources: StackResources, make_worker: MakeWorker, face_photo: Path,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    make_worker: MakeWorker,
+    face_photo: Path,
 ) -> None:
     sqs = aws_stack.client("sqs")
     key = "uploads/dup/face.jpg"
     put(aws_stack, resources, key, face_photo.read_bytes())
     notification = None
     while notification is None:  # skip the s3:TestEvent sent when the notification was set up
-        for message in sqs.receive_message(QueueUrl=resources.queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", []):
+        for message in sqs.receive_message(
+            QueueUrl=resources.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
             if "Records" in json.loads(message["Body"]):
                 notification = message
     # SQS at-least-once delivery: the same body arrives again, in the same or a later batch.
     sqs.send_message(QueueUrl=resources.queue_url, MessageBody=notification["Body"])
-    sqs.change_message_visibility(QueueUrl=resources.queue_url, ReceiptHandle=notification["ReceiptHandle"],
-                                  VisibilityTimeout=0)
+    sqs.change_message_visibility(
+        QueueUrl=resources.queue_url, ReceiptHandle=notification["ReceiptHandle"], VisibilityTimeout=0
+    )
     worker, counting = make_worker(batch_size=1)  # one per invocation: the copies never share a batch
     drain(worker, lambda: queue_depth(aws_stack, resources.queue_url) == 0)
 
@@ -158,11 +180,17 @@ def test_a_notification_delivered_twice_gives_one_result(
 
 
 def test_a_crash_mid_batch_redelivers_and_each_file_is_done_once(
-    aws_stack: LocalAwsStack, resources: StackResources, make_worker: MakeWorker,
-    face_photo: Path, couple_photo: Path,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    make_worker: MakeWorker,
+    face_photo: Path,
+    couple_photo: Path,
 ) -> None:
-    files = {"uploads/crash/a.jpg": face_photo.read_bytes(), "uploads/crash/b.jpg": couple_photo.read_bytes(),
-             "uploads/crash/c.jpg": face_photo.read_bytes()}
+    files = {
+        "uploads/crash/a.jpg": face_photo.read_bytes(),
+        "uploads/crash/b.jpg": couple_photo.read_bytes(),
+        "uploads/crash/c.jpg": face_photo.read_bytes(),
+    }
     for key, data in files.items():
         put(aws_stack, resources, key, data)
     crashing, first = make_worker(crash_on=2)
@@ -176,8 +204,12 @@ def test_a_crash_mid_batch_redelivers_and_each_file_is_done_once(
 
     # A new container picks up the batch once the messages are visible again.
     fresh, second = make_worker()
-    drain(fresh, lambda: files.keys() <= finished_by_key(store).keys()
-          and queue_depth(aws_stack, resources.queue_url) == 0)
+    drain(
+        fresh,
+        lambda: (
+            files.keys() <= finished_by_key(store).keys() and queue_depth(aws_stack, resources.queue_url) == 0
+        ),
+    )
     assert done_before_crash not in second.scanned  # the finished file was not scanned again
     assert sorted(first.scanned[:1] + second.scanned) == ["a.jpg", "b.jpg", "c.jpg"]
     results = [r for r in all_results(store) if r.source.get("key", "").startswith("uploads/crash/")]
@@ -185,7 +217,9 @@ def test_a_crash_mid_batch_redelivers_and_each_file_is_done_once(
 
 
 def test_a_message_that_is_not_an_s3_event_ends_in_the_dead_letter_queue(
-    aws_stack: LocalAwsStack, resources: StackResources, make_worker: MakeWorker,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    make_worker: MakeWorker,
 ) -> None:
     aws_stack.client("sqs").send_message(QueueUrl=resources.queue_url, MessageBody="not json")
     worker, _ = make_worker()
@@ -195,8 +229,11 @@ def test_a_message_that_is_not_an_s3_event_ends_in_the_dead_letter_queue(
 
 @pytest.mark.slow
 def test_200_files_give_200_results_none_lost_none_twice(
-    aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings,
-    worker_processes: Any, shared_data: Path,
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    cloud_settings: Settings,
+    worker_processes: Any,
+    shared_data: Path,
 ) -> None:
     faces = sorted((shared_data / "utkface").glob("*.jpg"))
     sources = random.Random(4).sample(faces, 200)  # 200x200 real faces: small files
@@ -211,9 +248,12 @@ def test_200_files_give_200_results_none_lost_none_twice(
         count, start_key = 0, None
         while True:
             args: dict[str, Any] = {
-                "TableName": resources.results_table, "Select": "COUNT", "FilterExpression": "#s IN (:d, :f)",
+                "TableName": resources.results_table,
+                "Select": "COUNT",
+                "FilterExpression": "#s IN (:d, :f)",
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {":d": {"S": "done"}, ":f": {"S": "failed"}}}
+                "ExpressionAttributeValues": {":d": {"S": "done"}, ":f": {"S": "failed"}},
+            }
             if start_key:
                 args["ExclusiveStartKey"] = start_key
             page = dynamodb.scan(**args)
@@ -234,10 +274,14 @@ def test_200_files_give_200_results_none_lost_none_twice(
     assert {r.status for r in results} == {Status.DONE}
     assert queue_depth(aws_stack, resources.dead_letter_queue_url) == 0
     assert dynamodb.scan(TableName=resources.idempotency_table, Select="COUNT")["Count"] == 200
-    throughput = {"files": 200, "workers": workers, "seconds": round(elapsed, 2),
-                  "files_per_second": round(200 / elapsed, 2),
-                  "faces": sum(len(r.faces) for r in results),
-                  "median_total_ms": sorted(r.timings_ms.get("total", 0.0) for r in results)[100]}
+    throughput = {
+        "files": 200,
+        "workers": workers,
+        "seconds": round(elapsed, 2),
+        "files_per_second": round(200 / elapsed, 2),
+        "faces": sum(len(r.faces) for r in results),
+        "median_total_ms": sorted(r.timings_ms.get("total", 0.0) for r in results)[100],
+    }
     artifacts = PROJECT_ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "integration-throughput.json").write_text(json.dumps(throughput, indent=2) + "\n")

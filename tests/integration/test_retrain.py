@@ -43,37 +43,63 @@ STATE_CHANGE = "SageMaker Training Job State Change"
 
 
 @pytest.fixture
-def retrain_settings(aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings,
-                     shared_data: Path, tmp_path: Path) -> Settings:
+def retrain_settings(
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    cloud_settings: Settings,
+    shared_data: Path,
+    tmp_path: Path,
+) -> Settings:
     """The template's models and feedback tables, and a gate set in the models bucket."""
     declared = aws_stack.template["Resources"]
     dynamodb = aws_stack.client("dynamodb")
-    tables = {"ModelsTable": f"deepfake-models-{resources.suffix}",
-              "FeedbackTable": f"deepfake-feedback-{resources.suffix}"}
+    tables = {
+        "ModelsTable": f"deepfake-models-{resources.suffix}",
+        "FeedbackTable": f"deepfake-feedback-{resources.suffix}",
+    }
     for logical, name in tables.items():
         props = declared[logical]["Properties"]
-        dynamodb.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
-                              KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props["BillingMode"],
+        )
         dynamodb.get_waiter("table_exists").wait(TableName=name)
     gate = build_gate_set(shared_data, tmp_path / "gate")
     s3 = aws_stack.client("s3")
     for path in sorted(gate.rglob("*")):
         if path.is_file():
             s3.upload_file(str(path), resources.models_bucket, f"gate/{path.relative_to(gate).as_posix()}")
-    return cloud_settings.model_copy(update={
-        "models_table": tables["ModelsTable"], "feedback_table": tables["FeedbackTable"],
-        "training_image_uri": TRAINING_IMAGE, "training_role_arn": TRAINING_ROLE,
-        "training_instance_type": "ml.g5.xlarge", "training_max_run_s": 7200,
-        "training_hyperparameters": {"epochs": "6"}, "model_refresh_s": 0.0})
+    return cloud_settings.model_copy(
+        update={
+            "models_table": tables["ModelsTable"],
+            "feedback_table": tables["FeedbackTable"],
+            "training_image_uri": TRAINING_IMAGE,
+            "training_role_arn": TRAINING_ROLE,
+            "training_instance_type": "ml.g5.xlarge",
+            "training_max_run_s": 7200,
+            "training_hyperparameters": {"epochs": "6"},
+            "model_refresh_s": 0.0,
+        }
+    )
 
 
 @pytest.fixture
-def trigger_handler(aws_stack: LocalAwsStack, retrain_settings: Settings,
-                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+def trigger_handler(
+    aws_stack: LocalAwsStack, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     """``functions/retrain_trigger/app.py`` imported the way Lambda does, with the stack's environment."""
     env = aws_stack.environment(retrain_settings)
-    for name in ("models_table", "feedback_table", "training_image_uri", "training_role_arn",
-                 "training_instance_type", "training_max_run_s", "gate_prefix"):
+    for name in (
+        "models_table",
+        "feedback_table",
+        "training_image_uri",
+        "training_role_arn",
+        "training_instance_type",
+        "training_max_run_s",
+        "gate_prefix",
+    ):
         env[f"DEEPFAKE_{name.upper()}"] = str(getattr(retrain_settings, name))
     env["DEEPFAKE_TRAINING_HYPERPARAMETERS"] = json.dumps(retrain_settings.training_hyperparameters)
     for name, value in env.items():
@@ -93,9 +119,14 @@ def trigger_handler(aws_stack: LocalAwsStack, retrain_settings: Settings,
 
 @pytest.fixture
 def registry(aws_stack: LocalAwsStack, retrain_settings: Settings) -> AwsModelRegistry:
-    return AwsModelRegistry(aws_stack.client("s3"), aws_stack.client("dynamodb"), aws_stack.client("ssm"),
-                            bucket=retrain_settings.models_bucket, table=retrain_settings.models_table,
-                            parameter=retrain_settings.model_parameter)
+    return AwsModelRegistry(
+        aws_stack.client("s3"),
+        aws_stack.client("dynamodb"),
+        aws_stack.client("ssm"),
+        bucket=retrain_settings.models_bucket,
+        table=retrain_settings.models_table,
+        parameter=retrain_settings.model_parameter,
+    )
 
 
 def schedule_event() -> dict[str, Any]:
@@ -111,8 +142,9 @@ def state_change(job: str, status: str, artifact: str | None = None, reason: str
     return {"version": "0", "source": "aws.sagemaker", "detail-type": STATE_CHANGE, "detail": detail}
 
 
-def finish_job(aws_stack: LocalAwsStack, settings: Settings, job: str, onnx_path: Path | None,
-               data: bytes | None = None) -> str:
+def finish_job(
+    aws_stack: LocalAwsStack, settings: Settings, job: str, onnx_path: Path | None, data: bytes | None = None
+) -> str:
     """Play SageMaker: write the job's model.tar.gz where the job's output path says."""
     key = f"training-jobs/{job}/output/model.tar.gz"
     body = data if data is not None else model_tarball(onnx_path)  # type: ignore[arg-type]
@@ -125,8 +157,11 @@ def serve_version(registry: AwsModelRegistry, onnx_path: Path, version: str) -> 
     card = ModelCard.load(onnx_path.with_suffix(".json"))
     card.model_copy(update={"version": version}).save(onnx_path.with_suffix(".json"))
     pointer = registry.publish(version, onnx_path, onnx_path.with_suffix(".json"))
-    registry.put_record(ModelRecord(version=version, status=ModelStatus.PROMOTED, sha256=pointer.sha256,
-                                    promoted_at=utc_now()))
+    registry.put_record(
+        ModelRecord(
+            version=version, status=ModelStatus.PROMOTED, sha256=pointer.sha256, promoted_at=utc_now()
+        )
+    )
     registry.set_current(pointer)
 
 
@@ -138,14 +173,23 @@ class DetectWorker:
         self.analyzer = live_detector(settings)  # the hook the detect function uses
         assert isinstance(self.analyzer, LiveDetector)
         handler = make_detect_handler(settings, aws_dependencies(settings, detector=self.analyzer))
-        self.worker = LambdaWorker(aws_stack.client("sqs"), resources.queue_url, resources.queue_arn, handler,
-                                   batch_size=10, timeout_s=60.0)
+        self.worker = LambdaWorker(
+            aws_stack.client("sqs"),
+            resources.queue_url,
+            resources.queue_arn,
+            handler,
+            batch_size=10,
+            timeout_s=60.0,
+        )
         self.results = DynamoDBResultStore(aws_stack.client("dynamodb"), resources.results_table)
 
     def scan(self, path: Path) -> Any:
         result_id = uuid.uuid4().hex
-        self.stack.client("s3").put_object(Bucket=self.resources.upload_bucket,
-                                           Key=f"uploads/{result_id}/{path.name}", Body=path.read_bytes())
+        self.stack.client("s3").put_object(
+            Bucket=self.resources.upload_bucket,
+            Key=f"uploads/{result_id}/{path.name}",
+            Body=path.read_bytes(),
+        )
 
         def done() -> bool:
             result = self.results.get(result_id)
@@ -157,15 +201,20 @@ class DetectWorker:
         return result
 
 
-def test_schedule_starts_one_training_job(aws_stack: LocalAwsStack, resources: StackResources,
-                                          retrain_settings: Settings, registry: AwsModelRegistry,
-                                          trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
-                                          face_photo: Path) -> None:
+def test_schedule_starts_one_training_job(
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    face_photo: Path,
+) -> None:
     # A reviewer label waiting to be exported as the feedback channel.
     s3 = aws_stack.client("s3")
     s3.put_object(Bucket=resources.upload_bucket, Key="uploads/r1/face.jpg", Body=face_photo.read_bytes())
     DynamoDBFeedbackStore(aws_stack.client("dynamodb"), retrain_settings.feedback_table).put(
-        Feedback(result_id="r1", label=Label.REAL, media_key="uploads/r1/face.jpg", path="face.jpg"))
+        Feedback(result_id="r1", label=Label.REAL, media_key="uploads/r1/face.jpg", path="face.jpg")
+    )
 
     outcome = trigger_handler(schedule_event())
     assert outcome["outcome"] == "started"
@@ -180,13 +229,17 @@ def test_schedule_starts_one_training_job(aws_stack: LocalAwsStack, resources: S
     assert job["HyperParameters"] == {"epochs": "6", "version": outcome["version"]}
     bucket = retrain_settings.models_bucket
     assert {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]} == {
-        "shared": f"s3://{bucket}/training-data/shared/", "feedback": f"s3://{bucket}/training-data/feedback/"}
+        "shared": f"s3://{bucket}/training-data/shared/",
+        "feedback": f"s3://{bucket}/training-data/feedback/",
+    }
     assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/training-jobs/"
     # The feedback channel holds the labelled file and its label.
     labels = s3.get_object(Bucket=bucket, Key="training-data/feedback/labels.csv")["Body"].read().decode()
     assert labels.splitlines()[1].startswith("media/r1.jpg,real,r1,")
-    assert s3.get_object(Bucket=bucket, Key="training-data/feedback/media/r1.jpg")["Body"].read() == \
-        face_photo.read_bytes()
+    assert (
+        s3.get_object(Bucket=bucket, Key="training-data/feedback/media/r1.jpg")["Body"].read()
+        == face_photo.read_bytes()
+    )
     record = registry.get_record(outcome["version"])
     assert record is not None and record.status is ModelStatus.TRAINING
     assert record.job_name == outcome["job_name"] and record.data["feedback"]["labelled"] == 1
@@ -198,16 +251,25 @@ def test_schedule_starts_one_training_job(aws_stack: LocalAwsStack, resources: S
 
 
 def test_better_candidate_is_promoted_and_served_on_the_next_file(
-        aws_stack: LocalAwsStack, resources: StackResources, retrain_settings: Settings,
-        registry: AwsModelRegistry, trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
-        face_photo: Path, tmp_path: Path) -> None:
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    face_photo: Path,
+    tmp_path: Path,
+) -> None:
     serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
     worker = DetectWorker(aws_stack, resources, retrain_settings)
     assert worker.scan(face_photo).model.version == "poor-1"
 
     started = trigger_handler(schedule_event())
-    artifact = finish_job(aws_stack, retrain_settings, started["job_name"],
-                          build_cast_classifier(tmp_path / "job", version="from-training"))
+    artifact = finish_job(
+        aws_stack,
+        retrain_settings,
+        started["job_name"],
+        build_cast_classifier(tmp_path / "job", version="from-training"),
+    )
     outcome = trigger_handler(state_change(started["job_name"], "Completed", artifact))
     assert outcome["outcome"] == "promoted", outcome
 
@@ -228,12 +290,17 @@ def test_better_candidate_is_promoted_and_served_on_the_next_file(
 
 
 def test_worse_candidate_is_rejected_and_recorded(
-        aws_stack: LocalAwsStack, retrain_settings: Settings, registry: AwsModelRegistry,
-        trigger_handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path) -> None:
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
     serve_version(registry, build_cast_classifier(tmp_path / "good", version="x"), "good-1")
     started = trigger_handler(schedule_event())
-    artifact = finish_job(aws_stack, retrain_settings, started["job_name"],
-                          build_tiny_classifier(tmp_path / "job", seed=1))
+    artifact = finish_job(
+        aws_stack, retrain_settings, started["job_name"], build_tiny_classifier(tmp_path / "job", seed=1)
+    )
     outcome = trigger_handler(state_change(started["job_name"], "Completed", artifact))
     assert outcome["outcome"] == "rejected"
     assert any("AUC" in reason for reason in outcome["reasons"])
@@ -249,15 +316,20 @@ def test_worse_candidate_is_rejected_and_recorded(
 
 
 @pytest.mark.parametrize("damage", ["not_a_tarball", "corrupt_onnx"])
-def test_corrupt_artifact_is_rejected(aws_stack: LocalAwsStack, retrain_settings: Settings,
-                                      registry: AwsModelRegistry,
-                                      trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
-                                      tmp_path: Path, damage: str) -> None:
+def test_corrupt_artifact_is_rejected(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    damage: str,
+) -> None:
     before = registry.current()
     started = trigger_handler(schedule_event())
     if damage == "not_a_tarball":
-        artifact = finish_job(aws_stack, retrain_settings, started["job_name"], None,
-                              b"\x1f\x8b\x08 truncated")
+        artifact = finish_job(
+            aws_stack, retrain_settings, started["job_name"], None, b"\x1f\x8b\x08 truncated"
+        )
     else:
         model = build_cast_classifier(tmp_path / "job", version="x")
         model.write_bytes(model.read_bytes()[:200])  # a half-written file
@@ -269,14 +341,19 @@ def test_corrupt_artifact_is_rejected(aws_stack: LocalAwsStack, retrain_settings
 
 
 def test_failed_job_is_recorded_and_never_promoted(
-        aws_stack: LocalAwsStack, retrain_settings: Settings, registry: AwsModelRegistry,
-        trigger_handler: Callable[[dict[str, Any]], dict[str, Any]], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     before = registry.current()
     started = trigger_handler(schedule_event())
     # Even with a model in place, a failed job's output is never looked at.
-    finish_job(aws_stack, retrain_settings, started["job_name"],
-               build_cast_classifier(tmp_path / "j", version="x"))
+    finish_job(
+        aws_stack, retrain_settings, started["job_name"], build_cast_classifier(tmp_path / "j", version="x")
+    )
     capsys.readouterr()
     outcome = trigger_handler(state_change(started["job_name"], "Failed", reason="AlgorithmError: CUDA OOM"))
     assert outcome["outcome"] == "failed"
@@ -289,15 +366,21 @@ def test_failed_job_is_recorded_and_never_promoted(
     assert trigger_handler(schedule_event())["outcome"] in ("started", "skipped")
 
 
-def test_rollback_restores_the_earlier_model(aws_stack: LocalAwsStack, resources: StackResources,
-                                             retrain_settings: Settings, registry: AwsModelRegistry,
-                                             trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
-                                             face_photo: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_restores_the_earlier_model(
+    aws_stack: LocalAwsStack,
+    resources: StackResources,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    face_photo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
     started = trigger_handler(schedule_event())
-    artifact = finish_job(aws_stack, retrain_settings, started["job_name"],
-                          build_cast_classifier(tmp_path / "job", version="x"))
+    artifact = finish_job(
+        aws_stack, retrain_settings, started["job_name"], build_cast_classifier(tmp_path / "job", version="x")
+    )
     assert trigger_handler(state_change(started["job_name"], "Completed", artifact))["outcome"] == "promoted"
     worker = DetectWorker(aws_stack, resources, retrain_settings)
     assert worker.scan(face_photo).model.version == started["version"]

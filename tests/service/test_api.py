@@ -92,8 +92,9 @@ def test_video_is_queued_then_done(client: TestClient, face_photo: Path, tmp_pat
         ("cut.mp4", None, 422, "corrupt_media"),
     ],
 )
-def test_bad_uploads_get_4xx_with_a_reason(client: TestClient, face_photo: Path, real_video: Path,
-                                           name: str, make, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_uploads_get_4xx_with_a_reason(
+    client: TestClient, face_photo: Path, real_video: Path, name: str, make, status: int, code: str
+) -> None:  # type: ignore[no-untyped-def]
     data = real_video.read_bytes()[:60_000] if make is None else make(face_photo)
     response = post(client, name, data)
     assert response.status_code == status, response.text[:300]
@@ -118,8 +119,9 @@ def test_missing_file_field_is_422(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("filename", ["../../../etc/evil.jpg", "..", "a\\b\\c.jpg", "x" * 400 + ".jpg", "."])
-def test_hostile_filenames_do_not_decide_where_files_land(client: TestClient, settings: Settings,
-                                                         face_photo: Path, filename: str) -> None:
+def test_hostile_filenames_do_not_decide_where_files_land(
+    client: TestClient, settings: Settings, face_photo: Path, filename: str
+) -> None:
     response = post(client, filename, face_photo.read_bytes(), "image/jpeg")
     assert response.status_code == 200, response.text[:300]
     shown = response.json()["path"]
@@ -185,8 +187,9 @@ def test_a_missing_model_is_503_with_a_reason_not_a_crash(settings: Settings, fa
         assert client.get(f"/v1/results/{body['result_id']}").json()["status"] == "failed"
 
 
-def test_waiting_for_an_image_scan_does_not_block_other_requests(client: TestClient,
-                                                                 face_photo: Path) -> None:
+def test_waiting_for_an_image_scan_does_not_block_other_requests(
+    client: TestClient, face_photo: Path
+) -> None:
     """The image request awaits its scan without holding the event loop: while the worker is busy,
     /health and result look-ups still answer."""
 
@@ -194,8 +197,11 @@ def test_waiting_for_an_image_scan_does_not_block_other_requests(client: TestCli
     release = threading.Event()
     busy = processor._executor.submit(release.wait, 10)  # the worker is in a long scan
     answers: list[int] = []
-    upload = threading.Thread(target=lambda: answers.append(
-        post(client, "a.jpg", face_photo.read_bytes(), "image/jpeg").status_code))
+    upload = threading.Thread(
+        target=lambda: answers.append(
+            post(client, "a.jpg", face_photo.read_bytes(), "image/jpeg").status_code
+        )
+    )
     upload.start()
     try:
         for _ in range(3):

@@ -40,8 +40,9 @@ def records(stdout: str) -> list[DetectionResult]:
     return [DetectionResult.model_validate_json(line) for line in stdout.splitlines() if line.strip()]
 
 
-def test_scan_one_file_prints_a_table(settings_env: dict[str, str], face_photo: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_one_file_prints_a_table(
+    settings_env: dict[str, str], face_photo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", str(face_photo)]) == 0
     out, err = capsys.readouterr()
     header, row = out.strip().splitlines()
@@ -50,8 +51,9 @@ def test_scan_one_file_prints_a_table(settings_env: dict[str, str], face_photo: 
     assert err == ""  # no progress bar off a terminal, no OpenCV chatter
 
 
-def test_scan_folder_recursively_as_json(settings_env: dict[str, str], media_dir: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_folder_recursively_as_json(
+    settings_env: dict[str, str], media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", "--json", str(media_dir)]) == 0
     out, _ = capsys.readouterr()
     results = records(out)
@@ -65,38 +67,53 @@ def test_scan_folder_recursively_as_json(settings_env: dict[str, str], media_dir
         assert set(json.loads(line)) >= {"id", "path", "verdict", "score", "threshold", "faces", "error"}
 
 
-def test_any_failure_makes_the_exit_status_non_zero(settings_env: dict[str, str], face_photo: Path,
-                                                    tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_any_failure_makes_the_exit_status_non_zero(
+    settings_env: dict[str, str], face_photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "fake.jpg").write_text("a text file pretending to be a photo")
     (tmp_path / "empty.png").touch()
     missing = tmp_path / "missing.mp4"
-    argv = ["scan", "--json", str(face_photo), str(tmp_path / "fake.jpg"), str(tmp_path / "empty.png"),
-            str(missing)]
+    argv = [
+        "scan",
+        "--json",
+        str(face_photo),
+        str(tmp_path / "fake.jpg"),
+        str(tmp_path / "empty.png"),
+        str(missing),
+    ]
     assert main(argv) == 1
     results = records(capsys.readouterr().out)
     assert [r.error.code if r.error else None for r in results] == [
-        None, "unsupported_type", "empty_file", "not_found"]
+        None,
+        "unsupported_type",
+        "empty_file",
+        "not_found",
+    ]
     assert all(r.verdict is Verdict.ERROR for r in results[1:])
 
 
-def test_table_shows_the_error_reason(settings_env: dict[str, str], tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_shows_the_error_reason(
+    settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", str(tmp_path / "missing.jpg")]) == 1
     row = capsys.readouterr().out.splitlines()[1]
     assert row.startswith("error") and "not_found" in row and "no such file" in row
 
 
-def test_nothing_to_scan(settings_env: dict[str, str], tmp_path: Path,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_to_scan(
+    settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "notes.txt").write_text("x")
     assert main(["scan", str(tmp_path)]) == 2
     assert "no media files" in capsys.readouterr().err
 
 
-def test_missing_model_is_one_clear_line(settings_env: dict[str, str], face_photo: Path,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_model_is_one_clear_line(
+    settings_env: dict[str, str],
+    face_photo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from deepfake_detect.settings import get_settings
 
     monkeypatch.setenv("DEEPFAKE_CLASSIFIER_MODEL", "absent.onnx")
@@ -107,23 +124,26 @@ def test_missing_model_is_one_clear_line(settings_env: dict[str, str], face_phot
 
 
 @pytest.mark.parametrize("frames", ["0", "-3", "1001", "many"])
-def test_bad_frames_option_is_a_usage_error(settings_env: dict[str, str], face_photo: Path,
-                                            frames: str) -> None:
+def test_bad_frames_option_is_a_usage_error(
+    settings_env: dict[str, str], face_photo: Path, frames: str
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["scan", "--frames", frames, str(face_photo)])
     assert exit_info.value.code == 2
 
 
-def test_frames_option_sets_the_sample_count(settings_env: dict[str, str], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_frames_option_sets_the_sample_count(
+    settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     video = write_video(tmp_path / "clip.mp4", 30)
     assert main(["scan", "--json", "--frames", "5", str(video)]) == 0
-    result, = records(capsys.readouterr().out)
+    (result,) = records(capsys.readouterr().out)
     assert result.frames_sampled == 5
 
 
-def test_progress_bars_on_request(settings_env: dict[str, str], media_dir: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bars_on_request(
+    settings_env: dict[str, str], media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", "--json", "--progress", str(media_dir)]) == 0
     out, err = capsys.readouterr()
     assert len(records(out)) == 3  # bars never mix into the records on stdout
@@ -131,8 +151,9 @@ def test_progress_bars_on_request(settings_env: dict[str, str], media_dir: Path,
     assert "frame" in err  # the per-video frame bar
 
 
-def test_no_progress_wins(settings_env: dict[str, str], media_dir: Path,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_progress_wins(
+    settings_env: dict[str, str], media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["scan", "--json", "--no-progress", str(media_dir)]) == 0
     assert capsys.readouterr().err == ""
 
@@ -141,16 +162,28 @@ def test_no_progress_wins(settings_env: dict[str, str], media_dir: Path,
 def test_real_process(settings_env: dict[str, str], face_photo: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     env = {**settings_env, "PYTHONWARNINGS": "error::RuntimeWarning"}
-    ok = subprocess.run([cli_binary(), "scan", "--json", str(face_photo)], env=env,
-                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    ok = subprocess.run(
+        [cli_binary(), "scan", "--json", str(face_photo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
-    result, = records(ok.stdout)
+    (result,) = records(ok.stdout)
     assert result.path == str(face_photo) and len(result.faces) == 1
     assert result.model is not None and result.model.name == "tiny-test-classifier"
     assert ok.stderr == ""  # in particular, no OpenCV "setPreferableTarget" warning
 
-    failed = subprocess.run([cli_binary(), "scan", str(face_photo), str(tmp_path / "bad.jpg")], env=env,
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    failed = subprocess.run(
+        [cli_binary(), "scan", str(face_photo), str(tmp_path / "bad.jpg")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert failed.returncode == 1
     assert "corrupt_media" in failed.stdout
 
@@ -163,9 +196,9 @@ def test_help_lists_the_commands() -> None:
         assert command in shown.stdout
 
 
-def test_fetch_models_copies_and_verifies(tmp_path: Path, detector_model: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_fetch_models_copies_and_verifies(
+    tmp_path: Path, detector_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from deepfake_detect.model_files import YUNET_FILE
     from deepfake_detect.settings import get_settings
 

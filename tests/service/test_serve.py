@@ -36,9 +36,19 @@ class Server:
         binary = Path(sys.executable).parent / "deepfake-detect"
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--data-dir", str(settings.data_dir)],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    str(binary),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(settings.data_dir),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         self._wait_until_up()
 
@@ -88,8 +98,9 @@ def test_serves_health_model_and_docs(http: httpx.Client) -> None:
     assert "/v1/detect" in http.get("/openapi.json").json()["paths"]
 
 
-def test_scans_a_photo_and_a_video_over_http(http: httpx.Client, couple_photo: Path,
-                                             real_video: Path) -> None:
+def test_scans_a_photo_and_a_video_over_http(
+    http: httpx.Client, couple_photo: Path, real_video: Path
+) -> None:
     photo = http.post("/v1/detect", files={"file": ("couple.jpg", couple_photo.read_bytes(), "image/jpeg")})
     assert photo.status_code == 200, photo.text[:300]
     assert len(photo.json()["faces"]) == 2
@@ -105,11 +116,15 @@ def test_scans_a_photo_and_a_video_over_http(http: httpx.Client, couple_photo: P
     assert [r["id"] for r in listed["items"]] == [final["id"]] and listed["next_token"]
 
 
-def test_bad_input_is_4xx_and_the_service_stays_up(http: httpx.Client, face_photo: Path,
-                                                   server: Server) -> None:
-    cases = [(b"", 400, "empty_file"), (b"hello\n" * 50, 415, "unsupported_type"),
-             (face_photo.read_bytes()[:3000], 422, "corrupt_media"),
-             (png_bomb(40_000, 40_000), 413, "too_many_pixels")]
+def test_bad_input_is_4xx_and_the_service_stays_up(
+    http: httpx.Client, face_photo: Path, server: Server
+) -> None:
+    cases = [
+        (b"", 400, "empty_file"),
+        (b"hello\n" * 50, 415, "unsupported_type"),
+        (face_photo.read_bytes()[:3000], 422, "corrupt_media"),
+        (png_bomb(40_000, 40_000), 413, "too_many_pixels"),
+    ]
     for data, status, code in cases:
         response = http.post("/v1/detect", files={"file": ("x.jpg", data, "image/jpeg")})
         assert response.status_code == status, response.text[:300]
@@ -121,12 +136,16 @@ def test_bad_input_is_4xx_and_the_service_stays_up(http: httpx.Client, face_phot
     assert good.status_code == 200
 
 
-def test_results_survive_a_restart(settings: Settings, settings_env: dict[str, str], face_photo: Path,
-                                   tmp_path: Path) -> None:
+def test_results_survive_a_restart(
+    settings: Settings, settings_env: dict[str, str], face_photo: Path, tmp_path: Path
+) -> None:
     first = Server(settings, settings_env, tmp_path / "first.log")
     try:
-        created = httpx.post(f"{first.url}/v1/detect", timeout=60,
-                             files={"file": ("a.jpg", face_photo.read_bytes(), "image/jpeg")}).json()
+        created = httpx.post(
+            f"{first.url}/v1/detect",
+            timeout=60,
+            files={"file": ("a.jpg", face_photo.read_bytes(), "image/jpeg")},
+        ).json()
     finally:
         first.stop()
     second = Server(settings, settings_env, tmp_path / "second.log")

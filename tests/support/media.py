@@ -58,9 +58,15 @@ def rotate(image: Frame, degrees: float) -> Frame:
     return np.asarray(out, dtype=np.uint8)
 
 
-def write_video(path: Path, frames: Sequence[Frame] | int, *, fps: float = 10.0,
-                size: tuple[int, int] = (160, 120), fourcc: str = "mp4v",
-                draw: Callable[[int], Frame] | None = None) -> Path:
+def write_video(
+    path: Path,
+    frames: Sequence[Frame] | int,
+    *,
+    fps: float = 10.0,
+    size: tuple[int, int] = (160, 120),
+    fourcc: str = "mp4v",
+    draw: Callable[[int], Frame] | None = None,
+) -> Path:
     """Write a video with OpenCV; ``frames`` is either the frames or a count of frames made by
     ``draw(i)`` (default: a flat frame whose grey level encodes the index)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, size)

@@ -44,8 +44,9 @@ def build_gate_set(data: Path, root: Path) -> Path:
     return root
 
 
-def build_cast_classifier(directory: Path, *, version: str, sign: float = 1.0, threshold: float = 0.5,
-                          input_size: int = 64) -> Path:
+def build_cast_classifier(
+    directory: Path, *, version: str, sign: float = 1.0, threshold: float = 0.5, input_size: int = 64
+) -> Path:
     """``deepfake_classifier.onnx`` + card: logit = sign * (k * mean(relu(G - R)) - bias).
 
     sign=+1 sees the green cast (a good model on the gate set); sign=-1 is its exact opposite.
@@ -65,13 +66,19 @@ def build_cast_classifier(directory: Path, *, version: str, sign: float = 1.0, t
         helper.make_node("Squeeze", ["cam4d", "axes"], ["cam"]),
     ]
     graph = helper.make_graph(
-        nodes, "cast_classifier",
+        nodes,
+        "cast_classifier",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, input_size, input_size])],
-        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch", 1]),
-         helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["batch", None, None])],
-        [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(head_w, "head_w"),
-         numpy_helper.from_array(head_b, "head_b"),
-         numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")],
+        [
+            helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch", 1]),
+            helper.make_tensor_value_info("cam", TensorProto.FLOAT, ["batch", None, None]),
+        ],
+        [
+            numpy_helper.from_array(conv_w, "conv_w"),
+            numpy_helper.from_array(head_w, "head_w"),
+            numpy_helper.from_array(head_b, "head_b"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -79,9 +86,14 @@ def build_cast_classifier(directory: Path, *, version: str, sign: float = 1.0, t
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "deepfake_classifier.onnx"
     onnx.save(model, path)
-    ModelCard(name="cast-test-classifier", version=version, sha256=file_sha256(path),
-              preprocessing=Preprocessing(input_size=input_size, margin=0.2),
-              outputs=Outputs(logit="logit", cam="cam"), threshold=threshold).save(path.with_suffix(".json"))
+    ModelCard(
+        name="cast-test-classifier",
+        version=version,
+        sha256=file_sha256(path),
+        preprocessing=Preprocessing(input_size=input_size, margin=0.2),
+        outputs=Outputs(logit="logit", cam="cam"),
+        threshold=threshold,
+    ).save(path.with_suffix(".json"))
     return path
 
 

@@ -12,8 +12,14 @@ from onnx import TensorProto, helper, numpy_helper
 from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, file_sha256
 
 
-def build_tiny_classifier(directory: Path, *, input_size: int = 64, threshold: float = 0.5,
-                          seed: int = 0, batch: int | str = "batch") -> Path:
+def build_tiny_classifier(
+    directory: Path,
+    *,
+    input_size: int = 64,
+    threshold: float = 0.5,
+    seed: int = 0,
+    batch: int | str = "batch",
+) -> Path:
     """Write ``tiny.onnx`` and its model card into ``directory``; return the ONNX path.
 
     ``batch`` is the input's batch dimension: symbolic (any batch) by default, or a fixed size
@@ -34,10 +40,15 @@ def build_tiny_classifier(directory: Path, *, input_size: int = 64, threshold: f
         nodes,
         "tiny_classifier",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, input_size, input_size])],
-        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [batch, 1]),
-         helper.make_tensor_value_info("cam", TensorProto.FLOAT, [batch, None, None])],
-        [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(head_w, "head_w"),
-         numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")],
+        [
+            helper.make_tensor_value_info("logit", TensorProto.FLOAT, [batch, 1]),
+            helper.make_tensor_value_info("cam", TensorProto.FLOAT, [batch, None, None]),
+        ],
+        [
+            numpy_helper.from_array(conv_w, "conv_w"),
+            numpy_helper.from_array(head_w, "head_w"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -45,9 +56,14 @@ def build_tiny_classifier(directory: Path, *, input_size: int = 64, threshold: f
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "tiny.onnx"
     onnx.save(model, path)
-    card = ModelCard(name="tiny-test-classifier", version="0.0.1", sha256=file_sha256(path),
-                     architecture="2 conv layers (test only)",
-                     preprocessing=Preprocessing(input_size=input_size, margin=0.2),
-                     outputs=Outputs(logit="logit", cam="cam"), threshold=threshold)
+    card = ModelCard(
+        name="tiny-test-classifier",
+        version="0.0.1",
+        sha256=file_sha256(path),
+        architecture="2 conv layers (test only)",
+        preprocessing=Preprocessing(input_size=input_size, margin=0.2),
+        outputs=Outputs(logit="logit", cam="cam"),
+        threshold=threshold,
+    )
     card.save(path.with_suffix(".json"))
     return path

@@ -18,8 +18,22 @@ from training import evaluate, train
 pytestmark = pytest.mark.slow
 
 
-def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_path, tmp_path):
+def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_path, tmp_path, monkeypatch):
     out, cache = tmp_path / "model", tmp_path / "cache"
+    # Training may read the train and validation splits only: record every face it scores.
+    scored: list[int] = []
+    real_onnx_logits = train.onnx_logits
+
+    def recording_onnx_logits(path, crops, indices, *args, **kwargs):
+        scored.extend(indices)
+        return real_onnx_logits(path, crops, indices, *args, **kwargs)
+
+    monkeypatch.setattr(train, "onnx_logits", recording_onnx_logits)
+    built: list[object] = []
+    real_get_manifest = train.get_manifest
+    monkeypatch.setattr(
+        train, "get_manifest", lambda *a, **k: built.append(real_get_manifest(*a, **k)) or built[-1]
+    )
     common = ["--shared-dir", str(shared_dir), "--cache-dir", str(cache), "--limit-per-source", "12"]
     code = train.main(
         [
@@ -53,7 +67,12 @@ def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_
     assert card.preprocessing.input_size == 64 and card.outputs.cam == "cam"
     assert card.calibration.temperature > 0 and 0.0 <= card.threshold <= 1.0
     assert card.metrics["onnx_parity_max_abs_diff"] <= 1e-4
-    assert "test" in card.metrics and "utkface_fpr" in card.metrics["test"]
+    assert "utkface_fpr" in card.metrics["val"] and "test" not in card.metrics
+    assert card.preprocessing.border == "constant" and card.preprocessing.margin < 0
+    manifest = built[0]
+    assert scored and {manifest.faces[i].split for i in scored} == {"val"}  # type: ignore[attr-defined]
+    # a rerun of the same configuration resumes from the last epoch's checkpoint
+    assert list((cache / "checkpoints").glob("checkpoint_*.pt"))
 
     settings = Settings(shared_dir=shared_dir, models_dir=out)
     classifier = Classifier(model)

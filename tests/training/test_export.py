@@ -19,7 +19,11 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def real_batch(shared_dir, detector_path, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     manifest = get_manifest(shared_dir / "data", cache, detector_path, SplitSpec(), limit_per_source=4)
-    crops = get_crops(manifest, cache, SIZE, 0.1)
+    crops = get_crops(
+        manifest,
+        cache,
+        Preprocessing(input_size=SIZE, margin=-0.2, shift=-0.16, border="constant").geometry(),
+    )
     reals = [i for i, f in enumerate(manifest.faces) if f.label == 0][:6]
     return [np.asarray(crops.images[i]) for i in reals]
 

@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepfake_detect.core.align import TEMPLATE, align_face, similarity_transform, template_points, to_tensor
+from deepfake_detect.core.align import (
+    TEMPLATE,
+    CropGeometry,
+    align_face,
+    similarity_transform,
+    template_points,
+    to_tensor,
+)
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.media import decode_image
 from tests.support.media import rotate
@@ -35,10 +42,12 @@ def test_template_points_with_and_without_margin() -> None:
     assert np.allclose(with_margin - 100, (TEMPLATE * 200 - 100) / 2)
 
 
-@pytest.mark.parametrize(("angle", "scale", "shift"), [(0.0, 1.0, (0, 0)), (37.0, 2.5, (10, -4)),
-                                                       (-120.0, 0.3, (300, 20))])
-def test_similarity_transform_recovers_a_known_transform(angle: float, scale: float,
-                                                         shift: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("angle", "scale", "shift"), [(0.0, 1.0, (0, 0)), (37.0, 2.5, (10, -4)), (-120.0, 0.3, (300, 20))]
+)
+def test_similarity_transform_recovers_a_known_transform(
+    angle: float, scale: float, shift: tuple[int, int]
+) -> None:
     theta = np.radians(angle)
     rotation = scale * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     truth = np.hstack([rotation, np.array(shift, float)[:, None]])
@@ -56,8 +65,8 @@ def test_similarity_transform_is_never_a_reflection() -> None:
 
 def test_align_maps_landmarks_onto_the_template(face_detector: FaceDetector, face_photo: Path) -> None:
     image = decode_image(face_photo.read_bytes(), 10**8)
-    face, = face_detector.detect(image)
-    aligned = align_face(image, face.landmarks, 128, 0.25)
+    (face,) = face_detector.detect(image)
+    aligned = align_face(image, face.landmarks, CropGeometry(128, 0.25))
     assert aligned.crop.shape == (128, 128, 3) and aligned.crop.dtype == np.uint8
     # crop_to_image inverts the warp: template points land back on the detected landmarks
     # (least squares over 5 points: close, not exact).
@@ -67,16 +76,17 @@ def test_align_maps_landmarks_onto_the_template(face_detector: FaceDetector, fac
 
 @pytest.mark.parametrize("photo", ["img25.jpg", "img29.jpg"])
 @pytest.mark.parametrize("angle", [30.0, -30.0])
-def test_rotated_face_gives_an_upright_crop(face_detector: FaceDetector, shared_data: Path,
-                                            photo: str, angle: float) -> None:
+def test_rotated_face_gives_an_upright_crop(
+    face_detector: FaceDetector, shared_data: Path, photo: str, angle: float
+) -> None:
     """Rotate a real photo, align the face, then run the detector again on the crop: the eyes are
     level and the landmarks sit where the template puts them."""
     upright = decode_image((shared_data / "deepface_photos" / photo).read_bytes(), 10**8)
     tilted = rotate(upright, angle)
-    face, = face_detector.detect(tilted)
+    (face,) = face_detector.detect(tilted)
     assert abs(roll_degrees(face.landmarks)) > 15  # the input face really is tilted
     size, margin = 256, 0.5
-    crop = align_face(tilted, face.landmarks, size, margin).crop
+    crop = align_face(tilted, face.landmarks, CropGeometry(size, margin)).crop
     found = face_detector.detect(crop)
     assert len(found) == 1
     assert abs(roll_degrees(found[0].landmarks)) < 8
@@ -85,9 +95,9 @@ def test_rotated_face_gives_an_upright_crop(face_detector: FaceDetector, shared_
 
 def test_crop_of_a_face_at_the_border_is_filled(face_detector: FaceDetector, face_photo: Path) -> None:
     image = decode_image(face_photo.read_bytes(), 10**8)
-    face, = face_detector.detect(image)
+    (face,) = face_detector.detect(image)
     shifted = face.landmarks - np.array([face.box[0] + face.box[2] * 0.8, 0], np.float32)
-    crop = align_face(image, shifted, 64, 0.5).crop  # the face is mostly outside the image
+    crop = align_face(image, shifted, CropGeometry(64, 0.5)).crop  # the face is mostly outside the image
     assert crop.shape == (64, 64, 3)
 
 

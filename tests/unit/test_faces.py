@@ -29,8 +29,9 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
         FaceDetector(tmp_path / "nope.onnx")
 
 
-def test_creating_the_detector_prints_no_opencv_warning(detector_model: Path,
-                                                        capfd: pytest.CaptureFixture[str]) -> None:
+def test_creating_the_detector_prints_no_opencv_warning(
+    detector_model: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     FaceDetector(detector_model)
     assert "setPreferableTarget" not in capfd.readouterr().err
 
@@ -60,8 +61,8 @@ def test_boxes_are_mapped_back_to_original_pixels(face_detector: FaceDetector, f
     those found on the 640 px version, times 3."""
     work = np.asarray(cv2.resize(load(face_photo), (640, 640), interpolation=cv2.INTER_AREA), np.uint8)
     big = np.asarray(cv2.resize(work, (1920, 1920), interpolation=cv2.INTER_NEAREST), np.uint8)
-    work_face, = face_detector.detect(work)
-    big_face, = face_detector.detect(big)
+    (work_face,) = face_detector.detect(work)
+    (big_face,) = face_detector.detect(big)
     assert np.allclose(np.array(big_face.box), np.array(work_face.box) * 3, atol=3)
     assert np.allclose(big_face.landmarks, work_face.landmarks * 3, atol=3)
 
@@ -111,7 +112,8 @@ def test_grayscale_photo_still_has_its_face(face_detector: FaceDetector, face_ph
     assert len(faces) == 1
 
 
-def test_the_detector_can_be_reused_across_sizes(face_detector: FaceDetector, face_photo: Path,
-                                                 couple_photo: Path) -> None:
+def test_the_detector_can_be_reused_across_sizes(
+    face_detector: FaceDetector, face_photo: Path, couple_photo: Path
+) -> None:
     for path, count in [(face_photo, 1), (couple_photo, 2), (face_photo, 1)]:
         assert len(face_detector.detect(load(path))) == count

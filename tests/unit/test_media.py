@@ -46,8 +46,10 @@ def decode_error(data: bytes, max_pixels: int = MAX_PIXELS) -> ErrorCode:
         (b"\0\0\0\x18ftypisom", (MediaKind.VIDEO, "mp4")),
         (b"\0\0\0\x14ftypqt  ", (MediaKind.VIDEO, "mov")),
         (b"RIFF\0\0\0\0AVI LIST", (MediaKind.VIDEO, "avi")),
-        (b"\x1a\x45\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x84webm",
-         (MediaKind.VIDEO, "webm")),
+        (
+            b"\x1a\x45\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x84webm",
+            (MediaKind.VIDEO, "webm"),
+        ),
         (b"\x1a\x45\xdf\xa3\x9fB\x86\x81\x01B\x82\x88matroska", (MediaKind.VIDEO, "mkv")),
         (b"\0\0\0\x18ftypheic", (MediaKind.UNKNOWN, None)),  # HEIF still image, not a video
         (b"\0\0\0\x18ftypavif", (MediaKind.UNKNOWN, None)),
@@ -159,10 +161,12 @@ def test_decode_palette_with_transparency() -> None:
     assert image[1, 1].tolist() == [10, 10, 200]
 
 
-@pytest.mark.parametrize(("orientation", "marker_at"),
-                         [(1, (0, 0)), (3, (59, 39)), (6, (0, 59)), (8, (39, 0))])
-def test_decode_applies_exif_orientation(orientation: int, marker_at: tuple[int, int],
-                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("orientation", "marker_at"), [(1, (0, 0)), (3, (59, 39)), (6, (0, 59)), (8, (39, 0))]
+)
+def test_decode_applies_exif_orientation(
+    orientation: int, marker_at: tuple[int, int], tmp_path: Path
+) -> None:
     """A 40x60 (w x h) photo stored sideways with a white marker at its stored top-left corner."""
     stored = np.zeros((60, 40, 3), np.uint8)
     stored[:10, :10] = 255
@@ -262,8 +266,13 @@ def test_open_and_sample_synthetic_video(tmp_path: Path) -> None:
 
 
 def test_sampling_across_long_gaps_seeks_to_the_right_frames(tmp_path: Path) -> None:
-    path = write_video(tmp_path / "long.avi", 400, fps=25, fourcc="MJPG",
-                       draw=lambda i: np.full((120, 160, 3), (i * 5) % 250, np.uint8))
+    path = write_video(
+        tmp_path / "long.avi",
+        400,
+        fps=25,
+        fourcc="MJPG",
+        draw=lambda i: np.full((120, 160, 3), (i * 5) % 250, np.uint8),
+    )
     capture, info = open_video(path, 10_000_000, 60)
     try:
         frames = list(sample_frames(capture, info, 2))  # 300 frames apart: seek, not grab
@@ -305,8 +314,9 @@ def test_truncated_mp4_is_corrupt(real_video: Path, tmp_path: Path) -> None:
 def test_truncated_avi_detected_while_sampling(tmp_path: Path) -> None:
     """An AVI keeps its frame count in the header: cut in half it still opens, then runs dry."""
     rng = np.random.default_rng(1)
-    path = write_video(tmp_path / "full.avi", 60, fourcc="MJPG",
-                       draw=lambda i: rng.integers(0, 255, (120, 160, 3), np.uint8))
+    path = write_video(
+        tmp_path / "full.avi", 60, fourcc="MJPG", draw=lambda i: rng.integers(0, 255, (120, 160, 3), np.uint8)
+    )
     data = path.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 3])
@@ -347,8 +357,9 @@ def test_sampling_stops_quietly_when_the_count_is_a_slight_overestimate(tmp_path
 def test_decode_camera_multi_picture_jpeg_and_cmyk() -> None:
     """Phones write MPO (a JPEG with extra pictures); print workflows write CMYK JPEGs."""
     mpo = io.BytesIO()
-    Image.new("RGB", (20, 10), (255, 0, 0)).save(mpo, format="MPO", save_all=True,
-                                                  append_images=[Image.new("RGB", (20, 10))])
+    Image.new("RGB", (20, 10), (255, 0, 0)).save(
+        mpo, format="MPO", save_all=True, append_images=[Image.new("RGB", (20, 10))]
+    )
     blue, green, red = decode_image(mpo.getvalue(), MAX_PIXELS)[0, 0].tolist()  # the first picture
     assert red > 240 and blue < 15 and green < 15
     cmyk = io.BytesIO()

@@ -24,8 +24,9 @@ def detector_with_threshold(detector: Detector, threshold: float) -> Detector:
     """The session detector's models with another decision threshold on the card."""
     card = detector.classifier.card.model_copy(update={"threshold": threshold})
     path = detector.settings.classifier_path
-    return Detector(detector.settings, classifier=Classifier(path, card),
-                    face_detector=detector.face_detector)
+    return Detector(
+        detector.settings, classifier=Classifier(path, card), face_detector=detector.face_detector
+    )
 
 
 def assert_failed(result: DetectionResult, code: ErrorCode) -> None:
@@ -82,8 +83,9 @@ def test_two_faces_each_get_a_verdict_and_the_file_the_worst(detector: Detector,
 
 
 @pytest.mark.parametrize(("threshold", "file_verdict"), [(0.0, Verdict.FAKE), (1.0, Verdict.REAL)])
-def test_verdict_follows_the_model_card_threshold(detector: Detector, couple_photo: Path, threshold: float,
-                                                  file_verdict: Verdict) -> None:
+def test_verdict_follows_the_model_card_threshold(
+    detector: Detector, couple_photo: Path, threshold: float, file_verdict: Verdict
+) -> None:
     result = detector_with_threshold(detector, threshold).analyze(couple_photo).result
     assert result.threshold == threshold
     assert result.verdict is file_verdict
@@ -219,8 +221,7 @@ def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: Detector, fa
         def detect(self, image: np.ndarray) -> list[object]:
             raise RuntimeError("simulated OpenCV failure")
 
-    broken = Detector(detector.settings, classifier=detector.classifier,
-                      face_detector=Exploding())  # type: ignore[arg-type]
+    broken = Detector(detector.settings, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
     result = broken.analyze(face_photo).result
     assert_failed(result, ErrorCode.INTERNAL_ERROR)
     assert "simulated OpenCV failure" in result.error.message  # type: ignore[union-attr]
@@ -249,8 +250,9 @@ def moving_face_video(path: Path, face: np.ndarray, frames: int = 24) -> Path:
     return write_video(path, frames, fps=12, size=(480, 240), draw=draw)
 
 
-def test_video_with_one_moving_face_is_one_track(detector: Detector, face_photo: Path,
-                                                 tmp_path: Path) -> None:
+def test_video_with_one_moving_face_is_one_track(
+    detector: Detector, face_photo: Path, tmp_path: Path
+) -> None:
     path = moving_face_video(tmp_path / "walk.avi", read_bgr(face_photo))
     analysis = detector.analyze(path)
     result = analysis.result

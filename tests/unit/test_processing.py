@@ -27,8 +27,9 @@ def stores(settings: Settings) -> tuple[LocalMediaStore, SQLiteResultStore]:
 
 
 @pytest.fixture
-def processor(settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore],
-              detector: Detector) -> Iterator[LocalProcessor]:
+def processor(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], detector: Detector
+) -> Iterator[LocalProcessor]:
     media, results = stores
     worker = LocalProcessor(settings, media, results, detector=detector)
     worker.start().result(WAIT_S)
@@ -36,10 +37,15 @@ def processor(settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultSto
     worker.shutdown()
 
 
-def upload(processor: LocalProcessor, source: Path, kind: MediaKind,
-           name: str | None = None) -> DetectionResult:
-    record = DetectionResult(path=name or source.name, media_kind=kind, status=Status.QUEUED,
-                             source={"key": f"uploads/{source.name}", "store": "local"})
+def upload(
+    processor: LocalProcessor, source: Path, kind: MediaKind, name: str | None = None
+) -> DetectionResult:
+    record = DetectionResult(
+        path=name or source.name,
+        media_kind=kind,
+        status=Status.QUEUED,
+        source={"key": f"uploads/{source.name}", "store": "local"},
+    )
     processor.media.put(record.source["key"], source.read_bytes())
     processor.results.put(record)
     return record
@@ -59,8 +65,9 @@ def test_image_is_scanned_with_evidence(processor: LocalProcessor, face_photo: P
     assert evidence.shape == (400, 400, 3) and float(result.source["evidence_scale"]) == 1.0
 
 
-def test_large_evidence_is_downscaled_and_scale_recorded(processor: LocalProcessor,
-                                                        couple_photo: Path) -> None:
+def test_large_evidence_is_downscaled_and_scale_recorded(
+    processor: LocalProcessor, couple_photo: Path
+) -> None:
     record = upload(processor, couple_photo, MediaKind.IMAGE)
     result = processor.submit(record.id).result(WAIT_S)
     assert result is not None
@@ -95,8 +102,9 @@ def test_finished_records_are_not_scanned_again(processor: LocalProcessor, face_
 
 
 def test_missing_upload_fails_cleanly(processor: LocalProcessor) -> None:
-    record = DetectionResult(path="gone.jpg", media_kind=MediaKind.IMAGE, status=Status.QUEUED,
-                             source={"key": "uploads/gone.jpg"})
+    record = DetectionResult(
+        path="gone.jpg", media_kind=MediaKind.IMAGE, status=Status.QUEUED, source={"key": "uploads/gone.jpg"}
+    )
     processor.results.put(record)
     result = processor.submit(record.id).result(WAIT_S)
     assert result is not None and result.status is Status.FAILED
@@ -113,9 +121,13 @@ def test_bad_upload_is_a_failed_record(processor: LocalProcessor, tmp_path: Path
     assert stored is not None and stored.status is Status.FAILED
 
 
-def test_restart_resumes_queued_and_interrupted_work(settings: Settings, detector: Detector,
-                                                     stores: tuple[LocalMediaStore, SQLiteResultStore],
-                                                     face_photo: Path, tmp_path: Path) -> None:
+def test_restart_resumes_queued_and_interrupted_work(
+    settings: Settings,
+    detector: Detector,
+    stores: tuple[LocalMediaStore, SQLiteResultStore],
+    face_photo: Path,
+    tmp_path: Path,
+) -> None:
     """Records left queued or processing by a stopped service are scanned on the next start."""
     media, results = stores
     first = LocalProcessor(settings, media, results, detector=detector)
@@ -125,8 +137,9 @@ def test_restart_resumes_queued_and_interrupted_work(settings: Settings, detecto
     results.put(interrupted.model_copy(update={"status": Status.PROCESSING, "progress": 0.4}))
     first.shutdown()  # never started: the records stay as they are
 
-    restarted = LocalProcessor(settings, media, SQLiteResultStore(settings.data_dir / "r.sqlite3"),
-                               detector=detector)
+    restarted = LocalProcessor(
+        settings, media, SQLiteResultStore(settings.data_dir / "r.sqlite3"), detector=detector
+    )
     try:
         restarted.start().result(WAIT_S)
         restarted.submit("flush").result(WAIT_S)  # one worker: this runs after the resumed scans
@@ -138,9 +151,9 @@ def test_restart_resumes_queued_and_interrupted_work(settings: Settings, detecto
     assert list(restarted.results.pending()) == []
 
 
-def test_model_load_failure_fails_the_record_not_the_worker(settings: Settings,
-                                                            stores: tuple[LocalMediaStore, SQLiteResultStore],
-                                                            face_photo: Path) -> None:
+def test_model_load_failure_fails_the_record_not_the_worker(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], face_photo: Path
+) -> None:
     media, results = stores
     broken = settings.model_copy(update={"classifier_model": "missing.onnx"})
     worker = LocalProcessor(broken, media, results)
@@ -156,8 +169,9 @@ def test_model_load_failure_fails_the_record_not_the_worker(settings: Settings,
     assert "missing.onnx" in result.error.message
 
 
-def test_model_card_does_not_wait_for_queued_scans(settings: Settings, detector: Detector,
-                                                   stores: tuple[LocalMediaStore, SQLiteResultStore]) -> None:
+def test_model_card_does_not_wait_for_queued_scans(
+    settings: Settings, detector: Detector, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
     media, results = stores
     worker = LocalProcessor(settings, media, results, detector=detector)
     release = threading.Event()
@@ -172,8 +186,9 @@ def test_model_card_does_not_wait_for_queued_scans(settings: Settings, detector:
         worker.shutdown()
 
 
-def test_precheck_refuses_a_truncated_video_before_queueing(processor: LocalProcessor, real_video: Path,
-                                                            tmp_path: Path) -> None:
+def test_precheck_refuses_a_truncated_video_before_queueing(
+    processor: LocalProcessor, real_video: Path, tmp_path: Path
+) -> None:
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(real_video.read_bytes()[:50_000])
     record = upload(processor, cut, MediaKind.VIDEO)

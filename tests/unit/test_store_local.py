@@ -22,8 +22,9 @@ def store(tmp_path: Path) -> SQLiteResultStore:
 
 
 def record(n: int, status: Status = Status.DONE, created: datetime | None = None) -> DetectionResult:
-    return DetectionResult(id=f"id{n:03d}", path=f"file{n}.jpg", status=status,
-                           created_at=created or T0 + timedelta(seconds=n))
+    return DetectionResult(
+        id=f"id{n:03d}", path=f"file{n}.jpg", status=status, created_at=created or T0 + timedelta(seconds=n)
+    )
 
 
 # --- media ----------------------------------------------------------------------------------
@@ -146,10 +147,14 @@ def test_token_is_opaque_url_safe_text(store: SQLiteResultStore) -> None:
 
 @pytest.mark.parametrize(
     "token",
-    ["not base64!", base64.urlsafe_b64encode(b"not json").decode(),
-     base64.urlsafe_b64encode(b'{"a": 1, "b": 2}').decode(),
-     base64.urlsafe_b64encode(b'["only one"]').decode(),
-     base64.urlsafe_b64encode(b"[1, 2]").decode(), "\u00e9\u00e9"],
+    [
+        "not base64!",
+        base64.urlsafe_b64encode(b"not json").decode(),
+        base64.urlsafe_b64encode(b'{"a": 1, "b": 2}').decode(),
+        base64.urlsafe_b64encode(b'["only one"]').decode(),
+        base64.urlsafe_b64encode(b"[1, 2]").decode(),
+        "\u00e9\u00e9",
+    ],
 )
 def test_invalid_token_is_a_value_error(store: SQLiteResultStore, token: str) -> None:
     with pytest.raises(ValueError, match="invalid page token"):

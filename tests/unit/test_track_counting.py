@@ -7,8 +7,15 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, TrackResult,
 
 
 def _track(track: int, score: float, frames: int, counted: bool) -> TrackResult:
-    return TrackResult(track=track, score=score, verdict=Verdict.REAL, frames=frames,
-                       first_timestamp_s=0.0, last_timestamp_s=1.0, counted=counted)
+    return TrackResult(
+        track=track,
+        score=score,
+        verdict=Verdict.REAL,
+        frames=frames,
+        first_timestamp_s=0.0,
+        last_timestamp_s=1.0,
+        counted=counted,
+    )
 
 
 def test_conclude_ignores_tracks_that_do_not_count() -> None:

@@ -56,31 +56,58 @@ class S3UploadSigner:
             Bucket=settings.upload_bucket,
             Key=key,
             Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type},
-                        ["content-length-range", 1, settings.max_upload_bytes]],
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, settings.max_upload_bytes],
+            ],
             ExpiresIn=settings.presign_expires_s,
         )
         kind = MediaKind.VIDEO if content_type.startswith("video/") else MediaKind.IMAGE
-        self.results.put(DetectionResult(id=result_id, path=name, media_kind=kind, status=Status.QUEUED,
-                                         source={"store": "s3", "bucket": settings.upload_bucket,
-                                                 "key": key}))
-        return {"result_id": result_id, "key": key, "url": post["url"], "fields": post["fields"],
-                "expires_in": settings.presign_expires_s, "max_bytes": settings.max_upload_bytes,
-                "result_url": f"/v1/results/{result_id}"}
+        self.results.put(
+            DetectionResult(
+                id=result_id,
+                path=name,
+                media_kind=kind,
+                status=Status.QUEUED,
+                source={"store": "s3", "bucket": settings.upload_bucket, "key": key},
+            )
+        )
+        return {
+            "result_id": result_id,
+            "key": key,
+            "url": post["url"],
+            "fields": post["fields"],
+            "expires_in": settings.presign_expires_s,
+            "max_bytes": settings.max_upload_bytes,
+            "result_url": f"/v1/results/{result_id}",
+        }
 
 
 def cloud_services(settings: Settings) -> Services:
     s3 = s3_client(settings)
     media = S3MediaStore(s3, settings.upload_bucket)
     results = DynamoDBResultStore(
-        dynamodb_client(settings), settings.results_table, index=settings.results_index,
+        dynamodb_client(settings),
+        settings.results_table,
+        index=settings.results_index,
         retention=timedelta(days=settings.result_retention_days),
-        queued_retention=timedelta(days=settings.queued_retention_days), overflow=media)
+        queued_retention=timedelta(days=settings.queued_retention_days),
+        overflow=media,
+    )
     card = CurrentModelCard(ssm_client(settings), s3, settings.model_parameter, settings.models_bucket)
-    feedback = (DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
-                if settings.feedback_table else None)
-    return Services(settings=settings, media=media, results=results, model_card=card,
-                    uploads=S3UploadSigner(s3, settings, results), feedback=feedback)
+    feedback = (
+        DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
+        if settings.feedback_table
+        else None
+    )
+    return Services(
+        settings=settings,
+        media=media,
+        results=results,
+        model_card=card,
+        uploads=S3UploadSigner(s3, settings, results),
+        feedback=feedback,
+    )
 
 
 def make_api_handler(settings: Settings) -> Mangum:

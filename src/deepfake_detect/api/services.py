@@ -45,6 +45,11 @@ def local_services(settings: Settings) -> Services:
     media = LocalMediaStore(settings.data_dir / "media")
     results = SQLiteResultStore(settings.data_dir / "results.sqlite3")
     processor = LocalProcessor(settings, media, results)
-    return Services(settings=settings, media=media, results=results,
-                    model_card=lambda: processor.detector.classifier.card, processor=processor,
-                    feedback=SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3"))
+    return Services(
+        settings=settings,
+        media=media,
+        results=results,
+        model_card=lambda: processor.detector.classifier.card,
+        processor=processor,
+        feedback=SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3"),
+    )

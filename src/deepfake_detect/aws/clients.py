@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode backs off on throttling; the pool covers a few threads per container.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16,
-                 connect_timeout=5, read_timeout=60)
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    max_pool_connections=16,
+    connect_timeout=5,
+    read_timeout=60,
+)
 
 
 def s3_client(settings: Settings) -> S3Client:
@@ -25,20 +29,27 @@ def s3_client(settings: Settings) -> S3Client:
     # the default (virtual-hosted) style is the one that keeps working.
     style: Literal["path", "auto"] = "path" if settings.aws_endpoint_url else "auto"
     config = _CONFIG.merge(Config(s3={"addressing_style": style}, signature_version="s3v4"))
-    return boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
-                        config=config)
+    return boto3.client(
+        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+    )
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
-    return boto3.client("dynamodb", region_name=settings.aws_region,
-                        endpoint_url=settings.dynamodb_endpoint_url, config=_CONFIG)
+    return boto3.client(
+        "dynamodb",
+        region_name=settings.aws_region,
+        endpoint_url=settings.dynamodb_endpoint_url,
+        config=_CONFIG,
+    )
 
 
 def sqs_client(settings: Settings) -> SQSClient:
-    return boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
-                        config=_CONFIG)
+    return boto3.client(
+        "sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=_CONFIG
+    )
 
 
 def ssm_client(settings: Settings) -> SSMClient:
-    return boto3.client("ssm", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
-                        config=_CONFIG)
+    return boto3.client(
+        "ssm", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=_CONFIG
+    )

@@ -67,8 +67,14 @@ class ObjectMedia(Protocol):
 class ObjectProcessor:
     """Scans one object revision and records its result."""
 
-    def __init__(self, settings: Settings, detector: Analyzer, media: ObjectMedia, results: ResultStore,
-                 telemetry: Telemetry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        detector: Analyzer,
+        media: ObjectMedia,
+        results: ResultStore,
+        telemetry: Telemetry,
+    ) -> None:
         self.settings = settings
         self.detector = detector
         self.media = media
@@ -90,8 +96,16 @@ class ObjectProcessor:
             if ref.etag:
                 source["etag"] = ref.etag
             kind = existing.media_kind if existing else MediaKind.UNKNOWN
-            self.results.put(DetectionResult(id=result_id, path=name, status=Status.PROCESSING,
-                                             media_kind=kind, created_at=created_at, source=source))
+            self.results.put(
+                DetectionResult(
+                    id=result_id,
+                    path=name,
+                    status=Status.PROCESSING,
+                    media_kind=kind,
+                    created_at=created_at,
+                    source=source,
+                )
+            )
             stage_ms: dict[str, float] = {}
             try:
                 analysis = self._scan(ref, name, stage_ms)
@@ -113,18 +127,25 @@ class ObjectProcessor:
                     source["evidence_scale"] = f"{scale:.6f}"
                 self.results.put(result)
             stage_ms["store"] = (time.perf_counter() - store_start) * 1000.0
-            self.telemetry.record_result(result, stage_ms, (time.perf_counter() - started) * 1000.0,
-                                         ref.event_time)
-        return {"result_id": result_id, "status": result.status.value,
-                "verdict": result.verdict.value if result.verdict else ""}
+            self.telemetry.record_result(
+                result, stage_ms, (time.perf_counter() - started) * 1000.0, ref.event_time
+            )
+        return {
+            "result_id": result_id,
+            "status": result.status.value,
+            "verdict": result.verdict.value if result.verdict else "",
+        }
 
     def _scan(self, ref: ObjectRef, name: str, stage_ms: dict[str, float]) -> Analysis:
         limit = self.settings.max_upload_bytes
         # The event carries the size: an oversized object is refused before any byte is read.
         size = ref.size if ref.size is not None else self.media.head(ref.key, ref.version_id).size
         if size > limit:
-            return Analysis(DetectionResult.failed(
-                name, ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes"))
+            return Analysis(
+                DetectionResult.failed(
+                    name, ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes"
+                )
+            )
         start = time.perf_counter()
         with self.telemetry.subsegment("download"), self.media.local_copy(ref.key, ref.version_id) as path:
             stage_ms["download"] = (time.perf_counter() - start) * 1000.0
@@ -150,16 +171,22 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
     media = S3MediaStore(s3_client(settings), settings.upload_bucket)
     dynamodb = dynamodb_client(settings)
     results = DynamoDBResultStore(
-        dynamodb, settings.results_table, index=settings.results_index,
+        dynamodb,
+        settings.results_table,
+        index=settings.results_index,
         retention=timedelta(days=settings.result_retention_days),
-        queued_retention=timedelta(days=settings.queued_retention_days), overflow=media)
+        queued_retention=timedelta(days=settings.queued_retention_days),
+        overflow=media,
+    )
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
-    return DetectDependencies(detector=detector or live_detector(settings), media=media, results=results,
-                              persistence=persistence)
+    return DetectDependencies(
+        detector=detector or live_detector(settings), media=media, results=results, persistence=persistence
+    )
 
 
-def make_detect_handler(settings: Settings, deps: DetectDependencies | None = None,
-                        telemetry: Telemetry | None = None) -> LambdaHandler:
+def make_detect_handler(
+    settings: Settings, deps: DetectDependencies | None = None, telemetry: Telemetry | None = None
+) -> LambdaHandler:
     """Build the Lambda handler; call once per container (this is where the models load)."""
     deps = deps or aws_dependencies(settings)
     telemetry = telemetry or Telemetry(settings)
@@ -174,8 +201,12 @@ def make_detect_handler(settings: Settings, deps: DetectDependencies | None = No
     def scan(obj: dict[str, str]) -> dict[str, str]:
         return processor.process(ObjectRef.from_payload(obj))
 
-    scan_once = cast(Callable[..., dict[str, str]], idempotent_function(
-        scan, data_keyword_argument="obj", persistence_store=deps.persistence, config=config))
+    scan_once = cast(
+        Callable[..., dict[str, str]],
+        idempotent_function(
+            scan, data_keyword_argument="obj", persistence_store=deps.persistence, config=config
+        ),
+    )
 
     def record_handler(record: SQSRecord) -> None:
         telemetry.record_message()
@@ -198,7 +229,10 @@ def make_detect_handler(settings: Settings, deps: DetectDependencies | None = No
         # An object left "in progress" by a crashed invocation may be retried once this
         # invocation's time is up: Powertools reads the remaining time from the context.
         config.register_lambda_context(context)
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=batch,
-                                             context=context))
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=batch, context=context
+            )
+        )
 
     return cast(LambdaHandler, lambda_handler)

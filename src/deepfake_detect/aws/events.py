@@ -43,16 +43,27 @@ class ObjectRef:
 
     def payload(self) -> dict[str, str]:
         """What idempotency hashes and what the worker needs to rebuild this reference."""
-        return {"bucket": self.bucket, "key": self.key, "revision": self.revision,
-                "version_id": self.version_id or "", "etag": self.etag,
-                "size": "" if self.size is None else str(self.size), "event_time": self.event_time}
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "revision": self.revision,
+            "version_id": self.version_id or "",
+            "etag": self.etag,
+            "size": "" if self.size is None else str(self.size),
+            "event_time": self.event_time,
+        }
 
     @classmethod
     def from_payload(cls, payload: dict[str, str]) -> ObjectRef:
         size = payload.get("size", "")
-        return cls(bucket=payload["bucket"], key=payload["key"], version_id=payload.get("version_id") or None,
-                   etag=payload.get("etag", ""), size=int(size) if size else None,
-                   event_time=payload.get("event_time", ""))
+        return cls(
+            bucket=payload["bucket"],
+            key=payload["key"],
+            version_id=payload.get("version_id") or None,
+            etag=payload.get("etag", ""),
+            size=int(size) if size else None,
+            event_time=payload.get("event_time", ""),
+        )
 
 
 def result_id_for(ref: ObjectRef, upload_prefix: str) -> str:
@@ -62,8 +73,8 @@ def result_id_for(ref: ObjectRef, upload_prefix: str) -> str:
     the one the client was given to poll. Any other key gets a name-based UUID of the revision.
     """
     if ref.key.startswith(upload_prefix):
-        first = ref.key[len(upload_prefix):].split("/", 1)[0]
-        if _UPLOAD_ID.fullmatch(first) and "/" in ref.key[len(upload_prefix):]:
+        first = ref.key[len(upload_prefix) :].split("/", 1)[0]
+        if _UPLOAD_ID.fullmatch(first) and "/" in ref.key[len(upload_prefix) :]:
             return first
     return uuid.uuid5(_RESULT_NAMESPACE, f"s3://{ref.bucket}/{ref.key}?{ref.revision}").hex
 
@@ -87,14 +98,16 @@ def parse_sqs_body(body: str) -> list[ObjectRef]:
                 continue  # only new objects are scanned; the notification asks for nothing else
             obj = record.s3.get_object
             size = obj.get("size")
-            refs.append(ObjectRef(
-                bucket=record.s3.bucket.name,
-                key=unquote_plus(obj.key),
-                version_id=obj.version_id or None,
-                etag=obj.etag,
-                size=None if size is None else int(size),
-                event_time=record.event_time,
-            ))
+            refs.append(
+                ObjectRef(
+                    bucket=record.s3.bucket.name,
+                    key=unquote_plus(obj.key),
+                    version_id=obj.version_id or None,
+                    etag=obj.etag,
+                    size=None if size is None else int(size),
+                    event_time=record.event_time,
+                )
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEventError(f"the S3 record is incomplete: {exc!r}") from exc
     return refs

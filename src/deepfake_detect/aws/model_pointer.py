@@ -43,8 +43,9 @@ def read_pointer(ssm: SSMClient, parameter: str) -> ModelPointer:
 class CurrentModelCard:
     """The current model's card, re-read from SSM + S3 at most every ``ttl_s`` seconds."""
 
-    def __init__(self, ssm: SSMClient, s3: S3Client, parameter: str, bucket: str,
-                 ttl_s: float = 300.0) -> None:
+    def __init__(
+        self, ssm: SSMClient, s3: S3Client, parameter: str, bucket: str, ttl_s: float = 300.0
+    ) -> None:
         self.ssm, self.s3 = ssm, s3
         self.parameter, self.bucket, self.ttl_s = parameter, bucket, ttl_s
         self._lock = threading.Lock()
@@ -63,7 +64,8 @@ class CurrentModelCard:
             body = self.s3.get_object(Bucket=self.bucket, Key=pointer.card_key)["Body"].read()
         except self.s3.exceptions.NoSuchKey as exc:
             raise ModelPointerError(
-                f"the model card s3://{self.bucket}/{pointer.card_key} does not exist") from exc
+                f"the model card s3://{self.bucket}/{pointer.card_key} does not exist"
+            ) from exc
         try:
             return ModelCard.model_validate_json(body)
         except ValidationError as exc:

@@ -61,8 +61,9 @@ class Telemetry:
         with self.tracer.provider.in_subsegment(f"## {name}"):
             yield
 
-    def record_result(self, result: DetectionResult, stage_ms: dict[str, float], total_ms: float,
-                      event_time: str) -> None:
+    def record_result(
+        self, result: DetectionResult, stage_ms: dict[str, float], total_ms: float, event_time: str
+    ) -> None:
         metrics = self.metrics
         metrics.add_metric(name=FILES, unit=MetricUnit.Count, value=1)
         if result.status is Status.FAILED:
@@ -82,10 +83,16 @@ class Telemetry:
             metrics.add_metric(name=END_TO_END_LATENCY, unit=MetricUnit.Milliseconds, value=lag)
         self.logger.info(
             "scanned",
-            extra={"status": result.status.value, "verdict": result.verdict and result.verdict.value,
-                   "score": result.score, "faces": len(result.faces), "media_kind": result.media_kind.value,
-                   "error_code": result.error and result.error.code.value, "timings_ms": timings,
-                   "model_version": result.model and result.model.version},
+            extra={
+                "status": result.status.value,
+                "verdict": result.verdict and result.verdict.value,
+                "score": result.score,
+                "faces": len(result.faces),
+                "media_kind": result.media_kind.value,
+                "error_code": result.error and result.error.code.value,
+                "timings_ms": timings,
+                "model_version": result.model and result.model.version,
+            },
         )
 
     def record_message(self) -> None:
@@ -93,13 +100,16 @@ class Telemetry:
 
     def record_transient(self, exc: BaseException) -> None:
         self.metrics.add_metric(name=TRANSIENT_ERRORS, unit=MetricUnit.Count, value=1)
-        self.logger.exception("transient failure; the message will be retried",
-                              extra={"error": f"{type(exc).__name__}: {exc}"})
+        self.logger.exception(
+            "transient failure; the message will be retried", extra={"error": f"{type(exc).__name__}: {exc}"}
+        )
 
     def record_malformed(self, reason: str) -> None:
         self.metrics.add_metric(name=MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
-        self.logger.error("message is not an S3 notification; it will end in the dead-letter queue",
-                          extra={"reason": reason})
+        self.logger.error(
+            "message is not an S3 notification; it will end in the dead-letter queue",
+            extra={"reason": reason},
+        )
 
 
 def _since(event_time: str) -> float | None:

@@ -1,8 +1,13 @@
 """Align and crop a face: the ONE function that both inference and training use.
 
 A similarity transform (rotation, uniform scale, translation) maps the 5 detected landmarks onto
-a canonical template; ``margin`` widens the crop on every side so the model sees the face's
-boundary with its surroundings, where blending artefacts of face swaps live.
+a canonical template. The crop geometry comes from the model card: ``margin`` widens (positive)
+or tightens (negative) the crop around the template on every side, ``shift`` moves the template
+vertically (a fraction of the side; negative moves the face up), and ``border`` says how pixels
+outside the source image are filled. Most training faces exist only as tight crops, so a crop
+that reaches past them would be half invented border, and a model learns that invented border
+means "tight source" and real surroundings mean "full photo": the geometry is chosen so that
+the crop stays inside the source, and whatever remains is a constant, never a mirror image.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.media import Frame
 
 # ArcFace's 5-point template for a 112x112 crop, as fractions of the crop side.
@@ -29,9 +35,12 @@ class AlignedFace:
     crop_to_image: NDArray[np.float64]  # 2x3 affine: crop pixel -> original image pixel
 
 
-def template_points(size: int, margin: float) -> NDArray[np.float64]:
-    """Template landmarks in a ``size`` crop whose face region is shrunk by ``margin`` per side."""
-    return ((TEMPLATE - 0.5) / (1.0 + 2.0 * margin) + 0.5) * size
+def template_points(size: int, margin: float, shift: float = 0.0) -> NDArray[np.float64]:
+    """Template landmarks in a ``size`` crop: scaled about the centre by ``1 / (1 + 2 margin)``,
+    then moved down by ``shift`` of the side."""
+    points = (TEMPLATE - 0.5) / (1.0 + 2.0 * margin) + 0.5
+    points[:, 1] += shift
+    return points * size
 
 
 def similarity_transform(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -54,12 +63,23 @@ def similarity_transform(src: NDArray[np.floating], dst: NDArray[np.floating]) -
     return matrix
 
 
-def align_face(image: Frame, landmarks: NDArray[np.floating], size: int, margin: float) -> AlignedFace:
-    """Warp the face given by its 5 landmarks into a ``size`` x ``size`` canonical crop."""
-    matrix = similarity_transform(landmarks, template_points(size, margin))
-    crop = cv2.warpAffine(
-        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-    )
+def align_face(image: Frame, landmarks: NDArray[np.floating], geometry: CropGeometry) -> AlignedFace:
+    """Warp the face given by its 5 landmarks into the canonical crop ``geometry`` describes."""
+    size = geometry.size
+    matrix = similarity_transform(landmarks, template_points(size, geometry.margin, geometry.shift))
+    if geometry.border == "constant":
+        crop = cv2.warpAffine(
+            image,
+            matrix,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=geometry.fill,
+        )
+    else:
+        crop = cv2.warpAffine(
+            image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
     return AlignedFace(
         crop=np.asarray(crop, dtype=np.uint8),
         crop_to_image=np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64),
@@ -71,3 +91,14 @@ def to_tensor(crops: list[Frame], mean: tuple[float, ...], std: tuple[float, ...
     rgb = np.stack(crops)[..., ::-1].astype(np.float32) / np.float32(255.0)
     batch = (rgb - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def outside_fraction(image_shape: tuple[int, ...], crop_to_image: NDArray[np.float64], size: int) -> float:
+    """The fraction of a crop's pixels whose source lies outside the image (invented pixels)."""
+    centres = np.arange(size, dtype=np.float64) + 0.5
+    xx, yy = np.meshgrid(centres, centres)
+    x = crop_to_image[0, 0] * xx + crop_to_image[0, 1] * yy + crop_to_image[0, 2]
+    y = crop_to_image[1, 0] * xx + crop_to_image[1, 1] * yy + crop_to_image[1, 2]
+    height, width = image_shape[:2]
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    return float(1.0 - inside.mean())

@@ -10,6 +10,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from deepfake_detect.core.align import to_tensor
+from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.media import Frame
 from deepfake_detect.core.model_card import ModelCard, file_sha256
 
@@ -31,8 +32,14 @@ def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 class Classifier:
-    def __init__(self, model_path: Path, card: ModelCard | None = None, *, intra_op_threads: int = 0,
-                 verify_sha256: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        card: ModelCard | None = None,
+        *,
+        intra_op_threads: int = 0,
+        verify_sha256: bool = True,
+    ) -> None:
         if not model_path.is_file():
             raise FileNotFoundError(f"classifier model not found at {model_path}")
         self.card = card or ModelCard.load(model_path.with_suffix(".json"))
@@ -69,6 +76,10 @@ class Classifier:
     @property
     def margin(self) -> float:
         return self.card.preprocessing.margin
+
+    @property
+    def geometry(self) -> CropGeometry:
+        return self.card.preprocessing.geometry()
 
     @property
     def threshold(self) -> float:

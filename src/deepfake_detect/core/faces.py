@@ -88,8 +88,11 @@ class FaceDetector:
         for row in rows:
             box = row[0:4] / scale
             landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
-            face = Face(box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-                        landmarks=landmarks, score=float(row[14]))
+            face = Face(
+                box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                landmarks=landmarks,
+                score=float(row[14]),
+            )
             if face.size >= self.min_face_size:
                 faces.append(face)
         faces.sort(key=lambda f: f.score, reverse=True)

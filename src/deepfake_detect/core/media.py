@@ -21,6 +21,7 @@ from deepfake_detect.core.result import MediaKind
 
 Frame = NDArray[np.uint8]
 
+
 def probe_file(path: Path, max_bytes: int) -> tuple[MediaKind, str]:
     """Check a file exists, is not empty or oversized, and is a supported kind of media."""
     if not path.exists():
@@ -216,6 +217,5 @@ def _check_end(position: int, info: VideoInfo) -> None:
     if position < _TRUNCATED_BEFORE * info.frame_count:
         raise MediaError(
             ErrorCode.CORRUPT_MEDIA,
-            f"the video is truncated or damaged: decoding stopped at frame {position} "
-            f"of {info.frame_count}",
+            f"the video is truncated or damaged: decoding stopped at frame {position} of {info.frame_count}",
         )

@@ -12,14 +12,27 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from deepfake_detect.core.crop_geometry import Border, CropGeometry
+
 
 class Preprocessing(BaseModel):
     input_size: int = Field(224, ge=16)
-    margin: float = Field(0.25, ge=0.0, le=1.0, description="extra crop side around the face template")
+    margin: float = Field(
+        0.25, gt=-0.45, le=1.0, description="crop side around the face template: > 0 wider, < 0 tighter"
+    )
+    shift: float = Field(0.0, ge=-0.5, le=0.5, description="vertical template offset, fraction of the side")
+    border: Border = Field("reflect", description="fill outside the source image: constant or reflect")
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     channel_order: str = "RGB"
     layout: str = "NCHW"
+
+    def geometry(self) -> CropGeometry:
+        """The crop this model was trained on; a constant border is the mean colour (0 once normalised)."""
+        fill = tuple(round(255 * m) for m in reversed(self.mean))  # BGR
+        return CropGeometry(
+            self.input_size, self.margin, self.shift, self.border, (fill[0], fill[1], fill[2])
+        )
 
 
 class Calibration(BaseModel):

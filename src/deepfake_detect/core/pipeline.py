@@ -68,8 +68,12 @@ class Detector:
     Not thread-safe: OpenCV's detector keeps state; use one instance per worker thread.
     """
 
-    def __init__(self, settings: Settings, classifier: Classifier | None = None,
-                 face_detector: FaceDetector | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        classifier: Classifier | None = None,
+        face_detector: FaceDetector | None = None,
+    ) -> None:
         self.settings = settings
         self.face_detector = face_detector or FaceDetector(
             settings.detector_path,
@@ -88,8 +92,9 @@ class Detector:
         card = self.classifier.card
         return ModelInfo(name=card.name, version=card.version, sha256=self.classifier.sha256)
 
-    def analyze(self, path: Path, *, display_path: str | None = None,
-                progress: Progress | None = None) -> Analysis:
+    def analyze(
+        self, path: Path, *, display_path: str | None = None, progress: Progress | None = None
+    ) -> Analysis:
         """Scan one file. Never raises for bad input: failures become a result with an error."""
         shown = display_path or str(path)
         timer = _Timer()
@@ -102,12 +107,27 @@ class Detector:
                 else:
                     analysis = self._analyze_video(path, shown, timer, progress)
         except MediaError as exc:
-            return Analysis(DetectionResult.failed(shown, exc.code, exc.message, media_kind=kind,
-                                                   model=self.model_info, timings_ms=dict(timer.ms)))
+            return Analysis(
+                DetectionResult.failed(
+                    shown,
+                    exc.code,
+                    exc.message,
+                    media_kind=kind,
+                    model=self.model_info,
+                    timings_ms=dict(timer.ms),
+                )
+            )
         except Exception as exc:  # a bug or a broken model must still give a result, not a crash
-            return Analysis(DetectionResult.failed(
-                shown, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", media_kind=kind,
-                model=self.model_info, timings_ms=dict(timer.ms)))
+            return Analysis(
+                DetectionResult.failed(
+                    shown,
+                    ErrorCode.INTERNAL_ERROR,
+                    f"{type(exc).__name__}: {exc}",
+                    media_kind=kind,
+                    model=self.model_info,
+                    timings_ms=dict(timer.ms),
+                )
+            )
         analysis.result.timings_ms = {k: round(v, 2) for k, v in timer.ms.items()}
         return analysis
 
@@ -115,9 +135,14 @@ class Detector:
         with timer.stage("decode"):
             image = decode_image(path.read_bytes(), self.settings.max_image_pixels)
         faces = self._score_frames([image], timer)
-        result = DetectionResult(path=shown, media_kind=MediaKind.IMAGE, width=image.shape[1],
-                                 height=image.shape[0], model=self.model_info,
-                                 threshold=self.classifier.threshold)
+        result = DetectionResult(
+            path=shown,
+            media_kind=MediaKind.IMAGE,
+            width=image.shape[1],
+            height=image.shape[0],
+            model=self.model_info,
+            threshold=self.classifier.threshold,
+        )
         face_results = faces[0]
         for track, face in enumerate(face_results):
             face.track = track
@@ -125,15 +150,20 @@ class Detector:
         if face_results:
             result.evidence_frame_index = 0
             result.tracks = [
-                TrackResult(track=f.track, score=f.score, verdict=self._verdict(f.score), frames=1,
-                            first_timestamp_s=0.0, last_timestamp_s=0.0)
+                TrackResult(
+                    track=f.track,
+                    score=f.score,
+                    verdict=self._verdict(f.score),
+                    frames=1,
+                    first_timestamp_s=0.0,
+                    last_timestamp_s=0.0,
+                )
                 for f in face_results
             ]
         self._conclude(result)
         return Analysis(result, image)
 
-    def _analyze_video(self, path: Path, shown: str, timer: _Timer,
-                       progress: Progress | None) -> Analysis:
+    def _analyze_video(self, path: Path, shown: str, timer: _Timer, progress: Progress | None) -> Analysis:
         settings = self.settings
         with timer.stage("decode"):
             capture, info = open_video(path, settings.max_video_pixels, settings.max_video_seconds)
@@ -159,30 +189,48 @@ class Detector:
         # The decoded frames, not the container header, give the size the boxes refer to: a
         # phone video with a rotation tag is decoded upright, with width and height swapped.
         height, width = frames[0].image.shape[:2]
-        result = DetectionResult(path=shown, media_kind=MediaKind.VIDEO, width=width,
-                                 height=height, duration_s=round(info.duration_s, 3),
-                                 frames_sampled=len(frames), model=self.model_info,
-                                 threshold=self.classifier.threshold)
+        result = DetectionResult(
+            path=shown,
+            media_kind=MediaKind.VIDEO,
+            width=width,
+            height=height,
+            duration_s=round(info.duration_s, 3),
+            frames_sampled=len(frames),
+            model=self.model_info,
+            threshold=self.classifier.threshold,
+        )
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
         for frame, frame_faces, frame_ids in zip(frames, faces, ids, strict=True):
             for face, track in zip(frame_faces, frame_ids, strict=True):
                 face.track, face.frame_index = track, frame.index
                 face.timestamp_s = round(frame.timestamp_s, 3)
                 by_track[track].append(face)
-            result.frames.append(FrameScore(
-                frame_index=frame.index, timestamp_s=round(frame.timestamp_s, 3), faces=len(frame_faces),
-                max_score=max((f.score for f in frame_faces), default=None),
-                scores={str(f.track): f.score for f in frame_faces}))
+            result.frames.append(
+                FrameScore(
+                    frame_index=frame.index,
+                    timestamp_s=round(frame.timestamp_s, 3),
+                    faces=len(frame_faces),
+                    max_score=max((f.score for f in frame_faces), default=None),
+                    scores={str(f.track): f.score for f in frame_faces},
+                )
+            )
         result.faces = [f for fs in faces for f in fs]
         # A face seen in only one or two of many samples is more likely a false detection or a
         # passer-by than a person the file is about: it is reported but does not decide the verdict.
         min_frames = min(settings.min_track_frames, math.ceil(0.1 * len(frames)))
         for track, members in sorted(by_track.items()):
             score = round(track_score([f.score for f in members]), 4)
-            result.tracks.append(TrackResult(
-                track=track, score=score, verdict=self._verdict(score), frames=len(members),
-                first_timestamp_s=members[0].timestamp_s, last_timestamp_s=members[-1].timestamp_s,
-                counted=len(members) >= min_frames))
+            result.tracks.append(
+                TrackResult(
+                    track=track,
+                    score=score,
+                    verdict=self._verdict(score),
+                    frames=len(members),
+                    first_timestamp_s=members[0].timestamp_s,
+                    last_timestamp_s=members[-1].timestamp_s,
+                    counted=len(members) >= min_frames,
+                )
+            )
         if not any(t.counted for t in result.tracks):
             for t in result.tracks:
                 t.counted = True
@@ -206,8 +254,7 @@ class Detector:
         with timer.stage("align"):
             for frame_no, (image, faces) in enumerate(zip(images, detected, strict=True)):
                 for face in faces:
-                    aligned = align_face(image, face.landmarks, self.classifier.input_size,
-                                         self.classifier.margin)
+                    aligned = align_face(image, face.landmarks, self.classifier.geometry)
                     crops.append(aligned.crop)
                     transforms.append(aligned.crop_to_image)
                     owners.append(frame_no)
@@ -218,12 +265,17 @@ class Detector:
             face = detected[frame_no][len(results[frame_no])]
             score = round(float(scores.probabilities[i]), 4)
             box_x, box_y, box_w, box_h = (round(v, 1) for v in face.box)
-            results[frame_no].append(FaceResult(
-                box=(box_x, box_y, box_w, box_h),
-                landmarks=[(round(float(x), 1), round(float(y), 1)) for x, y in face.landmarks],
-                detector_score=round(face.score, 4), score=score, verdict=self._verdict(score),
-                crop_to_image=np.round(transform, 4).tolist(),
-                heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist()))
+            results[frame_no].append(
+                FaceResult(
+                    box=(box_x, box_y, box_w, box_h),
+                    landmarks=[(round(float(x), 1), round(float(y), 1)) for x, y in face.landmarks],
+                    detector_score=round(face.score, 4),
+                    score=score,
+                    verdict=self._verdict(score),
+                    crop_to_image=np.round(transform, 4).tolist(),
+                    heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist(),
+                )
+            )
         return results
 
     def _verdict(self, score: float) -> Verdict:

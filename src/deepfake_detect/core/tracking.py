@@ -42,8 +42,9 @@ class _Track:
         self.box, self.frame = box, frame
 
 
-def link_tracks(frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3,
-                max_centre_distance: float = 0.5) -> list[list[int]]:
+def link_tracks(
+    frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3, max_centre_distance: float = 0.5
+) -> list[list[int]]:
     """Track id of every box, frame by frame.
 
     Each track's box is predicted forward at its last velocity (constant motion), then each

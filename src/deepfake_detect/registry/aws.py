@@ -24,8 +24,16 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
 class AwsModelRegistry:
-    def __init__(self, s3: S3Client, dynamodb: DynamoDBClient, ssm: SSMClient, *, bucket: str, table: str,
-                 parameter: str) -> None:
+    def __init__(
+        self,
+        s3: S3Client,
+        dynamodb: DynamoDBClient,
+        ssm: SSMClient,
+        *,
+        bucket: str,
+        table: str,
+        parameter: str,
+    ) -> None:
         self.s3, self.dynamodb, self.ssm = s3, dynamodb, ssm
         self.bucket, self.table, self.parameter = bucket, table, parameter
 
@@ -37,11 +45,18 @@ class AwsModelRegistry:
         # detect function's live swap only read the parameter and the bucket.
         missing = [name for name in ("models_bucket", "model_parameter") if not getattr(settings, name)]
         if missing:
-            raise RegistryError(f"the AWS registry needs the settings {missing} "
-                                f"(DEEPFAKE_{missing[0].upper()}: see the stack's outputs)")
-        return cls(s3_client(settings), dynamodb_client(settings), ssm_client(settings),
-                   bucket=settings.models_bucket, table=settings.models_table,
-                   parameter=settings.model_parameter)
+            raise RegistryError(
+                f"the AWS registry needs the settings {missing} "
+                f"(DEEPFAKE_{missing[0].upper()}: see the stack's outputs)"
+            )
+        return cls(
+            s3_client(settings),
+            dynamodb_client(settings),
+            ssm_client(settings),
+            bucket=settings.models_bucket,
+            table=settings.models_table,
+            parameter=settings.model_parameter,
+        )
 
     # ---------------------------------------------------------------- pointer
     def current(self) -> ModelPointer | None:
@@ -58,8 +73,9 @@ class AwsModelRegistry:
         if not self._exists(pointer.onnx_key) or not self._exists(pointer.card_key):
             raise RegistryError(f"version {pointer.version} is not published in s3://{self.bucket}/")
         # SSM keeps every value in the parameter's history: the audit trail of promotions and rollbacks.
-        self.ssm.put_parameter(Name=self.parameter, Value=pointer.model_dump_json(), Type="String",
-                               Overwrite=True)
+        self.ssm.put_parameter(
+            Name=self.parameter, Value=pointer.model_dump_json(), Type="String", Overwrite=True
+        )
 
     # ---------------------------------------------------------------- files
     def _exists(self, key: str) -> bool:
@@ -83,10 +99,18 @@ class AwsModelRegistry:
             return pointer  # a retried promotion of the same file
         metadata = {"sha256": pointer.sha256, "version": version}
         # The card goes first: the .onnx key is what marks a version as published.
-        self.s3.upload_file(str(card_path), self.bucket, pointer.card_key,
-                            ExtraArgs={"ContentType": "application/json", "Metadata": metadata})
-        self.s3.upload_file(str(onnx_path), self.bucket, pointer.onnx_key,
-                            ExtraArgs={"ContentType": "application/octet-stream", "Metadata": metadata})
+        self.s3.upload_file(
+            str(card_path),
+            self.bucket,
+            pointer.card_key,
+            ExtraArgs={"ContentType": "application/json", "Metadata": metadata},
+        )
+        self.s3.upload_file(
+            str(onnx_path),
+            self.bucket,
+            pointer.onnx_key,
+            ExtraArgs={"ContentType": "application/octet-stream", "Metadata": metadata},
+        )
         return pointer
 
     def fetch(self, pointer: ModelPointer, directory: Path) -> Path:
@@ -97,8 +121,9 @@ class AwsModelRegistry:
             # The Classifier reads the card beside the model under the same stem.
             self.s3.download_file(self.bucket, pointer.card_key, str(target.with_suffix(".json")))
         except ClientError as exc:
-            raise RegistryError(f"cannot download version {pointer.version} from s3://{self.bucket}/: "
-                                f"{exc}") from exc
+            raise RegistryError(
+                f"cannot download version {pointer.version} from s3://{self.bucket}/: {exc}"
+            ) from exc
         return target
 
     # ---------------------------------------------------------------- records
@@ -108,17 +133,21 @@ class AwsModelRegistry:
         return self.table
 
     def put_record(self, record: ModelRecord) -> None:
-        self.dynamodb.put_item(TableName=self._table(), Item={
-            "version": {"S": record.version},
-            "status": {"S": record.status.value},
-            "created_at": {"S": record.created_at.isoformat()},
-            "job_name": {"S": record.job_name or "-"},
-            "document": {"S": record.model_dump_json()},
-        })
+        self.dynamodb.put_item(
+            TableName=self._table(),
+            Item={
+                "version": {"S": record.version},
+                "status": {"S": record.status.value},
+                "created_at": {"S": record.created_at.isoformat()},
+                "job_name": {"S": record.job_name or "-"},
+                "document": {"S": record.model_dump_json()},
+            },
+        )
 
     def get_record(self, version: str) -> ModelRecord | None:
-        item = self.dynamodb.get_item(TableName=self._table(), Key={"version": {"S": version}},
-                                      ConsistentRead=True).get("Item")
+        item = self.dynamodb.get_item(
+            TableName=self._table(), Key={"version": {"S": version}}, ConsistentRead=True
+        ).get("Item")
         return ModelRecord.model_validate_json(item["document"]["S"]) if item else None  # type: ignore[index]
 
     def records(self) -> list[ModelRecord]:
@@ -126,6 +155,8 @@ class AwsModelRegistry:
         found: list[ModelRecord] = []
         paginator = self.dynamodb.get_paginator("scan")
         for page in paginator.paginate(TableName=self._table(), ConsistentRead=True):
-            found += [ModelRecord.model_validate_json(item["document"]["S"])  # type: ignore[index]
-                      for item in page.get("Items", [])]
+            found += [
+                ModelRecord.model_validate_json(item["document"]["S"])  # type: ignore[index]
+                for item in page.get("Items", [])
+            ]
         return sorted(found, key=lambda r: r.created_at, reverse=True)

@@ -121,8 +121,10 @@ class ModelRegistry(Protocol):
 
 def previous_promoted(records: Sequence[ModelRecord], current_version: str) -> ModelRecord | None:
     """The model promoted just before the current one (what a plain rollback goes back to)."""
-    served = sorted((r for r in records if r.status in (ModelStatus.PROMOTED, ModelStatus.BASELINE)),
-                    key=lambda r: r.promoted_at or r.created_at)
+    served = sorted(
+        (r for r in records if r.status in (ModelStatus.PROMOTED, ModelStatus.BASELINE)),
+        key=lambda r: r.promoted_at or r.created_at,
+    )
     versions = [r.version for r in served]
     if current_version not in versions:
         return served[-1] if served else None

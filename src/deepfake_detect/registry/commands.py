@@ -48,8 +48,10 @@ def _metrics_line(label: str, metrics: Any) -> str:
         return f"  {label:<9} -"
     auc = "-" if metrics.auc is None else f"{metrics.auc:.4f}"
     fpr = "-" if metrics.fpr is None else f"{metrics.fpr:.4f}"
-    return (f"  {label:<9} AUC {auc}  FPR {fpr} at threshold {metrics.threshold:.4f}  "
-            f"({metrics.n_real} real, {metrics.n_fake} fake, {metrics.n_skipped} without a face)")
+    return (
+        f"  {label:<9} AUC {auc}  FPR {fpr} at threshold {metrics.threshold:.4f}  "
+        f"({metrics.n_real} real, {metrics.n_fake} fake, {metrics.n_skipped} without a face)"
+    )
 
 
 def retrain(args: argparse.Namespace) -> int:
@@ -61,8 +63,14 @@ def retrain(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
     bar = _GateBar(enabled=not args.no_progress and sys.stderr.isatty())
     try:
-        record = run_local_retrain(settings, candidate=args.candidate, gate_dir=args.gate_dir,
-                                   train_args=shlex.split(args.train_args or ""), say=_say, gate_progress=bar)
+        record = run_local_retrain(
+            settings,
+            candidate=args.candidate,
+            gate_dir=args.gate_dir,
+            train_args=shlex.split(args.train_args or ""),
+            say=_say,
+            gate_progress=bar,
+        )
     except (GateSetError, RegistryError, FileNotFoundError) as exc:
         print(f"deepfake-detect: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -121,30 +129,43 @@ def rollback(args: argparse.Namespace) -> int:
 def add_commands(commands: Any) -> None:
     """Register ``retrain`` and ``rollback`` on the CLI's sub-command parsers."""
     p = commands.add_parser(
-        "retrain", help="train, gate and promote a new classifier on this machine",
+        "retrain",
+        help="train, gate and promote a new classifier on this machine",
         description="Export reviewer-labelled files, train a candidate (python -m training.train), "
-                    "evaluate it and the current model on the gate set, and promote it only if it is "
-                    "not worse (AUC not lower by more than the gate's margin, false positive rate "
-                    "at threshold not higher).",
-        epilog="exit status: 0 promoted, 1 rejected or training failed, 2 no gate set or bad registry")
-    p.add_argument("--gate-dir", type=Path, help="gate set with real/ and fake/ folders "
-                                                   "(default: setting gate_dir, <data_dir>/gate)")
-    p.add_argument("--candidate", type=Path,
-                   help="skip training: gate this model (a folder with the .onnx and its .json card, "
-                        "or a SageMaker model.tar.gz)")
+        "evaluate it and the current model on the gate set, and promote it only if it is "
+        "not worse (AUC not lower by more than the gate's margin, false positive rate "
+        "at threshold not higher).",
+        epilog="exit status: 0 promoted, 1 rejected or training failed, 2 no gate set or bad registry",
+    )
+    p.add_argument(
+        "--gate-dir",
+        type=Path,
+        help="gate set with real/ and fake/ folders (default: setting gate_dir, <data_dir>/gate)",
+    )
+    p.add_argument(
+        "--candidate",
+        type=Path,
+        help="skip training: gate this model (a folder with the .onnx and its .json card, "
+        "or a SageMaker model.tar.gz)",
+    )
     p.add_argument("--train-args", help='extra flags for training, e.g. "--epochs 1 --device cuda"')
     p.add_argument("--data-dir", type=Path, help="where uploads, feedback and the registry live")
     p.add_argument("--no-progress", action="store_true", help="never show progress bars")
     p.set_defaults(handler=retrain)
 
     p = commands.add_parser(
-        "rollback", help="point the service back at an earlier promoted model",
+        "rollback",
+        help="point the service back at an earlier promoted model",
         description="Rolls the model pointer back to the model promoted before the current one "
-                    "(or --to VERSION). Locally the registry's pointer file; with --aws the SSM "
-                    "parameter the detect functions read (they follow within model_refresh_s).")
+        "(or --to VERSION). Locally the registry's pointer file; with --aws the SSM "
+        "parameter the detect functions read (they follow within model_refresh_s).",
+    )
     p.add_argument("--to", metavar="VERSION", help="the version to serve (default: the previous one)")
-    p.add_argument("--aws", action="store_true",
-                   help="the deployed stack's registry (needs DEEPFAKE_MODELS_BUCKET, DEEPFAKE_MODELS_TABLE, "
-                        "DEEPFAKE_MODEL_PARAMETER and AWS credentials)")
+    p.add_argument(
+        "--aws",
+        action="store_true",
+        help="the deployed stack's registry (needs DEEPFAKE_MODELS_BUCKET, DEEPFAKE_MODELS_TABLE, "
+        "DEEPFAKE_MODEL_PARAMETER and AWS credentials)",
+    )
     p.add_argument("--list", action="store_true", help="list the registry's models instead (* = current)")
     p.set_defaults(handler=rollback)

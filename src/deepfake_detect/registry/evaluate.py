@@ -41,12 +41,17 @@ class GateSet:
         for name, label in LABELS.items():
             folder = root / name
             if folder.is_dir():
-                files += [(p, label) for p in sorted(folder.rglob("*"))
-                          if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS]
+                files += [
+                    (p, label)
+                    for p in sorted(folder.rglob("*"))
+                    if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS
+                ]
         gate = cls(tuple(files))
         if gate.count(0) == 0 or gate.count(1) == 0:
-            raise GateSetError(f"the gate set {root} needs media files in both real/ and fake/ "
-                               f"(found {gate.count(0)} real, {gate.count(1)} fake)")
+            raise GateSetError(
+                f"the gate set {root} needs media files in both real/ and fake/ "
+                f"(found {gate.count(0)} real, {gate.count(1)} fake)"
+            )
         return gate
 
     def count(self, label: int) -> int:
@@ -62,8 +67,13 @@ class Evaluator(Protocol):
 class PipelineEvaluator:
     """Scores every gate file with the full detection pipeline and the given classifier."""
 
-    def __init__(self, settings: Settings, gate: GateSet, face_detector: FaceDetector | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        gate: GateSet,
+        face_detector: FaceDetector | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.gate = gate
         self._faces = face_detector
@@ -82,8 +92,11 @@ class PipelineEvaluator:
                 self.progress(done, len(self.gate.files))
             if result.error is not None or result.score is None:
                 skipped += 1  # no face or unreadable: it cannot tell the models apart
-                log.info("gate file %s has no score: %s", path.name,
-                         result.error.message if result.error else "no face found")
+                log.info(
+                    "gate file %s has no score: %s",
+                    path.name,
+                    result.error.message if result.error else "no face found",
+                )
                 continue
             labels.append(label)
             scores.append(result.score)

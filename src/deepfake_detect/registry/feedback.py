@@ -68,19 +68,23 @@ class SQLiteFeedbackStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS feedback (result_id TEXT PRIMARY KEY, "
-                         "created_at TEXT NOT NULL, document TEXT NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS feedback (result_id TEXT PRIMARY KEY, "
+            "created_at TEXT NOT NULL, document TEXT NOT NULL)"
+        )
 
     def put(self, feedback: Feedback) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO feedback (result_id, created_at, document) VALUES (?, ?, ?)",
-                (feedback.result_id, feedback.created_at.isoformat(), feedback.model_dump_json()))
+                (feedback.result_id, feedback.created_at.isoformat(), feedback.model_dump_json()),
+            )
 
     def get(self, result_id: str) -> Feedback | None:
         with self._lock:
-            row = self._db.execute("SELECT document FROM feedback WHERE result_id = ?",
-                                   (result_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT document FROM feedback WHERE result_id = ?", (result_id,)
+            ).fetchone()
         return Feedback.model_validate_json(row[0]) if row else None
 
     def all(self) -> Iterator[Feedback]:
@@ -98,14 +102,20 @@ class DynamoDBFeedbackStore:
         self.client, self.table = client, table
 
     def put(self, feedback: Feedback) -> None:
-        self.client.put_item(TableName=self.table, Item={
-            "result_id": {"S": feedback.result_id}, "label": {"S": feedback.label.value},
-            "created_at": {"S": feedback.created_at.isoformat()},
-            "document": {"S": feedback.model_dump_json()}})
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "result_id": {"S": feedback.result_id},
+                "label": {"S": feedback.label.value},
+                "created_at": {"S": feedback.created_at.isoformat()},
+                "document": {"S": feedback.model_dump_json()},
+            },
+        )
 
     def get(self, result_id: str) -> Feedback | None:
-        item = self.client.get_item(TableName=self.table, Key={"result_id": {"S": result_id}},
-                                    ConsistentRead=True).get("Item")
+        item = self.client.get_item(
+            TableName=self.table, Key={"result_id": {"S": result_id}}, ConsistentRead=True
+        ).get("Item")
         return Feedback.model_validate_json(item["document"]["S"]) if item else None  # type: ignore[index]
 
     def all(self) -> Iterator[Feedback]:
@@ -125,8 +135,9 @@ class ExportSummary:
         return {"labelled": self.labelled, "copied": self.copied, "missing": len(self.missing)}
 
 
-def export_channel(feedback: FeedbackStore, media: MediaStore, channel: MediaStore,
-                   prefix: str = "") -> ExportSummary:
+def export_channel(
+    feedback: FeedbackStore, media: MediaStore, channel: MediaStore, prefix: str = ""
+) -> ExportSummary:
     """Write every labelled file and ``labels.csv`` into ``channel`` under ``prefix``."""
     rows: list[dict[str, str]] = []
     copied, missing = 0, []
@@ -141,10 +152,17 @@ def export_channel(feedback: FeedbackStore, media: MediaStore, channel: MediaSto
                 missing.append(item.result_id)
                 continue
             copied += 1
-        rows.append({"file": name, "label": item.label.value, "result_id": item.result_id,
-                     "reviewer": item.reviewer, "labelled_at": item.created_at.isoformat(),
-                     "model_version": item.model_version or "",
-                     "score": "" if item.score is None else f"{item.score:.6f}"})
+        rows.append(
+            {
+                "file": name,
+                "label": item.label.value,
+                "result_id": item.result_id,
+                "reviewer": item.reviewer,
+                "labelled_at": item.created_at.isoformat(),
+                "model_version": item.model_version or "",
+                "score": "" if item.score is None else f"{item.score:.6f}",
+            }
+        )
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -43,8 +43,9 @@ def find_model(directory: Path) -> Path:
     else:
         candidates = [p for p in sorted(directory.rglob("*.onnx")) if p.with_suffix(".json").is_file()]
     if len(candidates) != 1:
-        raise ArtifactError(f"expected one .onnx model with its .json card in the artifact, found "
-                            f"{len(candidates)}")
+        raise ArtifactError(
+            f"expected one .onnx model with its .json card in the artifact, found {len(candidates)}"
+        )
     if not candidates[0].with_suffix(".json").is_file():
         raise ArtifactError(f"the artifact has {MODEL_FILE} but no {CARD_FILE}")
     return candidates[0]
@@ -84,8 +85,10 @@ def validate_artifact(onnx_path: Path) -> ModelCard:
         raise ArtifactError(f"the model fails on a batch of {batch} crops: {exc}") from exc
     logits = np.asarray(outputs[0])
     if logits.size != batch or not np.all(np.isfinite(logits)):
-        raise ArtifactError(f"the logit output has shape {logits.shape} for a batch of {batch}; "
-                            "expected one finite logit per crop")
+        raise ArtifactError(
+            f"the logit output has shape {logits.shape} for a batch of {batch}; "
+            "expected one finite logit per crop"
+        )
     if card.outputs.cam:
         cam = np.asarray(outputs[1])
         if cam.ndim not in (3, 4) or cam.shape[0] != batch:
@@ -111,33 +114,59 @@ def gate_metrics(labels: ArrayLike, scores: ArrayLike, threshold: float, skipped
     s: NDArray[np.float64] = np.asarray(scores, dtype=np.float64).ravel()
     called = s >= threshold
     real, fake = y == 0, y == 1
-    return GateMetrics(auc=roc_auc(y, s), fpr=float(called[real].mean()) if real.any() else None,
-                       tpr=float(called[fake].mean()) if fake.any() else None, threshold=threshold,
-                       n_real=int(real.sum()), n_fake=int(fake.sum()), n_skipped=skipped)
+    return GateMetrics(
+        auc=roc_auc(y, s),
+        fpr=float(called[real].mean()) if real.any() else None,
+        tpr=float(called[fake].mean()) if fake.any() else None,
+        threshold=threshold,
+        n_real=int(real.sum()),
+        n_fake=int(fake.sum()),
+        n_skipped=skipped,
+    )
 
 
-def decide(candidate: GateMetrics, current: GateMetrics | None, *, max_auc_drop: float = 0.005,
-           current_version: str | None = None) -> Decision:
+def decide(
+    candidate: GateMetrics,
+    current: GateMetrics | None,
+    *,
+    max_auc_drop: float = 0.005,
+    current_version: str | None = None,
+) -> Decision:
     """Promote only if the candidate is not worse: AUC not lower by more than ``max_auc_drop`` and
     the false positive rate, each model at its own threshold, not higher."""
 
     def decision(promote: bool, reasons: list[str]) -> Decision:
-        return Decision(promote=promote, reasons=reasons, candidate=candidate, current=current,
-                        current_version=current_version)
+        return Decision(
+            promote=promote,
+            reasons=reasons,
+            candidate=candidate,
+            current=current,
+            current_version=current_version,
+        )
 
     if candidate.auc is None or candidate.fpr is None:
-        return decision(False, ["the gate set has no scored real or no scored fake file: "
-                                "the candidate cannot be measured"])
+        return decision(
+            False,
+            ["the gate set has no scored real or no scored fake file: the candidate cannot be measured"],
+        )
     if current is None or current.auc is None or current.fpr is None:
         return decision(True, ["no measurable current model: the first sound candidate is promoted"])
     reasons = []
     if candidate.auc < current.auc - max_auc_drop:
-        reasons.append(f"AUC {candidate.auc:.4f} is lower than the current {current.auc:.4f} "
-                       f"by more than {max_auc_drop}")
+        reasons.append(
+            f"AUC {candidate.auc:.4f} is lower than the current {current.auc:.4f} by more than {max_auc_drop}"
+        )
     if candidate.fpr > current.fpr:
-        reasons.append(f"false positive rate {candidate.fpr:.4f} at threshold {candidate.threshold:.4f} "
-                       f"is higher than the current {current.fpr:.4f}")
+        reasons.append(
+            f"false positive rate {candidate.fpr:.4f} at threshold {candidate.threshold:.4f} "
+            f"is higher than the current {current.fpr:.4f}"
+        )
     if reasons:
         return decision(False, reasons)
-    return decision(True, [f"not worse: AUC {candidate.auc:.4f} vs {current.auc:.4f}, false positive "
-                           f"rate {candidate.fpr:.4f} vs {current.fpr:.4f}"])
+    return decision(
+        True,
+        [
+            f"not worse: AUC {candidate.auc:.4f} vs {current.auc:.4f}, false positive "
+            f"rate {candidate.fpr:.4f} vs {current.fpr:.4f}"
+        ],
+    )

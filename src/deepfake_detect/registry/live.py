@@ -30,9 +30,17 @@ class LiveDetector(Detector):
     """A ``Detector`` whose classifier follows the registry's pointer (checked at most every
     ``interval_s`` seconds, before a scan). Use it wherever a ``Detector`` is built."""
 
-    def __init__(self, settings: Settings, registry: ModelRegistry, cache_dir: Path, *,
-                 interval_s: float = 300.0, clock: Callable[[], float] = time.monotonic,
-                 classifier: Classifier | None = None, face_detector: FaceDetector | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry,
+        cache_dir: Path,
+        *,
+        interval_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        classifier: Classifier | None = None,
+        face_detector: FaceDetector | None = None,
+    ) -> None:
         super().__init__(settings, classifier=classifier, face_detector=face_detector)
         self.registry = registry
         self.cache_dir = cache_dir
@@ -74,12 +82,14 @@ class LiveDetector(Detector):
         path = self.registry.fetch(pointer, self.cache_dir)
         classifier = Classifier(path, intra_op_threads=self.settings.intra_op_threads)
         if pointer.sha256 and classifier.sha256 != pointer.sha256:
-            raise ValueError(f"downloaded model has sha256 {classifier.sha256}, "
-                             f"the pointer says {pointer.sha256}")
+            raise ValueError(
+                f"downloaded model has sha256 {classifier.sha256}, the pointer says {pointer.sha256}"
+            )
         return classifier
 
-    def analyze(self, path: Path, *, display_path: str | None = None,
-                progress: Progress | None = None) -> Analysis:
+    def analyze(
+        self, path: Path, *, display_path: str | None = None, progress: Progress | None = None
+    ) -> Analysis:
         self.refresh()
         return super().analyze(path, display_path=display_path, progress=progress)
 
@@ -93,8 +103,12 @@ def live_detector(settings: Settings) -> Detector:
 
     if not settings.model_parameter:
         return Detector(settings)
-    return LiveDetector(settings, AwsModelRegistry.from_settings(settings),
-                        Path(tempfile.gettempdir()) / "live-model", interval_s=settings.model_refresh_s)
+    return LiveDetector(
+        settings,
+        AwsModelRegistry.from_settings(settings),
+        Path(tempfile.gettempdir()) / "live-model",
+        interval_s=settings.model_refresh_s,
+    )
 
 
 def local_live_detector(settings: Settings) -> Detector:
@@ -103,5 +117,6 @@ def local_live_detector(settings: Settings) -> Detector:
     from deepfake_detect.registry.local import LocalModelRegistry
 
     registry = LocalModelRegistry(settings.registry_path)
-    return LiveDetector(settings, registry, settings.registry_path / ".live",
-                        interval_s=settings.model_refresh_s)
+    return LiveDetector(
+        settings, registry, settings.registry_path / ".live", interval_s=settings.model_refresh_s
+    )

@@ -31,8 +31,10 @@ class LocalModelRegistry:
             self.root.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.root / "records.sqlite3", check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
-                       "created_at TEXT NOT NULL, document TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
+                "created_at TEXT NOT NULL, document TEXT NOT NULL)"
+            )
             self._connection = db
         return self._connection
 
@@ -95,8 +97,10 @@ class LocalModelRegistry:
     # ---------------------------------------------------------------- records
     def put_record(self, record: ModelRecord) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO models (version, created_at, document) VALUES (?, ?, ?)",
-                             (record.version, record.created_at.isoformat(), record.model_dump_json()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO models (version, created_at, document) VALUES (?, ?, ?)",
+                (record.version, record.created_at.isoformat(), record.model_dump_json()),
+            )
 
     def get_record(self, version: str) -> ModelRecord | None:
         with self._lock:

@@ -36,22 +36,39 @@ def feedback_channel(settings: Settings) -> Path:
 def export_local_feedback(settings: Settings) -> ExportSummary:
     store = SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3")
     try:
-        return export_channel(store, LocalMediaStore(settings.data_dir / "media"),
-                              LocalMediaStore(feedback_channel(settings)))
+        return export_channel(
+            store, LocalMediaStore(settings.data_dir / "media"), LocalMediaStore(feedback_channel(settings))
+        )
     finally:
         store.close()
 
 
 def train_candidate(settings: Settings, version: str, out: Path, train_args: Sequence[str], say: Say) -> Path:
     """Run the training package into ``out``; returns the candidate's .onnx path."""
-    command = [sys.executable, "-m", "training.train", "--output-dir", str(out), "--report-dir",
-               str(out / "report"), "--version", version, *train_args]
+    command = [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--output-dir",
+        str(out),
+        "--report-dir",
+        str(out / "report"),
+        "--version",
+        version,
+        *train_args,
+    ]
     # The labelled channel reaches the trainer the way SageMaker hands it over.
     env = {**os.environ, "SM_CHANNEL_FEEDBACK": str(feedback_channel(settings))}
     say(f"training: {' '.join(command[1:])}")
     tail: deque[str] = deque(maxlen=20)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                          stdin=subprocess.DEVNULL) as process:
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line.rstrip())
@@ -65,9 +82,15 @@ class TrainingFailedError(RuntimeError):
     """The training run did not produce a model."""
 
 
-def run_local_retrain(settings: Settings, *, candidate: Path | None = None, gate_dir: Path | None = None,
-                      train_args: Sequence[str] = (), say: Say = print,
-                      gate_progress: GateProgress | None = None) -> ModelRecord:
+def run_local_retrain(
+    settings: Settings,
+    *,
+    candidate: Path | None = None,
+    gate_dir: Path | None = None,
+    train_args: Sequence[str] = (),
+    say: Say = print,
+    gate_progress: GateProgress | None = None,
+) -> ModelRecord:
     """Train (or take ``candidate``: a folder or a model.tar.gz trained elsewhere), gate, promote."""
     gate = GateSet.from_folder(gate_dir or settings.gate_path)  # before any long work: fail early
     registry = LocalModelRegistry(settings.registry_path)
@@ -79,14 +102,23 @@ def run_local_retrain(settings: Settings, *, candidate: Path | None = None, gate
         version = job_version(now)
         say("1/3 export: reviewer-labelled files -> training channel")
         exported = export_local_feedback(settings)
-        say(f"    {exported.labelled} labelled file(s), {exported.copied} new, "
-            f"{len(exported.missing)} missing media")
-        record = ModelRecord(version=version, status=ModelStatus.TRAINING, job_name=f"local-{version}",
-                             created_at=now, started_at=now,
-                             data={"feedback": exported.as_dict(),
-                                   "gate_set": str(gate_dir or settings.gate_path),
-                                   "train_args": list(train_args),
-                                   "candidate": str(candidate) if candidate else None})
+        say(
+            f"    {exported.labelled} labelled file(s), {exported.copied} new, "
+            f"{len(exported.missing)} missing media"
+        )
+        record = ModelRecord(
+            version=version,
+            status=ModelStatus.TRAINING,
+            job_name=f"local-{version}",
+            created_at=now,
+            started_at=now,
+            data={
+                "feedback": exported.as_dict(),
+                "gate_set": str(gate_dir or settings.gate_path),
+                "train_args": list(train_args),
+                "candidate": str(candidate) if candidate else None,
+            },
+        )
         registry.put_record(record)
         out = settings.registry_path / "jobs" / version
         record.artifact = str(candidate or out)
@@ -96,8 +128,7 @@ def run_local_retrain(settings: Settings, *, candidate: Path | None = None, gate
                 onnx_path = train_candidate(settings, version, out, train_args, say)
             else:
                 say(f"2/3 train: skipped, using the candidate {candidate}")
-                onnx_path = (unpack_artifact(candidate, out) if candidate.is_file()
-                             else find_model(candidate))
+                onnx_path = unpack_artifact(candidate, out) if candidate.is_file() else find_model(candidate)
         except TrainingFailedError as exc:
             record.status, record.failure_reason, record.finished_at = ModelStatus.FAILED, str(exc), utc_now()
             registry.put_record(record)
@@ -106,7 +137,8 @@ def run_local_retrain(settings: Settings, *, candidate: Path | None = None, gate
             return reject(registry, record, [str(exc)])
         say(f"3/3 gate: the current model and candidate {version} on {len(gate.files)} gate files")
         evaluator = PipelineEvaluator(settings, gate, progress=gate_progress)
-        return gate_and_promote(registry, record, onnx_path, evaluator,
-                                max_auc_drop=settings.gate_max_auc_drop)
+        return gate_and_promote(
+            registry, record, onnx_path, evaluator, max_auc_drop=settings.gate_max_auc_drop
+        )
     finally:
         registry.close()

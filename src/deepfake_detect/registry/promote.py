@@ -26,8 +26,14 @@ log = logging.getLogger(__name__)
 SERVED = (ModelStatus.PROMOTED, ModelStatus.BASELINE)
 
 
-def gate_and_promote(registry: ModelRegistry, record: ModelRecord, candidate_onnx: Path,
-                     evaluator: Evaluator, *, max_auc_drop: float = 0.005) -> ModelRecord:
+def gate_and_promote(
+    registry: ModelRegistry,
+    record: ModelRecord,
+    candidate_onnx: Path,
+    evaluator: Evaluator,
+    *,
+    max_auc_drop: float = 0.005,
+) -> ModelRecord:
     """Check the candidate, measure it and the current model on the gate set, and promote it only
     if it is not worse. The decision and both models' metrics are recorded either way."""
     record.finished_at = record.finished_at or utc_now()
@@ -46,8 +52,12 @@ def gate_and_promote(registry: ModelRegistry, record: ModelRecord, candidate_onn
             current_metrics = evaluator.evaluate(registry.fetch(current, work / "current"))
         candidate = _staged_copy(candidate_onnx, card, record.version, work / "candidate")
         candidate_metrics = evaluator.evaluate(candidate)
-        decision = decide(candidate_metrics, current_metrics, max_auc_drop=max_auc_drop,
-                          current_version=current.version if current else None)
+        decision = decide(
+            candidate_metrics,
+            current_metrics,
+            max_auc_drop=max_auc_drop,
+            current_version=current.version if current else None,
+        )
         record.decision = decision
         if not decision.promote:
             log.info("candidate %s rejected: %s", record.version, "; ".join(decision.reasons))
@@ -66,8 +76,9 @@ def reject(registry: ModelRegistry, record: ModelRecord, reasons: list[str]) -> 
     """Record a candidate that never reached the comparison (corrupt, wrongly shaped, missing)."""
     record.status = ModelStatus.REJECTED
     current = registry.current()
-    record.decision = Decision(promote=False, reasons=reasons,
-                               current_version=current.version if current else None)
+    record.decision = Decision(
+        promote=False, reasons=reasons, current_version=current.version if current else None
+    )
     registry.put_record(record)
     return record
 
@@ -86,8 +97,14 @@ def ensure_record(registry: ModelRegistry, pointer: ModelPointer) -> None:
     """A model served before the registry recorded anything (the first deploy) gets a baseline record,
     so a rollback can return to it."""
     if registry.get_record(pointer.version) is None:
-        registry.put_record(ModelRecord(version=pointer.version, status=ModelStatus.BASELINE,
-                                        sha256=pointer.sha256, promoted_at=utc_now()))
+        registry.put_record(
+            ModelRecord(
+                version=pointer.version,
+                status=ModelStatus.BASELINE,
+                sha256=pointer.sha256,
+                promoted_at=utc_now(),
+            )
+        )
 
 
 def adopt_baseline(registry: ModelRegistry, onnx_path: Path) -> ModelPointer:
@@ -97,8 +114,15 @@ def adopt_baseline(registry: ModelRegistry, onnx_path: Path) -> ModelPointer:
         return current
     card = validate_artifact(onnx_path)
     pointer = registry.publish(card.version, onnx_path, onnx_path.with_suffix(".json"))
-    registry.put_record(ModelRecord(version=card.version, status=ModelStatus.BASELINE, sha256=pointer.sha256,
-                                    artifact=str(onnx_path), promoted_at=utc_now()))
+    registry.put_record(
+        ModelRecord(
+            version=card.version,
+            status=ModelStatus.BASELINE,
+            sha256=pointer.sha256,
+            artifact=str(onnx_path),
+            promoted_at=utc_now(),
+        )
+    )
     registry.set_current(pointer)
     return pointer
 

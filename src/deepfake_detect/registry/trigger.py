@@ -36,7 +36,14 @@ log = logging.getLogger(__name__)
 
 # Outcomes (the handler turns them into metrics; the alarm watches the failed ones).
 STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED = (
-    "started", "skipped", "ignored", "promoted", "rejected", "failed", "stopped")
+    "started",
+    "skipped",
+    "ignored",
+    "promoted",
+    "rejected",
+    "failed",
+    "stopped",
+)
 # Outcome -> metric the trigger emits; the names are the contract with template.yaml's alarm.
 OUTCOME_METRICS = {
     STARTED: "TrainingJobsStarted",
@@ -57,10 +64,16 @@ def job_version(now: datetime) -> str:
 
 
 class RetrainTrigger:
-    def __init__(self, settings: Settings, sagemaker: SageMakerClient, s3: S3Client,
-                 registry: ModelRegistry, evaluator: Callable[[], Evaluator],
-                 export_feedback: Callable[[], ExportSummary] | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sagemaker: SageMakerClient,
+        s3: S3Client,
+        registry: ModelRegistry,
+        evaluator: Callable[[], Evaluator],
+        export_feedback: Callable[[], ExportSummary] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.settings = settings
         self.sagemaker, self.s3 = sagemaker, s3
         self.registry = registry
@@ -80,15 +93,26 @@ class RetrainTrigger:
         exported = self.export_feedback() if self.export_feedback else None
         arguments = self.job_arguments(job_name, version)
         self.sagemaker.create_training_job(**arguments)
-        self.registry.put_record(ModelRecord(
-            version=version, status=ModelStatus.TRAINING, job_name=job_name, created_at=now, started_at=now,
-            artifact=f"{arguments['OutputDataConfig']['S3OutputPath']}{job_name}/output/model.tar.gz",
-            data={"channels": {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
-                               for c in arguments["InputDataConfig"]},
-                  "feedback": exported.as_dict() if exported else None,
-                  "hyperparameters": arguments["HyperParameters"],
-                  "instance_type": self.settings.training_instance_type,
-                  "spot": self.settings.training_use_spot}))
+        self.registry.put_record(
+            ModelRecord(
+                version=version,
+                status=ModelStatus.TRAINING,
+                job_name=job_name,
+                created_at=now,
+                started_at=now,
+                artifact=f"{arguments['OutputDataConfig']['S3OutputPath']}{job_name}/output/model.tar.gz",
+                data={
+                    "channels": {
+                        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                        for c in arguments["InputDataConfig"]
+                    },
+                    "feedback": exported.as_dict() if exported else None,
+                    "hyperparameters": arguments["HyperParameters"],
+                    "instance_type": self.settings.training_instance_type,
+                    "spot": self.settings.training_use_spot,
+                },
+            )
+        )
         log.info("started training job %s (model version %s)", job_name, version)
         return {"outcome": STARTED, "job_name": job_name, "version": version}
 
@@ -97,8 +121,11 @@ class RetrainTrigger:
         data = f"s3://{s.models_bucket}/{s.training_data_prefix}"
 
         def channel(name: str) -> dict[str, Any]:
-            source = {"S3DataType": "S3Prefix", "S3Uri": f"{data}{name}/",
-                      "S3DataDistributionType": "FullyReplicated"}
+            source = {
+                "S3DataType": "S3Prefix",
+                "S3Uri": f"{data}{name}/",
+                "S3DataDistributionType": "FullyReplicated",
+            }
             return {"ChannelName": name, "InputMode": "File", "DataSource": {"S3DataSource": source}}
 
         stopping: dict[str, Any] = {"MaxRuntimeInSeconds": s.training_max_run_s}
@@ -110,8 +137,11 @@ class RetrainTrigger:
             "HyperParameters": {**s.training_hyperparameters, "version": version},
             "InputDataConfig": [channel("shared"), channel("feedback")],
             "OutputDataConfig": {"S3OutputPath": f"s3://{s.models_bucket}/training-jobs/"},
-            "ResourceConfig": {"InstanceType": s.training_instance_type, "InstanceCount": 1,
-                               "VolumeSizeInGB": s.training_volume_gb},
+            "ResourceConfig": {
+                "InstanceType": s.training_instance_type,
+                "InstanceCount": 1,
+                "VolumeSizeInGB": s.training_volume_gb,
+            },
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": s.training_use_spot,
             "Tags": [{"Key": "deepfake-detect:model-version", "Value": version}],
@@ -141,8 +171,10 @@ class RetrainTrigger:
         status = self.sagemaker.describe_training_job(TrainingJobName=record.job_name)["TrainingJobStatus"]
         if status in _TERMINAL:
             record.status = ModelStatus.FAILED
-            record.failure_reason = (f"no state-change event was received; SageMaker says {status}. "
-                                     "Not gated: start the gate by hand if the model is wanted.")
+            record.failure_reason = (
+                f"no state-change event was received; SageMaker says {status}. "
+                "Not gated: start the gate by hand if the model is wanted."
+            )
             record.finished_at = self.clock()
             self.registry.put_record(record)
             log.warning("settled stale training record %s: %s", record.job_name, status)
@@ -155,8 +187,11 @@ class RetrainTrigger:
         if record is None:
             return {"outcome": IGNORED, "reason": f"{job_name!r} was not started by this trigger"}
         if record.status is not ModelStatus.TRAINING:
-            return {"outcome": IGNORED, "reason": f"{job_name} is already {record.status.value}",
-                    "version": record.version}  # EventBridge delivers at least once
+            return {
+                "outcome": IGNORED,
+                "reason": f"{job_name} is already {record.status.value}",
+                "version": record.version,
+            }  # EventBridge delivers at least once
         if status not in _TERMINAL:
             return {"outcome": IGNORED, "reason": f"{job_name} is {status}", "version": record.version}
         record.finished_at = self.clock()
@@ -165,8 +200,12 @@ class RetrainTrigger:
             record.failure_reason = str(detail.get("FailureReason") or status)
             self.registry.put_record(record)
             log.error("training job %s ended %s: %s", job_name, status, record.failure_reason)
-            return {"outcome": FAILED if status == "Failed" else STOPPED, "job_name": job_name,
-                    "version": record.version, "reason": record.failure_reason}
+            return {
+                "outcome": FAILED if status == "Failed" else STOPPED,
+                "job_name": job_name,
+                "version": record.version,
+                "reason": record.failure_reason,
+            }
         artifact = str((detail.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or record.artifact)
         record.artifact = artifact
         with tempfile.TemporaryDirectory(prefix="candidate-") as tmp:
@@ -175,11 +214,19 @@ class RetrainTrigger:
             except ArtifactError as exc:
                 decided = reject(self.registry, record, [str(exc)])
             else:
-                decided = gate_and_promote(self.registry, record, onnx_path, self.evaluator(),
-                                           max_auc_drop=self.settings.gate_max_auc_drop)
-        return {"outcome": PROMOTED if decided.status is ModelStatus.PROMOTED else REJECTED,
-                "job_name": job_name, "version": decided.version,
-                "reasons": decided.decision.reasons if decided.decision else []}
+                decided = gate_and_promote(
+                    self.registry,
+                    record,
+                    onnx_path,
+                    self.evaluator(),
+                    max_auc_drop=self.settings.gate_max_auc_drop,
+                )
+        return {
+            "outcome": PROMOTED if decided.status is ModelStatus.PROMOTED else REJECTED,
+            "job_name": job_name,
+            "version": decided.version,
+            "reasons": decided.decision.reasons if decided.decision else [],
+        }
 
     def _download(self, uri: str, directory: Path) -> Path:
         if not uri.startswith("s3://"):
@@ -209,8 +256,10 @@ def handle_event(trigger: RetrainTrigger, event: dict[str, Any]) -> dict[str, An
         return trigger.on_state_change(dict(event.get("detail") or {}))
     if event.get("action") == "launch" or event.get("detail-type") == "Scheduled Event":
         return trigger.on_schedule()
-    raise UnknownEventError(f"not a schedule or training-job event: detail-type "
-                            f"{event.get('detail-type')!r}, keys {sorted(event)}")
+    raise UnknownEventError(
+        f"not a schedule or training-job event: detail-type "
+        f"{event.get('detail-type')!r}, keys {sorted(event)}"
+    )
 
 
 def download_prefix(s3: S3Client, bucket: str, prefix: str, directory: Path) -> Path:
@@ -219,7 +268,7 @@ def download_prefix(s3: S3Client, bucket: str, prefix: str, directory: Path) -> 
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
-            target = (root / key[len(prefix):]).resolve()
+            target = (root / key[len(prefix) :]).resolve()
             if key.endswith("/") or not target.is_relative_to(root):
                 continue  # folder markers, and keys that would land outside the folder
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -238,8 +287,9 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
     from deepfake_detect.store.aws import S3MediaStore
 
     s3 = s3_client(settings)
-    sagemaker = boto3.client("sagemaker", region_name=settings.aws_region,
-                             endpoint_url=settings.aws_endpoint_url)
+    sagemaker = boto3.client(
+        "sagemaker", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
     registry = AwsModelRegistry.from_settings(settings)
 
     def evaluator() -> Evaluator:
@@ -254,8 +304,11 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
         feedback = DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
 
         def export() -> ExportSummary:
-            return export_channel(feedback, S3MediaStore(s3, settings.upload_bucket),
-                                  S3MediaStore(s3, settings.models_bucket),
-                                  prefix=f"{settings.training_data_prefix}feedback/")
+            return export_channel(
+                feedback,
+                S3MediaStore(s3, settings.upload_bucket),
+                S3MediaStore(s3, settings.models_bucket),
+                prefix=f"{settings.training_data_prefix}feedback/",
+            )
 
     return RetrainTrigger(settings, sagemaker, s3, registry, evaluator, export)

@@ -85,8 +85,12 @@ class S3MediaStore:
             if _missing(exc):
                 raise KeyError(key) from exc
             raise
-        return ObjectInfo(size=int(head["ContentLength"]), etag=head.get("ETag", ""),
-                          version_id=head.get("VersionId"), content_type=head.get("ContentType"))
+        return ObjectInfo(
+            size=int(head["ContentLength"]),
+            etag=head.get("ETag", ""),
+            version_id=head.get("VersionId"),
+            content_type=head.get("ContentType"),
+        )
 
     @contextmanager
     def local_copy(self, key: str, version_id: str | None = None) -> Iterator[Path]:
@@ -121,9 +125,17 @@ def _created_key(result: DetectionResult) -> str:
 
 
 class DynamoDBResultStore:
-    def __init__(self, client: DynamoDBClient, table: str, *, index: str = "by_created",
-                 retention: timedelta = timedelta(days=365), queued_retention: timedelta = timedelta(days=2),
-                 overflow: S3MediaStore | None = None, overflow_prefix: str = "results/") -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        index: str = "by_created",
+        retention: timedelta = timedelta(days=365),
+        queued_retention: timedelta = timedelta(days=2),
+        overflow: S3MediaStore | None = None,
+        overflow_prefix: str = "results/",
+    ) -> None:
         self.client = client
         self.table = table
         self.index = index
@@ -153,13 +165,16 @@ class DynamoDBResultStore:
             self.overflow.put(key, document, "application/octet-stream")
             item["document_key"] = {"S": key}
         else:
-            raise ValueError(f"result {result.id} is {len(document)} bytes compressed; "
-                             "too big for DynamoDB and no overflow store is configured")
+            raise ValueError(
+                f"result {result.id} is {len(document)} bytes compressed; "
+                "too big for DynamoDB and no overflow store is configured"
+            )
         self.client.put_item(TableName=self.table, Item=item)
 
     def get(self, result_id: str) -> DetectionResult | None:
-        response = self.client.get_item(TableName=self.table, Key={"id": {"S": result_id}},
-                                        ConsistentRead=True)
+        response = self.client.get_item(
+            TableName=self.table, Key={"id": {"S": result_id}}, ConsistentRead=True
+        )
         item = response.get("Item")
         return self._decode(item) if item else None
 
@@ -180,17 +195,28 @@ class DynamoDBResultStore:
         # Only the local processor resumes pending work; in the cloud SQS redelivers instead.
         # A filtered query reads the whole index, acceptable for this rare maintenance call.
         values: dict[str, AttributeValueTypeDef] = {
-            ":pk": {"S": LIST_PARTITION}, ":q": {"S": Status.QUEUED.value},
-            ":p": {"S": Status.PROCESSING.value}}
+            ":pk": {"S": LIST_PARTITION},
+            ":q": {"S": Status.QUEUED.value},
+            ":p": {"S": Status.PROCESSING.value},
+        }
         for item in self._query("list_pk = :pk", values, None, filter_expression="#s IN (:q, :p)"):
             yield self._decode(item)
 
-    def _query(self, condition: str, values: dict[str, AttributeValueTypeDef], limit: int | None,
-               filter_expression: str | None = None) -> Iterator[dict[str, AttributeValueTypeDef]]:
+    def _query(
+        self,
+        condition: str,
+        values: dict[str, AttributeValueTypeDef],
+        limit: int | None,
+        filter_expression: str | None = None,
+    ) -> Iterator[dict[str, AttributeValueTypeDef]]:
         """Items of the index, newest first, following DynamoDB's 1 MB pages until ``limit``."""
-        args: dict[str, Any] = {"TableName": self.table, "IndexName": self.index,
-                                "KeyConditionExpression": condition, "ExpressionAttributeValues": values,
-                                "ScanIndexForward": False}
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": self.index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
         if filter_expression:
             args["FilterExpression"] = filter_expression
             args["ExpressionAttributeNames"] = {"#s": "status"}

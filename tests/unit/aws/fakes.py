@@ -40,8 +40,11 @@ class InMemoryPersistence(BasePersistenceLayer):
     def _put_record(self, data_record: DataRecord) -> None:
         old = self.records.get(data_record.idempotency_key)
         if old is not None and not old.is_expired:
-            stale = (old.status == "INPROGRESS" and old.in_progress_expiry_timestamp is not None
-                     and old.in_progress_expiry_timestamp < time.time() * 1000)
+            stale = (
+                old.status == "INPROGRESS"
+                and old.in_progress_expiry_timestamp is not None
+                and old.in_progress_expiry_timestamp < time.time() * 1000
+            )
             if not stale:
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old)
         self.records[data_record.idempotency_key] = data_record
@@ -118,7 +121,13 @@ class StubDetector:
         if Path(path).read_bytes().startswith(b"bad"):
             return Analysis(DetectionResult.failed(name, ErrorCode.CORRUPT_MEDIA, "the image is damaged"))
         face = FaceResult(box=(1, 1, 8, 8), landmarks=[(2, 2)] * 5, detector_score=0.9, score=0.1)
-        result = DetectionResult(path=name, media_kind=MediaKind.IMAGE, status=Status.DONE,
-                                 verdict=Verdict.REAL, score=0.1, faces=[face],
-                                 timings_ms={"decode": 1.0, "detect": 2.0, "total": 4.0})
+        result = DetectionResult(
+            path=name,
+            media_kind=MediaKind.IMAGE,
+            status=Status.DONE,
+            verdict=Verdict.REAL,
+            score=0.1,
+            faces=[face],
+            timings_ms={"decode": 1.0, "detect": 2.0, "total": 4.0},
+        )
         return Analysis(result, np.zeros((16, 16, 3), dtype=np.uint8))

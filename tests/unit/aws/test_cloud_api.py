@@ -15,23 +15,31 @@ from deepfake_detect.store.aws import _decode_token, _encode_token
 from tests.unit.aws.fakes import InMemoryResults
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("photo.jpg", "photo.jpg"),
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\me\\my photo (1).jpg", "my_photo_1_.jpg"),
-    ("", "upload"),
-    ("...", "upload"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("photo.jpg", "photo.jpg"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\my photo (1).jpg", "my_photo_1_.jpg"),
+        ("", "upload"),
+        ("...", "upload"),
+    ],
+)
 def test_file_names_become_safe_keys(given: str, expected: str) -> None:
     assert safe_filename(given) == expected
 
 
 def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:
-    settings = Settings(_env_file=None, upload_bucket="media-bucket",  # type: ignore[call-arg]
-                        max_upload_bytes=1234, presign_expires_s=600)
+    settings = Settings(
+        _env_file=None,
+        upload_bucket="media-bucket",  # type: ignore[call-arg]
+        max_upload_bytes=1234,
+        presign_expires_s=600,
+    )
     # Signing is local: a client with made-up credentials never opens a socket here.
-    client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE",
-                          aws_secret_access_key="secret")
+    client = boto3.client(
+        "s3", region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"
+    )
     results = InMemoryResults()
     ticket = S3UploadSigner(client, settings, results).presign("../me.jpg", "image/jpeg")
 
@@ -48,7 +56,11 @@ def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:
 def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
     key = "2026-11-26T23:00:00.000000Z#abc"
     assert _decode_token(_encode_token(key)) == key
-    for bad in ("garbage", base64.urlsafe_b64encode(b'{"before": 3}').decode(),
-                base64.urlsafe_b64encode(b"[1]").decode(), "%%%"):
+    for bad in (
+        "garbage",
+        base64.urlsafe_b64encode(b'{"before": 3}').decode(),
+        base64.urlsafe_b64encode(b"[1]").decode(),
+        "%%%",
+    ):
         with pytest.raises(ValueError, match="invalid page token"):
             _decode_token(bad)

@@ -22,14 +22,21 @@ BUCKET = "media-bucket"
 
 class Harness:
     def __init__(self, tmp_path: Path, max_upload_bytes: int = 1000) -> None:
-        self.settings = Settings(_env_file=None, upload_bucket=BUCKET,  # type: ignore[call-arg]
-                                 max_upload_bytes=max_upload_bytes)
+        self.settings = Settings(
+            _env_file=None,
+            upload_bucket=BUCKET,  # type: ignore[call-arg]
+            max_upload_bytes=max_upload_bytes,
+        )
         self.media = FakeMedia(tmp_path)
         self.results = InMemoryResults()
         self.detector = StubDetector()
         self.persistence = InMemoryPersistence()
-        self.handler = make_detect_handler(self.settings, DetectDependencies(
-            detector=self.detector, media=self.media, results=self.results, persistence=self.persistence))
+        self.handler = make_detect_handler(
+            self.settings,
+            DetectDependencies(
+                detector=self.detector, media=self.media, results=self.results, persistence=self.persistence
+            ),
+        )
 
     def invoke(self, *bodies: str) -> dict[str, Any]:
         event = {"Records": [sqs_record(f"m{i}", body) for i, body in enumerate(bodies)]}
@@ -41,15 +48,32 @@ class Harness:
 
 
 def sqs_record(message_id: str, body: str) -> dict[str, Any]:
-    return {"messageId": message_id, "receiptHandle": f"r-{message_id}", "body": body, "attributes": {},
-            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:detect", "awsRegion": "us-east-1"}
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"r-{message_id}",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:detect",
+        "awsRegion": "us-east-1",
+    }
 
 
 def notification(key: str, size: int = 5) -> str:
-    return json.dumps({"Records": [{
-        "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-26T23:00:00.000Z",
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": size, "eTag": "e1"}}}]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": "2026-11-26T23:00:00.000Z",
+                    "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": size, "eTag": "e1"}},
+                }
+            ]
+        }
+    )
 
 
 def failures(response: dict[str, Any]) -> list[str]:
@@ -106,8 +130,9 @@ def test_an_object_deleted_before_the_scan_is_a_failed_result(harness: Harness) 
 
 def test_a_transient_error_fails_only_its_message_and_is_retried_later(harness: Harness) -> None:
     harness.media.objects.update({"uploads/a.jpg": b"image", "uploads/b.jpg": b"image"})
-    harness.media.failures["uploads/b.jpg"] = ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}},
-                                                          "GetObject")
+    harness.media.failures["uploads/b.jpg"] = ClientError(
+        {"Error": {"Code": "SlowDown", "Message": "slow"}}, "GetObject"
+    )
     response = harness.invoke(notification("uploads/a.jpg"), notification("uploads/b.jpg"))
     assert failures(response) == ["m1"]
     assert harness.result_for("uploads/a.jpg").status is Status.DONE
@@ -140,4 +165,3 @@ def test_the_queued_record_keeps_its_creation_time(harness: Harness) -> None:
     harness.invoke(notification(f"uploads/{upload_id}/a.jpg"))
     done = harness.results.get(upload_id)
     assert done is not None and done.status is Status.DONE and done.created_at == queued.created_at
-

@@ -17,9 +17,18 @@ def sqs_event() -> dict[str, Any]:
 
 
 def s3_body(key: str = "uploads/a.jpg", event_name: str = "ObjectCreated:Put", **obj: object) -> str:
-    return json.dumps({"Records": [{
-        "eventSource": "aws:s3", "eventName": event_name, "eventTime": "2026-11-26T23:00:00.000Z",
-        "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 5, "eTag": "e1", **obj}}}]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": event_name,
+                    "eventTime": "2026-11-26T23:00:00.000Z",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 5, "eTag": "e1", **obj}},
+                }
+            ]
+        }
+    )
 
 
 def test_keys_are_url_decoded_and_the_revision_is_the_version_id() -> None:

@@ -24,8 +24,9 @@ def resources() -> dict[str, Any]:
 def test_cfn_lint_passes() -> None:
     cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or shutil.which("cfn-lint")
     assert cfn_lint, "cfn-lint is a dev dependency"
-    run = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                         timeout=300)
+    run = subprocess.run(
+        [cfn_lint, str(TEMPLATE)], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -53,8 +54,10 @@ def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(resources: dic
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["TimeToLiveSpecification"]["Enabled"] is True
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    ttl = {name: resources[name]["Properties"]["TimeToLiveSpecification"]["AttributeName"]
-           for name in ("ResultsTable", "IdempotencyTable")}
+    ttl = {
+        name: resources[name]["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+        for name in ("ResultsTable", "IdempotencyTable")
+    }
     assert ttl == {"ResultsTable": "expires_at", "IdempotencyTable": "expiration"}
 
 
@@ -69,8 +72,9 @@ def test_function_policies_name_their_actions_and_resources(resources: dict[str,
 
 
 def test_alarms_and_dashboard_use_metrics_the_function_emits(resources: dict[str, Any]) -> None:
-    emitted = {value for key, value in vars(observability).items()
-               if key.isupper() and isinstance(value, str)}
+    emitted = {
+        value for key, value in vars(observability).items() if key.isupper() and isinstance(value, str)
+    }
     emitted |= set(observability.STAGE_METRICS.values())
     alarm_metrics = {resources["LatencyP95Alarm"]["Properties"]["MetricName"]}
     for query in resources["ErrorRateAlarm"]["Properties"]["Metrics"]:

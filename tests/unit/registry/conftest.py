@@ -20,8 +20,9 @@ class StubEvaluator:
         self.evaluated: list[str] = []
 
     def set(self, onnx_path: Path, auc: float, fpr: float) -> None:
-        self.by_sha[file_sha256(onnx_path)] = GateMetrics(auc=auc, fpr=fpr, tpr=0.9, threshold=0.5,
-                                                          n_real=50, n_fake=50)
+        self.by_sha[file_sha256(onnx_path)] = GateMetrics(
+            auc=auc, fpr=fpr, tpr=0.9, threshold=0.5, n_real=50, n_fake=50
+        )
 
     def evaluate(self, onnx_path: Path) -> GateMetrics:
         sha = file_sha256(onnx_path)

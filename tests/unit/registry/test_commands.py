@@ -21,8 +21,13 @@ def gate_dir(shared_data: Path, tmp_path: Path) -> Path:
 
 
 def test_retrain_promotes_a_good_candidate_and_rollback_restores(
-        settings_env: dict[str, str], settings: Settings, gate_dir: Path, tmp_path: Path,
-        face_photo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings_env: dict[str, str],
+    settings: Settings,
+    gate_dir: Path,
+    tmp_path: Path,
+    face_photo: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     good = build_cast_classifier(tmp_path / "good", version="anything").parent
     code = main(["retrain", "--candidate", str(good), "--gate-dir", str(gate_dir), "--no-progress"])
     out = capsys.readouterr().out
@@ -48,8 +53,13 @@ def test_retrain_promotes_a_good_candidate_and_rollback_restores(
     registry.close()
 
 
-def test_retrain_rejects_a_worse_candidate(settings_env: dict[str, str], settings: Settings, gate_dir: Path,
-                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retrain_rejects_a_worse_candidate(
+    settings_env: dict[str, str],
+    settings: Settings,
+    gate_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     worse = build_cast_classifier(tmp_path / "worse", version="x", sign=-1.0).parent
     code = main(["retrain", "--candidate", str(worse), "--gate-dir", str(gate_dir), "--no-progress"])
     out = capsys.readouterr().out
@@ -60,13 +70,15 @@ def test_retrain_rejects_a_worse_candidate(settings_env: dict[str, str], setting
     registry.close()
 
 
-def test_retrain_without_a_gate_set_is_a_usage_error(settings_env: dict[str, str], tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_retrain_without_a_gate_set_is_a_usage_error(
+    settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["retrain", "--gate-dir", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "needs media files in both real/ and fake/" in capsys.readouterr().err
 
 
-def test_rollback_with_nothing_to_roll_back(settings_env: dict[str, str],
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_with_nothing_to_roll_back(
+    settings_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rollback"]) == 2
     assert "no current model" in capsys.readouterr().err

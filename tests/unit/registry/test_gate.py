@@ -12,14 +12,17 @@ def metrics(auc: float | None, fpr: float | None, threshold: float = 0.5) -> Gat
     return GateMetrics(auc=auc, fpr=fpr, tpr=0.9, threshold=threshold, n_real=100, n_fake=100)
 
 
-@pytest.mark.parametrize(("candidate", "current", "promote"), [
-    (metrics(0.95, 0.04), metrics(0.90, 0.05), True),  # better on both
-    (metrics(0.90, 0.05), metrics(0.90, 0.05), True),  # equal is not worse
-    (metrics(0.896, 0.05), metrics(0.90, 0.05), True),  # AUC 0.004 lower: within the margin
-    (metrics(0.894, 0.05), metrics(0.90, 0.05), False),  # AUC 0.006 lower
-    (metrics(0.99, 0.051), metrics(0.90, 0.05), False),  # a higher FPR at threshold is never accepted
-    (metrics(None, 0.0), metrics(0.90, 0.05), False),  # the candidate could not be measured
-])
+@pytest.mark.parametrize(
+    ("candidate", "current", "promote"),
+    [
+        (metrics(0.95, 0.04), metrics(0.90, 0.05), True),  # better on both
+        (metrics(0.90, 0.05), metrics(0.90, 0.05), True),  # equal is not worse
+        (metrics(0.896, 0.05), metrics(0.90, 0.05), True),  # AUC 0.004 lower: within the margin
+        (metrics(0.894, 0.05), metrics(0.90, 0.05), False),  # AUC 0.006 lower
+        (metrics(0.99, 0.051), metrics(0.90, 0.05), False),  # a higher FPR at threshold is never accepted
+        (metrics(None, 0.0), metrics(0.90, 0.05), False),  # the candidate could not be measured
+    ],
+)
 def test_promote_only_when_not_worse(candidate: GateMetrics, current: GateMetrics, promote: bool) -> None:
     decision = decide(candidate, current, max_auc_drop=0.005, current_version="1")
     assert decision.promote is promote

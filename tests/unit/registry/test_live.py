@@ -42,9 +42,9 @@ def test_no_pointer_keeps_the_loaded_model(live: tuple[LiveDetector, Clock], fac
     assert result.model is not None and result.model.version == "0.0.1" == model.version
 
 
-def test_promotion_is_picked_up_after_the_interval(live: tuple[LiveDetector, Clock],
-                                                   registry: LocalModelRegistry, tmp_path: Path,
-                                                   face_photo: Path) -> None:
+def test_promotion_is_picked_up_after_the_interval(
+    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+) -> None:
     model, clock = live
     model.analyze(face_photo)
     publish(registry, tmp_path, "2.0")
@@ -61,15 +61,17 @@ def test_promotion_is_picked_up_after_the_interval(live: tuple[LiveDetector, Clo
     assert model.analyze(face_photo).result.model.version == "2.1"  # type: ignore[union-attr]
 
 
-def test_cold_start_serves_the_pointers_model(base_settings: Settings, registry: LocalModelRegistry,
-                                              tmp_path: Path) -> None:
+def test_cold_start_serves_the_pointers_model(
+    base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path
+) -> None:
     publish(registry, tmp_path, "5.0")
     model = LiveDetector(base_settings, registry, tmp_path / "cache", interval_s=300)
     assert model.version == "5.0" == model.classifier.card.version
 
 
-def test_broken_model_keeps_the_old_one(live: tuple[LiveDetector, Clock], registry: LocalModelRegistry,
-                                        tmp_path: Path, face_photo: Path) -> None:
+def test_broken_model_keeps_the_old_one(
+    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+) -> None:
     model, clock = live
     pointer = publish(registry, tmp_path, "3.0")
     onnx = registry.root / pointer.onnx_key
@@ -80,8 +82,9 @@ def test_broken_model_keeps_the_old_one(live: tuple[LiveDetector, Clock], regist
     assert result.error is None and result.model is not None and result.model.version == "0.0.1"
 
 
-def test_unreadable_pointer_keeps_the_old_one(live: tuple[LiveDetector, Clock], registry: LocalModelRegistry,
-                                              face_photo: Path) -> None:
+def test_unreadable_pointer_keeps_the_old_one(
+    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, face_photo: Path
+) -> None:
     model, clock = live
     registry.root.mkdir(parents=True)
     registry.pointer_path.write_text("{not json")

@@ -44,8 +44,9 @@ def test_baseline_is_published_and_current(registry: LocalModelRegistry, baselin
     assert adopt_baseline(registry, baseline).version == "1.0"  # idempotent
 
 
-def test_better_candidate_is_promoted(tmp_path: Path, registry: LocalModelRegistry, baseline: Path,
-                                      evaluator: StubEvaluator) -> None:
+def test_better_candidate_is_promoted(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path, evaluator: StubEvaluator
+) -> None:
     path = candidate(tmp_path, "c", seed=1)
     evaluator.set(path, auc=0.93, fpr=0.04)
     done = gate_and_promote(registry, record("2.0"), path, evaluator)
@@ -62,8 +63,9 @@ def test_better_candidate_is_promoted(tmp_path: Path, registry: LocalModelRegist
     assert registry.get_record("2.0") == done
 
 
-def test_worse_candidate_is_rejected_and_recorded(tmp_path: Path, registry: LocalModelRegistry,
-                                                  baseline: Path, evaluator: StubEvaluator) -> None:
+def test_worse_candidate_is_rejected_and_recorded(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path, evaluator: StubEvaluator
+) -> None:
     path = candidate(tmp_path, "c", seed=1)
     evaluator.set(path, auc=0.95, fpr=0.06)  # better AUC, but more false positives
     done = gate_and_promote(registry, record("2.0"), path, evaluator)
@@ -74,8 +76,9 @@ def test_worse_candidate_is_rejected_and_recorded(tmp_path: Path, registry: Loca
     assert registry.get_record("2.0").status is ModelStatus.REJECTED  # type: ignore[union-attr]
 
 
-def test_corrupt_candidate_is_rejected_without_evaluation(tmp_path: Path, registry: LocalModelRegistry,
-                                                          baseline: Path, evaluator: StubEvaluator) -> None:
+def test_corrupt_candidate_is_rejected_without_evaluation(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path, evaluator: StubEvaluator
+) -> None:
     path = candidate(tmp_path, "c", seed=1)
     path.write_bytes(b"garbage")
     done = gate_and_promote(registry, record("2.0"), path, evaluator)
@@ -85,8 +88,9 @@ def test_corrupt_candidate_is_rejected_without_evaluation(tmp_path: Path, regist
     assert registry.current().version == "1.0"  # type: ignore[union-attr]
 
 
-def test_published_versions_are_immutable(tmp_path: Path, registry: LocalModelRegistry,
-                                          baseline: Path) -> None:
+def test_published_versions_are_immutable(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path
+) -> None:
     other = candidate(tmp_path, "c", seed=1)
     with pytest.raises(RegistryError, match="already published"):
         registry.publish("1.0", other, other.with_suffix(".json"))
@@ -94,8 +98,9 @@ def test_published_versions_are_immutable(tmp_path: Path, registry: LocalModelRe
         registry.set_current(ModelPointer.for_version("9.9"))
 
 
-def test_rollback_goes_back_one_promotion_at_a_time(tmp_path: Path, registry: LocalModelRegistry,
-                                                    baseline: Path, evaluator: StubEvaluator) -> None:
+def test_rollback_goes_back_one_promotion_at_a_time(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path, evaluator: StubEvaluator
+) -> None:
     for version, seed, auc in (("2.0", 1, 0.91), ("3.0", 2, 0.92)):
         path = candidate(tmp_path, version, seed=seed)
         evaluator.set(path, auc=auc, fpr=0.05)
@@ -111,8 +116,9 @@ def test_rollback_goes_back_one_promotion_at_a_time(tmp_path: Path, registry: Lo
     assert registry.get_record("3.0").status is ModelStatus.PROMOTED  # type: ignore[union-attr]
 
 
-def test_rollback_refuses_rejected_and_unknown_versions(tmp_path: Path, registry: LocalModelRegistry,
-                                                        baseline: Path, evaluator: StubEvaluator) -> None:
+def test_rollback_refuses_rejected_and_unknown_versions(
+    tmp_path: Path, registry: LocalModelRegistry, baseline: Path, evaluator: StubEvaluator
+) -> None:
     path = candidate(tmp_path, "c", seed=1)
     evaluator.set(path, auc=0.5, fpr=0.5)
     gate_and_promote(registry, record("2.0"), path, evaluator)

@@ -44,8 +44,10 @@ def test_one_invocation_at_a_time(resources: dict[str, Any]) -> None:
 
 
 def test_registry_tables_have_the_keys_the_stores_use(resources: dict[str, Any]) -> None:
-    keys = {name: [k["AttributeName"] for k in resources[name]["Properties"]["KeySchema"]]
-            for name in ("ModelsTable", "FeedbackTable")}
+    keys = {
+        name: [k["AttributeName"] for k in resources[name]["Properties"]["KeySchema"]]
+        for name in ("ModelsTable", "FeedbackTable")
+    }
     assert keys == {"ModelsTable": ["version"], "FeedbackTable": ["result_id"]}
 
 

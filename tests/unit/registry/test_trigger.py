@@ -29,8 +29,11 @@ class FakeSageMaker:
         return {"TrainingJobArn": f"arn:aws:sagemaker:::training-job/{arguments['TrainingJobName']}"}
 
     def list_training_jobs(self, StatusEquals: str, NameContains: str) -> dict[str, Any]:  # noqa: N803
-        names = [name for name, job in self.jobs.items()
-                 if job["TrainingJobStatus"] == StatusEquals and NameContains in name]
+        names = [
+            name
+            for name, job in self.jobs.items()
+            if job["TrainingJobStatus"] == StatusEquals and NameContains in name
+        ]
         return {"TrainingJobSummaries": [{"TrainingJobName": name} for name in names]}
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
@@ -57,16 +60,23 @@ class Clock:
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    return base_settings.model_copy(update={
-        "models_bucket": "models", "training_image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
-        "training_role_arn": "arn:aws:iam::123:role/train", "training_instance_type": "ml.g5.xlarge",
-        "training_max_run_s": 7200, "training_max_wait_s": 10800,
-        "training_hyperparameters": {"epochs": "6"}})
+    return base_settings.model_copy(
+        update={
+            "models_bucket": "models",
+            "training_image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
+            "training_role_arn": "arn:aws:iam::123:role/train",
+            "training_instance_type": "ml.g5.xlarge",
+            "training_max_run_s": 7200,
+            "training_max_wait_s": 10800,
+            "training_hyperparameters": {"epochs": "6"},
+        }
+    )
 
 
 @pytest.fixture
-def parts(settings: Settings, registry: LocalModelRegistry, evaluator: StubEvaluator,
-          tmp_path: Path) -> tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]:
+def parts(
+    settings: Settings, registry: LocalModelRegistry, evaluator: StubEvaluator, tmp_path: Path
+) -> tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]:
     sagemaker, s3, clock = FakeSageMaker(), FakeS3(), Clock()
     shipped = build_cast_classifier(tmp_path / "shipped", version="1")
     evaluator.set(shipped, auc=0.9, fpr=0.05)
@@ -75,13 +85,21 @@ def parts(settings: Settings, registry: LocalModelRegistry, evaluator: StubEvalu
     def export() -> ExportSummary:
         return ExportSummary(labelled=3, copied=1, missing=[])
 
-    trigger = RetrainTrigger(settings, sagemaker, s3, registry, lambda: evaluator,  # type: ignore[arg-type]
-                             export, clock=clock)
+    trigger = RetrainTrigger(
+        settings,
+        sagemaker,
+        s3,
+        registry,
+        lambda: evaluator,  # type: ignore[arg-type]
+        export,
+        clock=clock,
+    )
     return trigger, sagemaker, s3, clock
 
 
-def state_change(job: str, status: str, artifact: str | None = None,
-                 reason: str | None = None) -> dict[str, Any]:
+def state_change(
+    job: str, status: str, artifact: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     detail: dict[str, Any] = {"TrainingJobName": job, "TrainingJobStatus": status}
     if artifact:
         detail["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
@@ -99,12 +117,16 @@ def sample_event(name: str) -> dict[str, Any]:
     return event
 
 
-def test_schedule_starts_one_job_with_the_settings(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
-                                                   registry: LocalModelRegistry) -> None:
+def test_schedule_starts_one_job_with_the_settings(
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry
+) -> None:
     trigger, sagemaker, _, _ = parts
     outcome = handle_event(trigger, SCHEDULE)
-    assert outcome == {"outcome": "started", "job_name": "deepfake-retrain-2026-11-27-030000",
-                       "version": "2026.11.27-030000"}
+    assert outcome == {
+        "outcome": "started",
+        "job_name": "deepfake-retrain-2026-11-27-030000",
+        "version": "2026.11.27-030000",
+    }
     job = sagemaker.jobs["deepfake-retrain-2026-11-27-030000"]
     assert job["AlgorithmSpecification"]["TrainingImage"] == "123.dkr.ecr.us-east-1.amazonaws.com/train:1"
     assert job["RoleArn"] == "arn:aws:iam::123:role/train"
@@ -113,8 +135,10 @@ def test_schedule_starts_one_job_with_the_settings(parts: tuple[RetrainTrigger, 
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
     assert job["HyperParameters"] == {"epochs": "6", "version": "2026.11.27-030000"}
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
-    assert channels == {"shared": "s3://models/training-data/shared/",
-                        "feedback": "s3://models/training-data/feedback/"}
+    assert channels == {
+        "shared": "s3://models/training-data/shared/",
+        "feedback": "s3://models/training-data/feedback/",
+    }
     assert job["OutputDataConfig"]["S3OutputPath"] == "s3://models/training-jobs/"
     record = registry.get_record("2026.11.27-030000")
     assert record is not None and record.status is ModelStatus.TRAINING
@@ -126,7 +150,8 @@ def test_schedule_starts_one_job_with_the_settings(parts: tuple[RetrainTrigger, 
 
 
 def test_finished_job_awaiting_its_gate_blocks_a_new_one(
-        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+) -> None:
     trigger, sagemaker, _, clock = parts
     job = trigger.on_schedule()["job_name"]
     sagemaker.jobs[job]["TrainingJobStatus"] = "Completed"  # its event is not processed yet
@@ -138,9 +163,12 @@ def test_finished_job_awaiting_its_gate_blocks_a_new_one(
     assert len(sagemaker.jobs) == 2
 
 
-def test_completed_better_job_is_promoted(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
-                                          registry: LocalModelRegistry, evaluator: StubEvaluator,
-                                          tmp_path: Path) -> None:
+def test_completed_better_job_is_promoted(
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    registry: LocalModelRegistry,
+    evaluator: StubEvaluator,
+    tmp_path: Path,
+) -> None:
     trigger, _, s3, _ = parts
     started = trigger.on_schedule()
     model = build_cast_classifier(tmp_path / "out", version="whatever")
@@ -156,16 +184,20 @@ def test_completed_better_job_is_promoted(parts: tuple[RetrainTrigger, FakeSageM
     assert again["outcome"] == "ignored"
 
 
-def test_completed_worse_job_is_rejected(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
-                                         registry: LocalModelRegistry, evaluator: StubEvaluator,
-                                         tmp_path: Path) -> None:
+def test_completed_worse_job_is_rejected(
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    registry: LocalModelRegistry,
+    evaluator: StubEvaluator,
+    tmp_path: Path,
+) -> None:
     trigger, _, s3, _ = parts
     started = trigger.on_schedule()
     model = build_cast_classifier(tmp_path / "out", version="x", sign=-1)
     evaluator.set(model, auc=0.80, fpr=0.05)
     s3.objects[("models", "a/model.tar.gz")] = model_tarball(model)
-    outcome = trigger.on_state_change(state_change(started["job_name"], "Completed",
-                                                   "s3://models/a/model.tar.gz")["detail"])
+    outcome = trigger.on_state_change(
+        state_change(started["job_name"], "Completed", "s3://models/a/model.tar.gz")["detail"]
+    )
     assert outcome["outcome"] == "rejected" and "AUC" in outcome["reasons"][0]
     assert registry.current().version == "1"  # type: ignore[union-attr]
     record = registry.get_record(started["version"])
@@ -174,22 +206,30 @@ def test_completed_worse_job_is_rejected(parts: tuple[RetrainTrigger, FakeSageMa
     assert record.decision.current.auc == 0.9 and record.decision.candidate.auc == 0.8  # type: ignore[union-attr]
 
 
-def test_missing_or_corrupt_artifact_is_rejected(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
-                                                 registry: LocalModelRegistry) -> None:
+def test_missing_or_corrupt_artifact_is_rejected(
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry
+) -> None:
     trigger, _, s3, _ = parts
     started = trigger.on_schedule()
     s3.objects[("models", "bad/model.tar.gz")] = b"\x1f\x8b not really gzip"
-    outcome = trigger.on_state_change(state_change(started["job_name"], "Completed",
-                                                   "s3://models/bad/model.tar.gz")["detail"])
+    outcome = trigger.on_state_change(
+        state_change(started["job_name"], "Completed", "s3://models/bad/model.tar.gz")["detail"]
+    )
     assert outcome["outcome"] == "rejected" and "tar" in outcome["reasons"][0]
     assert registry.current().version == "1"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("status", "outcome", "recorded"), [
-    ("Failed", "failed", ModelStatus.FAILED), ("Stopped", "stopped", ModelStatus.STOPPED)])
+@pytest.mark.parametrize(
+    ("status", "outcome", "recorded"),
+    [("Failed", "failed", ModelStatus.FAILED), ("Stopped", "stopped", ModelStatus.STOPPED)],
+)
 def test_failed_or_stopped_job_is_recorded_never_promoted(
-        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry,
-        status: str, outcome: str, recorded: ModelStatus) -> None:
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    registry: LocalModelRegistry,
+    status: str,
+    outcome: str,
+    recorded: ModelStatus,
+) -> None:
     trigger, sagemaker, _, clock = parts
     started = trigger.on_schedule()
     sagemaker.jobs[started["job_name"]]["TrainingJobStatus"] = status
@@ -206,13 +246,18 @@ def test_failed_or_stopped_job_is_recorded_never_promoted(
 
 
 def test_events_for_other_jobs_and_other_states_are_ignored(
-        parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+) -> None:
     trigger, _, _, _ = parts
-    assert trigger.on_state_change({"TrainingJobName": "someone-else", "TrainingJobStatus": "Failed"})[
-        "outcome"] == "ignored"
+    assert (
+        trigger.on_state_change({"TrainingJobName": "someone-else", "TrainingJobStatus": "Failed"})["outcome"]
+        == "ignored"
+    )
     job = trigger.on_schedule()["job_name"]
-    assert trigger.on_state_change({"TrainingJobName": job, "TrainingJobStatus": "InProgress"})[
-        "outcome"] == "ignored"
+    assert (
+        trigger.on_state_change({"TrainingJobName": job, "TrainingJobStatus": "InProgress"})["outcome"]
+        == "ignored"
+    )
 
 
 def test_unknown_event_fails_loudly(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
