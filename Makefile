@@ -49,6 +49,7 @@ test: venv-dev models system-deps sam-validate lint
 lint: venv-dev
 	$(BIN)/ruff check src training functions tests infra
 	$(BIN)/ruff format --check src training functions tests infra
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

@@ -4,7 +4,7 @@ self-blended fakes; calibrate and set the threshold on validation; export to ONN
     python -m training.train                # full CPU run, writes models/deepfake_classifier.{onnx,json}
     python -m training.train --help         # every knob; SageMaker hyperparameters use the same names
 
-Schedule (defaults): 6 epochs x 24,000 streamed samples, batch 32, AdamW (lr 5e-4, weight decay
+Schedule (defaults): 7 epochs x 30,000 streamed samples, batch 32, AdamW (lr 5e-4, weight decay
 1e-4), one-cycle learning rate (10 % warm-up, cosine decay), the first 4 MobileNetV2 blocks frozen,
 160 px crops. Seeds are fixed (python, numpy, torch, and every sample's augmentation). A checkpoint
 is written after every epoch and a rerun with the same configuration resumes from the last one.

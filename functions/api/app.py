@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepfake_detect.api.cloud import make_api_handler
+from deepfake_detect.aws.api import make_api_handler
 from deepfake_detect.settings import get_settings
 
 handler = make_api_handler(get_settings())

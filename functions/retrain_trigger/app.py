@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from deepfake_detect.registry.trigger import OUTCOME_METRICS, aws_trigger, handle_event
+from deepfake_detect.aws.retrain_trigger import OUTCOME_METRICS, aws_trigger, handle_event
 from deepfake_detect.settings import get_settings
 
 settings = get_settings()

@@ -101,7 +101,7 @@ def run_stack(args: argparse.Namespace) -> int:
     import uvicorn
 
     from deepfake_detect.api.app import create_app
-    from deepfake_detect.api.cloud import cloud_services
+    from deepfake_detect.aws.api import cloud_services
     from deepfake_detect.settings import Settings
 
     logging.basicConfig(level=logging.INFO)

@@ -23,8 +23,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, TrackResult, Verdict
+from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.settings import PROJECT_ROOT
-from deepfake_detect.store.local import SQLiteResultStore
 from tests.conftest import TINY_MODEL
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"

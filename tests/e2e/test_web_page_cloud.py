@@ -22,14 +22,14 @@ from moto.server import ThreadedMotoServer
 from playwright.sync_api import Page, expect
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.api.cloud import S3UploadSigner
 from deepfake_detect.api.services import Services
+from deepfake_detect.aws.api import S3UploadSigner
 from deepfake_detect.aws.clients import s3_client
+from deepfake_detect.aws.stores import S3MediaStore
 from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.processing import LocalProcessor
+from deepfake_detect.local.stores import SQLiteResultStore
+from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.aws import S3MediaStore
-from deepfake_detect.store.local import SQLiteResultStore
 from tests.conftest import TINY_MODEL
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_web_page import (

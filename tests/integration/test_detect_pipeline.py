@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.api.cloud import cloud_services
+from deepfake_detect.aws.api import cloud_services
+from deepfake_detect.aws.stores import DynamoDBResultStore
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.settings import PROJECT_ROOT, Settings
-from deepfake_detect.store.aws import DynamoDBResultStore
 from infra.local.stack import LocalAwsStack, StackResources
 from tests.integration.conftest import MakeWorker, SimulatedCrash, drain, wait_until
 

@@ -20,15 +20,17 @@ from typing import Any
 import pytest
 
 from deepfake_detect.aws.detect import aws_dependencies, make_detect_handler
+from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.model_pointer import read_pointer
+from deepfake_detect.aws.registry import AwsModelRegistry
+from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.wiring import live_detector
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import Status
-from deepfake_detect.registry.aws import AwsModelRegistry
 from deepfake_detect.registry.base import ModelRecord, ModelStatus, utc_now
-from deepfake_detect.registry.feedback import DynamoDBFeedbackStore, Feedback, Label
-from deepfake_detect.registry.live import LiveDetector, live_detector
+from deepfake_detect.registry.feedback import Feedback, Label
+from deepfake_detect.registry.live import LiveDetector
 from deepfake_detect.settings import Settings, get_settings
-from deepfake_detect.store.aws import DynamoDBResultStore
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker, LocalLambdaContext
 from tests.integration.conftest import drain

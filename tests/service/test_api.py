@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from deepfake_detect.api.app import create_app
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
+from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
 from tests.support.http import error_body, wait_for_result
 from tests.support.media import png_bomb, read_bgr, write_video
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(local_app(settings)) as test_client:
         yield test_client
 
 
@@ -108,7 +108,7 @@ def test_bad_uploads_get_4xx_with_a_reason(
 
 def test_upload_size_limit(settings: Settings, face_photo: Path) -> None:
     small = settings.model_copy(update={"max_upload_bytes": 10_000})
-    with TestClient(create_app(small)) as client:
+    with TestClient(local_app(small)) as client:
         response = post(client, "big.jpg", face_photo.read_bytes())
     assert response.status_code == 413
     assert error_body(response)["code"] == "file_too_large"
@@ -169,14 +169,14 @@ def test_a_restart_finishes_work_left_queued(settings: Settings, face_photo: Pat
         results.put(record)
         left.append(record.id)
     results.close()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(local_app(settings)) as client:
         for result_id in left:
             assert wait_for_result(client, result_id)["status"] == "done"
 
 
 def test_a_missing_model_is_503_with_a_reason_not_a_crash(settings: Settings, face_photo: Path) -> None:
     broken = settings.model_copy(update={"classifier_model": "absent.onnx"})
-    with TestClient(create_app(broken)) as client:
+    with TestClient(local_app(broken)) as client:
         assert client.get("/health").status_code == 200
         card = client.get("/v1/model")
         assert card.status_code == 503 and error_body(card)["code"] == "model_error"

@@ -13,9 +13,10 @@ import pytest
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Detector
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
-from deepfake_detect.processing import LocalProcessor, evidence_key
+from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
+from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
+from deepfake_detect.store.evidence import evidence_key
 from tests.support.media import write_video
 
 WAIT_S = 60

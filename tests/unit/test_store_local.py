@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
-from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
+from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 

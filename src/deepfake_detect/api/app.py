@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from deepfake_detect import __version__
-from deepfake_detect.api.services import Services, local_services
+from deepfake_detect.api.services import Services
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.formats import CONTENT_TYPES, sniff
 from deepfake_detect.core.model_card import ModelCard
@@ -77,15 +77,14 @@ _ERROR_STATUS = {
 }
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(settings: Settings | None, services: Services | Callable[[Settings], Services]) -> FastAPI:
+    """The app over ``services``, or over what ``services(settings)`` builds when the app starts
+    (the local wiring opens its stores and starts its worker then, not at import)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services is None:
-            app.state.services = local_services(settings)
-        else:
-            app.state.services = services
+        app.state.services = services if isinstance(services, Services) else services(settings)
         processor = app.state.services.processor
         if processor is not None:
             processor.start()

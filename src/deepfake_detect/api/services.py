@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.result import DetectionResult
 from deepfake_detect.registry.feedback import FeedbackStore
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
 
-if TYPE_CHECKING:  # the cloud API never scans: it must not import OpenCV and ONNX Runtime
-    from deepfake_detect.processing import LocalProcessor
+
+class Processor(Protocol):
+    """The local service scans in-process (``local.worker.LocalProcessor``); the cloud API has none
+    and never imports the scanning stack (OpenCV, ONNX Runtime)."""
+
+    def start(self) -> Any: ...
+
+    def shutdown(self) -> None: ...
+
+    def precheck(self, record: DetectionResult) -> DetectionResult | None: ...
+
+    def submit(self, result_id: str) -> Future[DetectionResult | None]: ...
 
 
 class UploadSigner(Protocol):
@@ -27,29 +39,10 @@ class Services:
     media: MediaStore
     results: ResultStore
     model_card: Callable[[], ModelCard]
-    processor: LocalProcessor | None = None  # local service: scans in-process
+    processor: Processor | None = None  # local service: scans in-process
     uploads: UploadSigner | None = None  # cloud: presigned uploads, scanned by the detect function
     feedback: FeedbackStore | None = None  # reviewer labels (POST /v1/results/{id}/feedback)
 
     @property
     def mode(self) -> str:
         return "local" if self.processor is not None else "cloud"
-
-
-def local_services(settings: Settings) -> Services:
-    """The embedded default: a media folder and SQLite under ``settings.data_dir``."""
-    from deepfake_detect.processing import LocalProcessor
-    from deepfake_detect.registry.feedback import SQLiteFeedbackStore
-    from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
-
-    media = LocalMediaStore(settings.data_dir / "media")
-    results = SQLiteResultStore(settings.data_dir / "results.sqlite3")
-    processor = LocalProcessor(settings, media, results)
-    return Services(
-        settings=settings,
-        media=media,
-        results=results,
-        model_card=lambda: processor.detector.classifier.card,
-        processor=processor,
-        feedback=SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3"),
-    )

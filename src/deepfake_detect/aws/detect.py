@@ -37,13 +37,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from deepfake_detect.aws.errors import permanent_error
 from deepfake_detect.aws.events import MalformedEventError, ObjectRef, parse_sqs_body, result_id_for
 from deepfake_detect.aws.observability import Telemetry
+from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
-from deepfake_detect.processing import encode_evidence, evidence_key
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.aws import ObjectInfo
 from deepfake_detect.store.base import ResultStore
+from deepfake_detect.store.evidence import encode_evidence, evidence_key
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -165,8 +165,8 @@ class DetectDependencies:
 
 def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> DetectDependencies:
     from deepfake_detect.aws.clients import dynamodb_client, s3_client
-    from deepfake_detect.registry.live import live_detector
-    from deepfake_detect.store.aws import DynamoDBResultStore, S3MediaStore
+    from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+    from deepfake_detect.aws.wiring import live_detector
 
     media = S3MediaStore(s3_client(settings), settings.upload_bucket)
     dynamodb = dynamodb_client(settings)

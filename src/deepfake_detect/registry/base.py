@@ -25,6 +25,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def job_version(now: datetime) -> str:
+    """A model version (and its training job's suffix) from the time the job started."""
+    return now.strftime("%Y.%m.%d-%H%M%S")
+
+
 def version_keys(version: str) -> tuple[str, str]:
     """The immutable keys of a promoted version (the same layout in the bucket and the folder)."""
     return f"models/{version}/{MODEL_FILE}", f"models/{version}/{CARD_FILE}"

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from pathlib import PurePosixPath
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from deepfake_detect.registry.base import utc_now
 from deepfake_detect.store.base import MediaStore
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 LABELS_FILE = "labels.csv"
 COLUMNS = ("file", "label", "result_id", "reviewer", "labelled_at", "model_version", "score")
@@ -60,69 +55,6 @@ class FeedbackStore(Protocol):
     def get(self, result_id: str) -> Feedback | None: ...
 
     def all(self) -> Iterator[Feedback]: ...
-
-
-class SQLiteFeedbackStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS feedback (result_id TEXT PRIMARY KEY, "
-            "created_at TEXT NOT NULL, document TEXT NOT NULL)"
-        )
-
-    def put(self, feedback: Feedback) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO feedback (result_id, created_at, document) VALUES (?, ?, ?)",
-                (feedback.result_id, feedback.created_at.isoformat(), feedback.model_dump_json()),
-            )
-
-    def get(self, result_id: str) -> Feedback | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT document FROM feedback WHERE result_id = ?", (result_id,)
-            ).fetchone()
-        return Feedback.model_validate_json(row[0]) if row else None
-
-    def all(self) -> Iterator[Feedback]:
-        with self._lock:
-            rows = self._db.execute("SELECT document FROM feedback ORDER BY created_at").fetchall()
-        for row in rows:
-            yield Feedback.model_validate_json(row[0])
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class DynamoDBFeedbackStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self.client, self.table = client, table
-
-    def put(self, feedback: Feedback) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "result_id": {"S": feedback.result_id},
-                "label": {"S": feedback.label.value},
-                "created_at": {"S": feedback.created_at.isoformat()},
-                "document": {"S": feedback.model_dump_json()},
-            },
-        )
-
-    def get(self, result_id: str) -> Feedback | None:
-        item = self.client.get_item(
-            TableName=self.table, Key={"result_id": {"S": result_id}}, ConsistentRead=True
-        ).get("Item")
-        return Feedback.model_validate_json(item["document"]["S"]) if item else None  # type: ignore[index]
-
-    def all(self) -> Iterator[Feedback]:
-        # Read once per training job: a scan over a table of reviews is the simple, cheap choice.
-        for page in self.client.get_paginator("scan").paginate(TableName=self.table):
-            for item in page.get("Items", []):
-                yield Feedback.model_validate_json(item["document"]["S"])  # type: ignore[index]
 
 
 @dataclass(frozen=True)

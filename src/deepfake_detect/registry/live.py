@@ -92,31 +92,3 @@ class LiveDetector(Detector):
     ) -> Analysis:
         self.refresh()
         return super().analyze(path, display_path=display_path, progress=progress)
-
-
-def live_detector(settings: Settings) -> Detector:
-    """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
-    Without a model parameter (a deployment with no registry) it is the plain detector."""
-    import tempfile
-
-    from deepfake_detect.registry.aws import AwsModelRegistry
-
-    if not settings.model_parameter:
-        return Detector(settings)
-    return LiveDetector(
-        settings,
-        AwsModelRegistry.from_settings(settings),
-        Path(tempfile.gettempdir()) / "live-model",
-        interval_s=settings.model_refresh_s,
-    )
-
-
-def local_live_detector(settings: Settings) -> Detector:
-    """The local service's and CLI's detector: follows ``retrain`` and ``rollback`` in the local
-    registry; the shipped model until something was promoted there."""
-    from deepfake_detect.registry.local import LocalModelRegistry
-
-    registry = LocalModelRegistry(settings.registry_path)
-    return LiveDetector(
-        settings, registry, settings.registry_path / ".live", interval_s=settings.model_refresh_s
-    )

@@ -12,7 +12,7 @@ HEAVY = ("cv2", "onnxruntime", "numpy", "PIL", "torch")
 def test_cloud_api_imports_no_scanning_libraries() -> None:
     code = (
         "import json, sys\n"
-        "import deepfake_detect.api.cloud\n"
+        "import deepfake_detect.aws.api\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,10 +8,10 @@ import json
 import boto3
 import pytest
 
-from deepfake_detect.api.cloud import S3UploadSigner, safe_filename
+from deepfake_detect.aws.api import S3UploadSigner, safe_filename
+from deepfake_detect.aws.stores import _decode_token, _encode_token
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.aws import _decode_token, _encode_token
 from tests.unit.aws.fakes import InMemoryResults
 
 

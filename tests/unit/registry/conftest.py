@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import GateMetrics
-from deepfake_detect.registry.local import LocalModelRegistry
 
 
 class StubEvaluator:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deepfake_detect.cli import main
+from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelStatus
-from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.settings import Settings
 from tests.support.retrain import build_cast_classifier, build_gate_set
 

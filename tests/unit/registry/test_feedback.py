@@ -12,15 +12,15 @@ from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, MediaKind, ModelInfo, Status
+from deepfake_detect.local.feedback import SQLiteFeedbackStore
+from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.registry.feedback import (
     LABELS_FILE,
     Feedback,
     Label,
-    SQLiteFeedbackStore,
     export_channel,
 )
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.local import LocalMediaStore, SQLiteResultStore
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_export_writes_media_and_labels(
 
 
 def test_the_local_service_keeps_feedback_beside_its_results(settings: Settings) -> None:
-    from deepfake_detect.api.services import local_services
+    from deepfake_detect.local.wiring import local_services
 
     services = local_services(settings)
     try:

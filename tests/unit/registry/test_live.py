@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelPointer
 from deepfake_detect.registry.live import LiveDetector
-from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.settings import Settings
 from tests.support.retrain import build_cast_classifier
 

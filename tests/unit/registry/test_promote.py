@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelPointer, ModelRecord, ModelStatus, RegistryError
-from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, rollback
 from tests.support.retrain import build_cast_classifier
 from tests.support.tiny_model import build_tiny_classifier

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from deepfake_detect.aws.retrain_trigger import RetrainTrigger, UnknownEventError, handle_event
+from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelStatus
 from deepfake_detect.registry.feedback import ExportSummary
-from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.registry.promote import adopt_baseline
-from deepfake_detect.registry.trigger import RetrainTrigger, UnknownEventError, handle_event
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from tests.support.retrain import build_cast_classifier, model_tarball
 from tests.unit.registry.conftest import StubEvaluator

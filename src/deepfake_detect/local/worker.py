@@ -12,38 +12,15 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import cv2
-import numpy as np
-
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.media import open_video, probe_file
 from deepfake_detect.core.pipeline import Analysis, Detector
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
-from deepfake_detect.registry.live import local_live_detector
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
+from deepfake_detect.store.evidence import encode_evidence, evidence_key
 
 log = logging.getLogger(__name__)
-
-EVIDENCE_MAX_SIDE = 1280
-
-
-def evidence_key(result_id: str) -> str:
-    return f"evidence/{result_id}.jpg"
-
-
-def encode_evidence(analysis: Analysis) -> tuple[bytes, float] | None:
-    """The evidence frame as JPEG, downscaled for the page, and the scale applied to it."""
-    if analysis.evidence is None:
-        return None
-    image = analysis.evidence
-    scale = min(1.0, EVIDENCE_MAX_SIDE / max(image.shape[:2]))
-    if scale < 1.0:
-        image = np.asarray(
-            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8
-        )
-    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
-    return (buffer.tobytes(), scale) if ok else None
 
 
 class LocalProcessor:
@@ -77,6 +54,8 @@ class LocalProcessor:
                     ready.set_result(self._detector)
                     self._loaded = ready
                 else:
+                    from deepfake_detect.local.wiring import local_live_detector  # wiring builds this worker
+
                     self._loaded = self._executor.submit(local_live_detector, self.settings)
             return self._loaded
 

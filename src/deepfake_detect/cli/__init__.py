@@ -11,9 +11,9 @@ from typing import Never
 
 from tqdm import tqdm
 
+from deepfake_detect.cli.registry import add_commands as add_registry_commands
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.result import DetectionResult
-from deepfake_detect.registry.commands import add_commands as add_registry_commands
 from deepfake_detect.settings import get_settings
 
 # Exit statuses of `scan`.
@@ -76,7 +76,7 @@ def _frames(text: str) -> int:
 
 
 def scan(args: argparse.Namespace) -> int:
-    from deepfake_detect.registry.live import local_live_detector
+    from deepfake_detect.local.wiring import local_live_detector
 
     settings = get_settings()
     if args.frames:
@@ -112,7 +112,7 @@ def scan(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from deepfake_detect.api.app import create_app
+    from deepfake_detect.local.wiring import local_app
 
     settings = get_settings()
     updates = {
@@ -121,7 +121,7 @@ def serve(args: argparse.Namespace) -> int:
         if v is not None
     }
     settings = settings.model_copy(update=updates)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(local_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 
 
@@ -176,7 +176,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     code: int = args.handler(args)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,11 +18,11 @@ from mangum import Mangum
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
 from deepfake_detect.aws.clients import dynamodb_client, s3_client, ssm_client
+from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.model_pointer import CurrentModelCard
+from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
-from deepfake_detect.registry.feedback import DynamoDBFeedbackStore
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.aws import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.store.base import ResultStore
 
 if TYPE_CHECKING:

@@ -55,8 +55,8 @@ def _metrics_line(label: str, metrics: Any) -> str:
 
 
 def retrain(args: argparse.Namespace) -> int:
+    from deepfake_detect.local.retrain import run_local_retrain
     from deepfake_detect.registry.evaluate import GateSetError
-    from deepfake_detect.registry.local_retrain import run_local_retrain
 
     settings = get_settings()
     if args.data_dir is not None:
@@ -89,10 +89,10 @@ def retrain(args: argparse.Namespace) -> int:
 def _registry(args: argparse.Namespace) -> ModelRegistry:
     settings = get_settings()
     if args.aws:
-        from deepfake_detect.registry.aws import AwsModelRegistry
+        from deepfake_detect.aws.registry import AwsModelRegistry
 
         return AwsModelRegistry.from_settings(settings)
-    from deepfake_detect.registry.local import LocalModelRegistry
+    from deepfake_detect.local.registry import LocalModelRegistry
 
     return LocalModelRegistry(settings.registry_path)
 

@@ -14,15 +14,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from deepfake_detect.registry.base import ModelRecord, ModelStatus, utc_now
+from deepfake_detect.local.feedback import SQLiteFeedbackStore
+from deepfake_detect.local.registry import LocalModelRegistry
+from deepfake_detect.local.stores import LocalMediaStore
+from deepfake_detect.registry.base import ModelRecord, ModelStatus, job_version, utc_now
 from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
-from deepfake_detect.registry.feedback import ExportSummary, SQLiteFeedbackStore, export_channel
+from deepfake_detect.registry.feedback import ExportSummary, export_channel
 from deepfake_detect.registry.gate import ArtifactError, find_model, unpack_artifact
-from deepfake_detect.registry.local import LocalModelRegistry
 from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reject
-from deepfake_detect.registry.trigger import job_version
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.local import LocalMediaStore
 
 # say(text): a stage line for the user; gate_progress(done, total): per gate file.
 Say = Callable[[str], None]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, utc_now
+from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, job_version, utc_now
 from deepfake_detect.registry.evaluate import Evaluator
 from deepfake_detect.registry.feedback import ExportSummary
 from deepfake_detect.registry.gate import ArtifactError, unpack_artifact
@@ -57,10 +57,6 @@ OUTCOME_METRICS = {
 _TERMINAL = {"Completed", "Failed", "Stopped"}
 # Slack past the job's own time limit before a record without an event is reconciled.
 _STALE_SLACK = timedelta(hours=2)
-
-
-def job_version(now: datetime) -> str:
-    return now.strftime("%Y.%m.%d-%H%M%S")
 
 
 class RetrainTrigger:
@@ -281,10 +277,11 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
     import boto3
 
     from deepfake_detect.aws.clients import dynamodb_client, s3_client
-    from deepfake_detect.registry.aws import AwsModelRegistry
+    from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
+    from deepfake_detect.aws.registry import AwsModelRegistry
+    from deepfake_detect.aws.stores import S3MediaStore
     from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
-    from deepfake_detect.registry.feedback import DynamoDBFeedbackStore, export_channel
-    from deepfake_detect.store.aws import S3MediaStore
+    from deepfake_detect.registry.feedback import export_channel
 
     s3 = s3_client(settings)
     sagemaker = boto3.client(

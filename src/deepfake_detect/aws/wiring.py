@@ -1,0 +1,24 @@
+"""Builds the AWS environment's objects from settings, in one place."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from deepfake_detect.aws.registry import AwsModelRegistry
+from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.registry.live import LiveDetector
+from deepfake_detect.settings import Settings
+
+
+def live_detector(settings: Settings) -> Detector:
+    """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
+    Without a model parameter (a deployment with no registry) it is the plain detector."""
+    if not settings.model_parameter:
+        return Detector(settings)
+    return LiveDetector(
+        settings,
+        AwsModelRegistry.from_settings(settings),
+        Path(tempfile.gettempdir()) / "live-model",
+        interval_s=settings.model_refresh_s,
+    )
