@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from deepfake_detect.core.constants import DETECTOR_FILE
 from deepfake_detect.settings import Settings
 
-MODEL_FILE = "deepfake_classifier.onnx"
-DETECTOR_FILE = "face_detection_yunet_2023mar.onnx"
+SAGEMAKER_CONFIG = Path("/opt/ml/input/config")
+SAGEMAKER_CHECKPOINTS = Path("/opt/ml/checkpoints")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ class TrainConfig:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where each epoch's checkpoint goes; SageMaker syncs /opt/ml/checkpoints for spot restarts."""
+        """Where each epoch's checkpoint goes: in a SageMaker job /opt/ml/checkpoints, which
+        SageMaker syncs to S3 and restores after a spot interruption; elsewhere the cache."""
+        if SAGEMAKER_CONFIG.is_dir():
+            return SAGEMAKER_CHECKPOINTS
         return self.cache_dir / "checkpoints"
 
     def to_json(self) -> dict[str, Any]:

@@ -35,12 +35,12 @@ import numpy as np
 
 from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.pipeline import Detector
 from deepfake_detect.settings import Settings
 from training.augment import jpeg
 from training.card_text import LIMITATIONS
-from training.config import DETECTOR_FILE, MODEL_FILE
 from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import bootstrap_auc_interval, rates, roc_auc, roc_curve, wilson_interval
 from training.report import summarise
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, default=settings.models_dir / MODEL_FILE)
+    parser.add_argument("--model", type=Path, default=settings.models_dir / CLASSIFIER_FILE)
     parser.add_argument("--shared-dir", type=Path, default=settings.sm_channel_shared or settings.shared_dir)
     parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
     parser.add_argument(

@@ -23,9 +23,9 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from deepfake_detect.core.align import to_tensor
+from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.settings import Settings
-from training.config import DETECTOR_FILE, MODEL_FILE
 from training.evaluate import split_spec
 from training.export import INPUT_NAME, LOGIT_NAME, latency_ms_per_face
 from training.manifest import Crops, get_crops, get_manifest
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, default=settings.models_dir / MODEL_FILE)
+    parser.add_argument("--model", type=Path, default=settings.models_dir / CLASSIFIER_FILE)
     parser.add_argument("--shared-dir", type=Path, default=settings.shared_dir)
     parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
     parser.add_argument("--report-dir", type=Path, default=settings.data_dir / "training" / "quantize")

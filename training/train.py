@@ -31,10 +31,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from deepfake_detect.core.align import to_tensor
+from deepfake_detect.core.constants import CLASSIFIER_FILE
 from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.model_card import Calibration, ModelCard, Outputs, Preprocessing, file_sha256
 from training.card_text import LICENSE, LIMITATIONS
-from training.config import MODEL_FILE, TrainConfig, parse_config
+from training.config import TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, TrainStream, build_kinds
 from training.export import CAM_NAME, LOGIT_NAME, OPSET, check_parity, export_onnx, latency_ms_per_face
 from training.manifest import Crops, Manifest, SplitSpec, get_crops, get_manifest
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Export to a staging name; only a file that passed parity gets the shipped name.
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    staging = cfg.output_dir / f".{MODEL_FILE}.staging"
+    staging = cfg.output_dir / f".{CLASSIFIER_FILE}.staging"
     export_onnx(model, staging, cfg.input_size)
     val = manifest.select("val")
     real_val = [i for i in val if manifest.faces[i].label == REAL]
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_by": "python -m training.train (validation split only; image level, cached core crops)",
     }
 
-    target = cfg.output_dir / MODEL_FILE
+    target = cfg.output_dir / CLASSIFIER_FILE
     shutil.move(staging, target)
     version = cfg.version or dt.datetime.now(dt.UTC).strftime("%Y.%m.%d-%H%M")
     card = ModelCard(

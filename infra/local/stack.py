@@ -24,6 +24,7 @@ from typing import IO, Any
 import boto3
 from botocore.config import Config
 
+from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 
@@ -374,12 +375,12 @@ class LocalAwsStack:
         prefix = f"models/{card.version}/"
         s3 = self.client("s3")
         bucket = resources.models_bucket
-        s3.upload_file(str(settings.classifier_path), bucket, prefix + "deepfake_classifier.onnx")
-        s3.upload_file(str(settings.model_card_path), bucket, prefix + "deepfake_classifier.json")
+        s3.upload_file(str(settings.classifier_path), bucket, prefix + CLASSIFIER_FILE)
+        s3.upload_file(str(settings.model_card_path), bucket, prefix + CARD_FILE)
         pointer = {
             "version": card.version,
-            "onnx_key": prefix + "deepfake_classifier.onnx",
-            "card_key": prefix + "deepfake_classifier.json",
+            "onnx_key": prefix + CLASSIFIER_FILE,
+            "card_key": prefix + CARD_FILE,
         }
         self.client("ssm").put_parameter(
             Name=resources.model_parameter, Value=json.dumps(pointer), Type="String", Overwrite=True

@@ -8,10 +8,11 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from deepfake_detect.core.constants import DETECTOR_FILE
 from deepfake_detect.core.model_card import file_sha256
 from deepfake_detect.settings import Settings
 
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET_FILE = DETECTOR_FILE
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 YUNET_URL = "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/" + YUNET_FILE
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,8 +19,8 @@ class Settings(BaseSettings):
     # Where the read-only shared data and models live (never committed into the project).
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     models_dir: Path = PROJECT_ROOT / "models"
-    detector_model: str = "face_detection_yunet_2023mar.onnx"
-    classifier_model: str = "deepfake_classifier.onnx"
+    detector_model: str = DETECTOR_FILE
+    classifier_model: str = CLASSIFIER_FILE
 
     # Face detection.
     detector_max_side: int = Field(640, ge=64, description="longest side of the detector's working size")

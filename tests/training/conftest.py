@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from deepfake_detect.core.constants import DETECTOR_FILE
 from deepfake_detect.settings import Settings
-from training.config import DETECTOR_FILE
 
 
 @pytest.fixture(scope="session")

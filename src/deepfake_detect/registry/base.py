@@ -17,8 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-MODEL_FILE = "deepfake_classifier.onnx"
-CARD_FILE = "deepfake_classifier.json"
+from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
 
 
 def utc_now() -> datetime:
@@ -32,7 +31,7 @@ def job_version(now: datetime) -> str:
 
 def version_keys(version: str) -> tuple[str, str]:
     """The immutable keys of a promoted version (the same layout in the bucket and the folder)."""
-    return f"models/{version}/{MODEL_FILE}", f"models/{version}/{CARD_FILE}"
+    return f"models/{version}/{CLASSIFIER_FILE}", f"models/{version}/{CARD_FILE}"
 
 
 class ModelPointer(BaseModel):

@@ -16,8 +16,9 @@ import onnxruntime as ort
 from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 
+from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
 from deepfake_detect.core.model_card import ModelCard, file_sha256
-from deepfake_detect.registry.base import CARD_FILE, MODEL_FILE, Decision, GateMetrics
+from deepfake_detect.registry.base import Decision, GateMetrics
 
 
 class ArtifactError(ValueError):
@@ -37,7 +38,7 @@ def unpack_artifact(archive: Path, directory: Path) -> Path:
 
 def find_model(directory: Path) -> Path:
     """The classifier in a training output folder: the shipped name, else the only .onnx with a card."""
-    named = directory / MODEL_FILE
+    named = directory / CLASSIFIER_FILE
     if named.is_file():
         candidates = [named]
     else:
@@ -47,7 +48,7 @@ def find_model(directory: Path) -> Path:
             f"expected one .onnx model with its .json card in the artifact, found {len(candidates)}"
         )
     if not candidates[0].with_suffix(".json").is_file():
-        raise ArtifactError(f"the artifact has {MODEL_FILE} but no {CARD_FILE}")
+        raise ArtifactError(f"the artifact has {CLASSIFIER_FILE} but no {CARD_FILE}")
     return candidates[0]
 
 
