@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from deepfake_detect.core.metrics import roc_auc
+
+__all__ = ["roc_auc"]  # the one ROC AUC, shared with the registry's gate
+
 
 def _arrays(labels: ArrayLike, scores: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     y = np.asarray(labels, dtype=np.int64).ravel()
@@ -14,22 +18,6 @@ def _arrays(labels: ArrayLike, scores: ArrayLike) -> tuple[NDArray[np.int64], ND
     if y.shape != s.shape:
         raise ValueError(f"{y.size} labels for {s.size} scores")
     return y, s
-
-
-def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
-    """Probability that a random fake outscores a random real (ties count half); None if one class."""
-    y, s = _arrays(labels, scores)
-    positives, negatives = int(y.sum()), int((1 - y).sum())
-    if positives == 0 or negatives == 0:
-        return None
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
-    sorted_scores = s[order]
-    # average ranks over ties (1-based)
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(average, counts)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
 def roc_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

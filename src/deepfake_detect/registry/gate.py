@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import ValidationError
 
 from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
+from deepfake_detect.core.metrics import roc_auc
 from deepfake_detect.core.model_card import ModelCard, file_sha256
 from deepfake_detect.registry.base import Decision, GateMetrics
 
@@ -98,18 +99,6 @@ def validate_artifact(onnx_path: Path) -> ModelCard:
 
 
 # ---------------------------------------------------------------- metrics and the rule
-def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
-    """Probability that a random fake outscores a random real, ties counted half (Mann-Whitney U)."""
-    y = np.asarray(labels, dtype=np.int64).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    positives, negatives = int(y.sum()), int((1 - y).sum())
-    if positives == 0 or negatives == 0:
-        return None
-    fake, real = s[y == 1][:, None], s[y == 0][None, :]
-    wins = (fake > real).sum() + 0.5 * (fake == real).sum()
-    return float(wins / (positives * negatives))
-
-
 def gate_metrics(labels: ArrayLike, scores: ArrayLike, threshold: float, skipped: int = 0) -> GateMetrics:
     y = np.asarray(labels, dtype=np.int64).ravel()
     s: NDArray[np.float64] = np.asarray(scores, dtype=np.float64).ravel()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from deepfake_detect.core.metrics import roc_auc
 from deepfake_detect.registry.base import GateMetrics
-from deepfake_detect.registry.gate import decide, gate_metrics, roc_auc
+from deepfake_detect.registry.gate import decide, gate_metrics
 
 
 def metrics(auc: float | None, fpr: float | None, threshold: float = 0.5) -> GateMetrics:
