@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     results_table: str = ""
     results_index: str = "by_created"
     idempotency_table: str = ""
-    queue_url: str = ""
     model_parameter: str = Field("", description="SSM parameter naming the current model")
     presign_expires_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     result_retention_days: int = Field(365, ge=1, description="DynamoDB TTL of finished results")

@@ -8,6 +8,7 @@ import pytest
 
 from deepfake_detect.core.constants import DETECTOR_FILE
 from deepfake_detect.settings import Settings
+from training.manifest import Manifest, SplitSpec, get_manifest
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,12 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def detector_path(shared_dir: Path) -> Path:
     return shared_dir / "models" / DETECTOR_FILE
+
+
+@pytest.fixture(scope="session")
+def small_manifest(
+    shared_dir: Path, detector_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Manifest:
+    """The first 40 images of every source and label, detected, linked and split like the full set."""
+    cache = tmp_path_factory.mktemp("small-manifest")
+    return get_manifest(shared_dir / "data", cache, detector_path, SplitSpec(), limit_per_source=40)

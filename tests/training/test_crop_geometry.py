@@ -10,16 +10,14 @@ import pytest
 
 from deepfake_detect.core.align import align_face, outside_fraction
 from training.config import TrainConfig
-from training.manifest import SplitSpec, get_manifest
 from training.train import geometry_of
 
 MAX_MEAN_OUTSIDE = 0.02
 
 
 @pytest.fixture(scope="module")
-def manifest(shared_dir, detector_path, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("geometry")
-    return get_manifest(shared_dir / "data", cache, detector_path, SplitSpec(), limit_per_source=40)
+def manifest(small_manifest):
+    return small_manifest
 
 
 def test_default_crop_stays_inside_every_source(manifest, tmp_path):

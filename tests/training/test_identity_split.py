@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 
 from training.identity import UnionFind, close_pairs
-from training.manifest import SplitSpec, get_manifest
 
 
 @pytest.fixture(scope="module")
-def manifest(shared_dir, detector_path, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("identity")
-    return get_manifest(shared_dir / "data", cache, detector_path, SplitSpec(), limit_per_source=40)
+def manifest(small_manifest):
+    return small_manifest
 
 
 def test_union_find_merges_chains_and_names_components_by_their_smallest_member():

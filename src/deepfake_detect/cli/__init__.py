@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Never
 
 from tqdm import tqdm
 
+from deepfake_detect.cli.progress import ProgressBar
 from deepfake_detect.cli.registry import add_commands as add_registry_commands
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.result import DetectionResult
@@ -46,28 +46,6 @@ def _row(result: DetectionResult) -> str:
     return f"{row}  ({result.error.message})" if result.error else row
 
 
-class _FrameBar:
-    """Per-file frame progress, created on the first callback so that images show no bar."""
-
-    def __init__(self, name: str, enabled: bool) -> None:
-        self.name, self.enabled = name[:30], enabled
-        self.bar: tqdm[Never] | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        bar = self.bar
-        if bar is None:
-            bar = self.bar = tqdm(total=total, unit="frame", leave=False, desc=self.name, file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _frames(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 1000:
@@ -98,7 +76,7 @@ def scan(args: argparse.Namespace) -> int:
         if not args.json:
             tqdm.write(HEADER)
         for path in files:
-            frame_bar = _FrameBar(path.name, show_bar)
+            frame_bar = ProgressBar(path.name, "frame", show_bar)
             try:
                 result = detector.analyze(path, progress=frame_bar).result
             finally:

@@ -7,10 +7,11 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Never
+from typing import Any
 
 from tqdm import tqdm
 
+from deepfake_detect.cli.progress import ProgressBar
 from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, RegistryError
 from deepfake_detect.settings import get_settings
 
@@ -19,28 +20,6 @@ EXIT_OK, EXIT_NOT_PROMOTED, EXIT_USAGE = 0, 1, 2
 
 def _say(text: str) -> None:
     tqdm.write(text, file=sys.stderr)
-
-
-class _GateBar:
-    """One bar per model evaluated on the gate set (the evaluator counts files from 1 each time)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm[Never] | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None or done == 1:
-            self.close()
-            self.bar = tqdm(total=total, unit="file", desc="gate", leave=False, file=sys.stderr)
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _metrics_line(label: str, metrics: Any) -> str:
@@ -61,7 +40,7 @@ def retrain(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    bar = _GateBar(enabled=not args.no_progress and sys.stderr.isatty())
+    bar = ProgressBar("gate", "file", enabled=not args.no_progress and sys.stderr.isatty())
     try:
         record = run_local_retrain(
             settings,
