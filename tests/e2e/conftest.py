@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Trac
 from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.settings import PROJECT_ROOT
 from tests.conftest import TINY_MODEL
+from tests.support.net import free_port
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -53,13 +53,6 @@ class LiveServer:
 
     def api(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=30.0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _serve_command() -> list[str]:
@@ -115,7 +108,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
     data_dir.mkdir()
     seeded = _seed_history(data_dir)
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DEEPFAKE_DATA_DIR": str(data_dir),

@@ -9,7 +9,6 @@ SQS -> detect function chain: when an uploaded object lands, it runs the scan.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -42,17 +41,11 @@ from tests.e2e.test_web_page import (
     wait_failed,
     wait_finished,
 )
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 
 BUCKET = "deepfake-uploads-e2e"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -89,10 +82,10 @@ def cloud_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
             env.setenv(name, value)
         env.delenv("AWS_PROFILE", raising=False)
 
-        moto_port = _free_port()
+        moto_port = free_port()
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port)
         moto.start()
-        api_port = _free_port()
+        api_port = free_port()
         settings = Settings(
             models_dir=tiny_model_dir,
             classifier_model=TINY_MODEL,
