@@ -80,13 +80,17 @@ sam-validate: $(SAM_VENV)/bin/sam
 bench: models
 	$(BIN)/python -m deepfake_detect.bench
 
-# Train the shipped classifier (CPU: about 25 min on 2 cores; --device auto uses CUDA when present)
-# and write models/deepfake_classifier.{onnx,json}; then measure it through the core.
+# Train the shipped classifier and write models/deepfake_classifier.{onnx,json} (CPU, 2 cores: about
+# 10 min to detect, landmark and embed the faces once, then about an hour of training; --device auto
+# uses CUDA when present). Training reads the train and validation splits only.
 train: venv-dev models
 	$(BIN)/python -m training.train
 
+# The one measurement on the test split, through the core; stored in the card and rendered into
+# docs/model_card.md.
 evaluate: venv-dev models
 	$(BIN)/python -m training.evaluate --update-card
+	$(BIN)/python -m training.card_doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
