@@ -52,11 +52,19 @@ def face_mask(
     polygon = local @ rot.T + centre
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 255)
-    side = min(height, width)
-    k = int(rng.integers(1, max(2, side // 24)))
+    return _soften(mask, rng, grow_divisor=24, max_blur=0.05)
+
+
+def _soften(
+    mask: NDArray[np.uint8], rng: np.random.Generator, grow_divisor: int, max_blur: float
+) -> NDArray[np.float32]:
+    """Erode or dilate a 0/255 mask by up to 1/``grow_divisor`` of its side, blur it by up to
+    ``max_blur`` of its side, and scale it to a peak of 1."""
+    side = min(mask.shape[:2])
+    k = int(rng.integers(1, max(2, side // grow_divisor)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     grown = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
-    sigma = rng.uniform(0.01, 0.05) * side
+    sigma = rng.uniform(0.01, max_blur) * side
     soft = np.asarray(
         cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma), dtype=np.float32
     )
@@ -88,15 +96,7 @@ def hull_mask(
     ]
     xx, yy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     mask = np.asarray(cv2.remap(mask, xx + flow[0], yy + flow[1], cv2.INTER_LINEAR), np.uint8)
-    k = int(rng.integers(1, max(2, side // 16)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
-    grown = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
-    sigma = rng.uniform(0.01, 0.06) * side
-    soft = np.asarray(
-        cv2.GaussianBlur(np.asarray(grown, np.float32) / 255.0, (0, 0), sigmaX=sigma), dtype=np.float32
-    )
-    peak = float(soft.max())
-    return np.clip(soft / peak, 0.0, 1.0).astype(np.float32) if peak > 0 else soft
+    return _soften(mask, rng, grow_divisor=16, max_blur=0.06)
 
 
 def _colour_shift(image: Image, rng: np.random.Generator) -> Image:

@@ -78,7 +78,8 @@ def onnx_logits(path: Path, crops: Crops, indices: list[int], batch_size: int = 
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
-def geometry_of(cfg: TrainConfig) -> CropGeometry:
+def preprocessing_of(cfg: TrainConfig) -> Preprocessing:
+    """The card's preprocessing for this run: the crop and normalisation training used."""
     return Preprocessing(
         input_size=cfg.input_size,
         margin=cfg.margin,
@@ -86,7 +87,11 @@ def geometry_of(cfg: TrainConfig) -> CropGeometry:
         border=cfg.border,  # type: ignore[arg-type]
         mean=MEAN,
         std=STD,
-    ).geometry()
+    )
+
+
+def geometry_of(cfg: TrainConfig) -> CropGeometry:
+    return preprocessing_of(cfg).geometry()
 
 
 # Settings that change what a checkpoint means; output paths and the version do not.
@@ -317,14 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{cfg.border} border) -> MobileNetV2 (torchvision, ImageNet IMAGENET1K_V1 weights) "
             f"-> global average pooling -> linear(1280->1); CAM output; ONNX opset {OPSET}, dynamic batch"
         ),
-        preprocessing=Preprocessing(
-            input_size=cfg.input_size,
-            margin=cfg.margin,
-            shift=cfg.shift,
-            border=cfg.border,  # type: ignore[arg-type]
-            mean=MEAN,
-            std=STD,
-        ),
+        preprocessing=preprocessing_of(cfg),
         calibration=Calibration(method="temperature", temperature=round(temperature, 5)),
         outputs=Outputs(logit=LOGIT_NAME, cam=CAM_NAME),
         threshold=round(threshold, 6),
