@@ -59,11 +59,11 @@ def test_image_is_scanned_with_evidence(processor: LocalProcessor, face_photo: P
     assert result.id == record.id and result.created_at == record.created_at and result.path == "me.jpg"
     assert result.progress is None and len(result.faces) == 1
     assert processor.results.get(record.id) == result
-    assert result.source["evidence_key"] == evidence_key(record.id)
+    assert result.evidence is not None and result.evidence.key == evidence_key(record.id)
     jpeg = processor.media.get(evidence_key(record.id))
     evidence = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert evidence is not None
-    assert evidence.shape == (400, 400, 3) and float(result.source["evidence_scale"]) == 1.0
+    assert evidence.shape == (400, 400, 3) and result.evidence.scale == 1.0
 
 
 def test_large_evidence_is_downscaled_and_scale_recorded(
@@ -75,7 +75,7 @@ def test_large_evidence_is_downscaled_and_scale_recorded(
     evidence = cv2.imdecode(np.frombuffer(processor.media.get(evidence_key(record.id)), np.uint8), 1)
     assert evidence is not None
     assert max(evidence.shape[:2]) == 1280
-    assert float(result.source["evidence_scale"]) == pytest.approx(1280 / 2280, rel=1e-4)
+    assert result.evidence is not None and result.evidence.scale == pytest.approx(1280 / 2280, rel=1e-4)
 
 
 def test_video_goes_queued_processing_done(processor: LocalProcessor, tmp_path: Path) -> None:
@@ -203,3 +203,16 @@ def test_precheck_refuses_a_truncated_video_before_queueing(
 def test_precheck_passes_good_media(processor: LocalProcessor, real_video: Path, face_photo: Path) -> None:
     assert processor.precheck(upload(processor, real_video, MediaKind.VIDEO)) is None
     assert processor.precheck(upload(processor, face_photo, MediaKind.IMAGE)) is None
+
+
+def test_results_stored_before_the_evidence_field_still_show_their_evidence() -> None:
+    from deepfake_detect.core.result import DetectionResult
+
+    old = DetectionResult(
+        path="a.jpg", source={"key": "k", "evidence_key": "evidence/x.jpg", "evidence_scale": "0.5"}
+    )
+    again = DetectionResult.model_validate_json(old.model_dump_json())
+    assert (
+        again.evidence is not None and again.evidence.key == "evidence/x.jpg" and again.evidence.scale == 0.5
+    )
+    assert DetectionResult(path="b.jpg").evidence is None

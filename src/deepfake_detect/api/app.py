@@ -239,7 +239,7 @@ def create_app(settings: Settings | None, services: Services | Callable[[Setting
     def get_evidence(services: ServicesDep, result_id: str) -> Response:
         """The image, or the video's most suspicious frame, that the face boxes refer to."""
         result = services.results.get(result_id)
-        key = result.source.get("evidence_key") if result else None
+        key = result.evidence.key if result and result.evidence else None
         if not key:
             raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}")
         try:

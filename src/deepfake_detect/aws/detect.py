@@ -43,7 +43,7 @@ from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultStore
-from deepfake_detect.store.evidence import encode_evidence, evidence_key
+from deepfake_detect.store.evidence import finish
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -96,16 +96,15 @@ class ObjectProcessor:
             if ref.etag:
                 source["etag"] = ref.etag
             kind = existing.media_kind if existing else MediaKind.UNKNOWN
-            self.results.put(
-                DetectionResult(
-                    id=result_id,
-                    path=name,
-                    status=Status.PROCESSING,
-                    media_kind=kind,
-                    created_at=created_at,
-                    source=source,
-                )
+            record = DetectionResult(
+                id=result_id,
+                path=name,
+                status=Status.PROCESSING,
+                media_kind=kind,
+                created_at=created_at,
+                source=source,
             )
+            self.results.put(record)
             stage_ms: dict[str, float] = {}
             try:
                 analysis = self._scan(ref, name, stage_ms)
@@ -115,17 +114,9 @@ class ObjectProcessor:
                     self.telemetry.record_transient(exc)
                     raise
                 analysis = Analysis(DetectionResult.failed(name, failure[0], failure[1]))
-            result = analysis.result
-            result.id, result.created_at, result.source, result.progress = result_id, created_at, source, None
             store_start = time.perf_counter()
             with self.telemetry.subsegment("store"):
-                evidence = encode_evidence(analysis)
-                if evidence is not None:
-                    data, scale = evidence
-                    self.media.put(evidence_key(result_id), data, "image/jpeg")
-                    source["evidence_key"] = evidence_key(result_id)
-                    source["evidence_scale"] = f"{scale:.6f}"
-                self.results.put(result)
+                result = finish(record, analysis, self.media, self.results)
             stage_ms["store"] = (time.perf_counter() - store_start) * 1000.0
             self.telemetry.record_result(
                 result, stage_ms, (time.perf_counter() - started) * 1000.0, ref.event_time

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from deepfake_detect.core.errors import ErrorCode
 
@@ -48,6 +48,11 @@ class FaceResult(BaseModel):
     heatmap: list[list[float]] | None = Field(
         None, description="class-activation map over the aligned crop, values in [0, 1]"
     )
+
+
+class Evidence(BaseModel):
+    key: str = Field(description="the evidence JPEG's key in the media store")
+    scale: float = Field(1.0, gt=0.0, description="evidence pixels per original pixel (it may be downscaled)")
 
 
 class TrackResult(BaseModel):
@@ -105,6 +110,18 @@ class DetectionResult(BaseModel):
     error: ErrorInfo | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source: dict[str, str] = Field(default_factory=dict, description="where the file came from")
+    evidence: Evidence | None = Field(
+        None, description="the stored image that the boxes refer to (GET /v1/results/{id}/evidence.jpg)"
+    )
+
+    @model_validator(mode="after")
+    def _evidence_from_older_records(self) -> DetectionResult:
+        """Results stored before ``evidence`` existed kept its key and scale as strings in ``source``."""
+        key = self.source.get("evidence_key")
+        if self.evidence is None and key:
+            scale = float(self.source.get("evidence_scale") or 1.0)
+            self.evidence = Evidence(key=key, scale=scale if scale > 0 else 1.0)
+        return self
 
     @classmethod
     def failed(cls, path: str, code: ErrorCode, message: str, **fields: object) -> DetectionResult:

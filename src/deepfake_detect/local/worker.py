@@ -18,7 +18,7 @@ from deepfake_detect.core.pipeline import Analysis, Detector
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
-from deepfake_detect.store.evidence import encode_evidence, evidence_key
+from deepfake_detect.store.evidence import finish
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +144,6 @@ class LocalProcessor:
                     media_kind=record.media_kind,
                 )
             )
-        result = analysis.result
-        result.id, result.created_at, result.source = record.id, record.created_at, dict(record.source)
-        result.progress = None
-        evidence = encode_evidence(analysis)
-        if evidence is not None:
-            data, scale = evidence
-            self.media.put(evidence_key(result.id), data, "image/jpeg")
-            result.source["evidence_key"] = evidence_key(result.id)
-            result.source["evidence_scale"] = f"{scale:.6f}"
-        self.results.put(result)
+        result = finish(record, analysis, self.media, self.results)
         log.info("scanned %s: %s", result.path, result.verdict)
         return result

@@ -91,7 +91,7 @@ def test_a_file_is_scanned_and_its_result_and_evidence_stored(harness: Harness) 
     result = harness.result_for("uploads/a.jpg")
     assert result.status is Status.DONE and result.path == "a.jpg"
     assert result.source["key"] == "uploads/a.jpg" and result.source["bucket"] == BUCKET
-    assert harness.media.objects[result.source["evidence_key"]][:3] == b"\xff\xd8\xff"
+    assert harness.media.objects[result.evidence.key][:3] == b"\xff\xd8\xff"
 
 
 def test_a_redelivered_notification_writes_nothing(harness: Harness) -> None:

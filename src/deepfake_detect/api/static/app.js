@@ -483,7 +483,7 @@
     const figure = $("evidence");
     const controls = $("evidence-controls");
     const image = $("evidence-image");
-    const hasEvidence = Boolean(result.source && result.source.evidence_key);
+    const hasEvidence = Boolean(result.evidence && result.evidence.key);
     figure.hidden = !hasEvidence;
     controls.hidden = true;
     clearOverlay();
@@ -526,8 +526,8 @@
     canvas.height = Math.round(image.clientHeight * dpr);
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    // Boxes are in original pixels; the evidence JPEG may be downscaled by `evidence_scale`.
-    const evidenceScale = Number(result.source && result.source.evidence_scale) || 1;
+    // Boxes are in original pixels; the evidence JPEG may be downscaled by `evidence.scale`.
+    const evidenceScale = (result.evidence && result.evidence.scale) || 1;
     const originalWidth = result.width || image.naturalWidth / evidenceScale;
     const s = canvas.width / originalWidth;
     const faces = evidenceFaces(result);
