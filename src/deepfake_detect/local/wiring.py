@@ -41,4 +41,4 @@ def local_services(settings: Settings) -> Services:
 
 def local_app(settings: Settings) -> FastAPI:
     """The local service: the API and the page over a media folder, SQLite and the in-process worker."""
-    return create_app(settings, local_services)
+    return create_app(settings, local_services, "local")

@@ -1,0 +1,98 @@
+"""Local mode: upload a file and scan it in-process (``POST /v1/detect``)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile, status
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from deepfake_detect.api.deps import ErrorBody, ServicesDep, client_error, failure
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.formats import CONTENT_TYPES, sniff
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+
+router = APIRouter()
+
+# How long an image upload waits for its scan before answering 202 like a video.
+IMAGE_WAIT_S = 60.0
+
+
+@router.post(
+    "/v1/detect",
+    tags=["detect"],
+    status_code=status.HTTP_200_OK,
+    responses={
+        202: {"model": DetectionResult, "description": "a video, queued for scanning"},
+        400: {"model": ErrorBody},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    },
+)
+async def detect(
+    services: ServicesDep, file: Annotated[UploadFile, File(description="an image or a video")]
+) -> Response:
+    """Upload a file and scan it. Images answer with the finished result; videos answer 202
+    with a queued record to poll at ``GET /v1/results/{id}``."""
+    processor = services.processor
+    if processor is None:  # the router is only included in local mode
+        raise client_error(500, ErrorCode.INTERNAL_ERROR, "this service has no scanner")
+    size = file.size if file.size is not None else _measure(file)
+    if size == 0:
+        raise client_error(400, ErrorCode.EMPTY_FILE, "the file is empty")
+    limit = services.settings.max_upload_bytes
+    if size > limit:
+        raise client_error(
+            413, ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes"
+        )
+    head = await file.read(64)
+    await file.seek(0)
+    kind, container = sniff(head)
+    if container is None:
+        raise client_error(
+            415,
+            ErrorCode.UNSUPPORTED_TYPE,
+            "not a supported image (jpg, png, webp, bmp) or video (mp4, mov, avi, mkv, webm)",
+        )
+    result_id = uuid.uuid4().hex
+    # The name is shown as given, but never used as a path: ".." or a 300-byte name
+    # must not decide where the file lands.
+    name = Path((file.filename or "").replace("\\", "/")).name[:255] or f"upload.{container}"
+    key = f"uploads/{result_id}/upload.{container}"
+    # Blocking work (disk copy, header probe, waiting for the scan) stays off the event loop.
+    await run_in_threadpool(services.media.put, key, file.file, CONTENT_TYPES[container])
+    record = DetectionResult(
+        id=result_id,
+        path=name,
+        media_kind=kind,
+        status=Status.QUEUED,
+        source={"key": key, "store": "local"},
+    )
+    services.results.put(record)
+    refused = await run_in_threadpool(processor.precheck, record)
+    if refused is not None:
+        raise failure(refused)
+    future = processor.submit(result_id)
+    if kind is MediaKind.VIDEO:
+        return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    done, _ = await asyncio.wait({asyncio.wrap_future(future)}, timeout=IMAGE_WAIT_S)
+    if not done:
+        return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    result = future.result()
+    if result is None:
+        raise client_error(500, ErrorCode.INTERNAL_ERROR, "the result was lost", result_id)
+    if result.error is not None:
+        raise failure(result)
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+def _measure(file: UploadFile) -> int:
+    file.file.seek(0, 2)
+    size = file.file.tell()
+    file.file.seek(0)
+    return size
