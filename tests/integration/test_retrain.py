@@ -21,7 +21,6 @@ import pytest
 
 from deepfake_detect.aws.detect import aws_dependencies, make_detect_handler
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.model_pointer import read_pointer
 from deepfake_detect.aws.registry import AwsModelRegistry
 from deepfake_detect.aws.stores import DynamoDBResultStore
 from deepfake_detect.aws.wiring import live_detector
@@ -276,8 +275,9 @@ def test_better_candidate_is_promoted_and_served_on_the_next_file(
     assert outcome["outcome"] == "promoted", outcome
 
     version = started["version"]
-    # Read with the API's own reader: the promoted pointer keeps the shape it expects.
-    pointer = read_pointer(aws_stack.client("ssm"), retrain_settings.model_parameter)
+    # Read as the API reads it (CurrentModelCard goes through the registry's pointer).
+    pointer = registry.current()
+    assert pointer is not None and registry.card(pointer).version == version
     assert pointer.version == version and pointer.onnx_key == f"models/{version}/deepfake_classifier.onnx"
     record = registry.get_record(version)
     assert record is not None and record.status is ModelStatus.PROMOTED
@@ -392,6 +392,6 @@ def test_rollback_restores_the_earlier_model(
     get_settings.cache_clear()  # the trigger fixture exported the stack's DEEPFAKE_* environment
     assert main(["rollback", "--aws"]) == 0
     assert f"{started['version']} -> poor-1" in capsys.readouterr().out
-    assert read_pointer(aws_stack.client("ssm"), retrain_settings.model_parameter).version == "poor-1"
+    assert (registry.current() or pytest.fail("no pointer")).version == "poor-1"
     assert registry.get_record(started["version"]).status is ModelStatus.ROLLED_BACK  # type: ignore[union-attr]
     assert worker.scan(face_photo).model.version == "poor-1"

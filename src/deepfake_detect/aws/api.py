@@ -17,9 +17,9 @@ from mangum import Mangum
 
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
-from deepfake_detect.aws.clients import dynamodb_client, s3_client, ssm_client
+from deepfake_detect.aws.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.model_pointer import CurrentModelCard
+from deepfake_detect.aws.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
@@ -94,7 +94,7 @@ def cloud_services(settings: Settings) -> Services:
         queued_retention=timedelta(days=settings.queued_retention_days),
         overflow=media,
     )
-    card = CurrentModelCard(ssm_client(settings), s3, settings.model_parameter, settings.models_bucket)
+    card = CurrentModelCard(AwsModelRegistry.from_settings(settings))
     feedback = (
         DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
         if settings.feedback_table

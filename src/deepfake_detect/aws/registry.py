@@ -4,13 +4,15 @@ detect functions and the API read."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.model_card import ModelCard, file_sha256
 from deepfake_detect.registry.base import ModelPointer, ModelRecord, RegistryError
 
 if TYPE_CHECKING:
@@ -126,6 +128,19 @@ class AwsModelRegistry:
             ) from exc
         return target
 
+    def card(self, pointer: ModelPointer) -> ModelCard:
+        """The model card of a published version, read from the bucket."""
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=pointer.card_key)["Body"].read()
+        except ClientError as exc:
+            raise RegistryError(
+                f"cannot read the model card s3://{self.bucket}/{pointer.card_key}: {exc}"
+            ) from exc
+        try:
+            return ModelCard.model_validate_json(body)
+        except ValidationError as exc:
+            raise RegistryError(f"s3://{self.bucket}/{pointer.card_key} is not a model card") from exc
+
     # ---------------------------------------------------------------- records
     def _table(self) -> str:
         if not self.table:
@@ -160,3 +175,23 @@ class AwsModelRegistry:
                 for item in page.get("Items", [])
             ]
         return sorted(found, key=lambda r: r.created_at, reverse=True)
+
+
+class CurrentModelCard:
+    """The current model's card for the cloud API's ``GET /v1/model``: the registry's pointer and
+    the card it names, re-read at most every ``ttl_s`` seconds."""
+
+    def __init__(self, registry: AwsModelRegistry, ttl_s: float = 300.0) -> None:
+        self.registry, self.ttl_s = registry, ttl_s
+        self._lock = threading.Lock()
+        self._cached: tuple[float, ModelCard] | None = None
+
+    def __call__(self) -> ModelCard:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > self.ttl_s:
+                pointer = self.registry.current()
+                if pointer is None:
+                    raise RegistryError(f"the SSM parameter {self.registry.parameter} names no model")
+                self._cached = (now, self.registry.card(pointer))
+            return self._cached[1]

@@ -1,7 +1,7 @@
 """The registry's records and ports.
 
 A *pointer* names the current model; it has the same JSON shape as the SSM parameter that
-``deepfake_detect.aws.model_pointer`` reads (``version``, ``onnx_key``, ``card_key``), plus the
+the cloud API's ``aws.registry.CurrentModelCard`` reads (``version``, ``onnx_key``, ``card_key``), plus the
 file's sha256 so a reader that already holds that file does not download it again.
 A *record* is one model's history: the training job that made it, the data it used, the gate's
 metrics and decision, and whether it is (or was) promoted.
