@@ -10,7 +10,7 @@ Session-scoped, built once:
   and a link to the detector model: a complete ``models_dir`` for ``Settings``.
 - ``base_settings``: ``Settings`` on that models dir with the tiny classifier (``TINY_MODEL``),
   8 sampled frames per video (not 32: faster), 1 ONNX Runtime thread; no env file read.
-- ``detector``: one ``Detector`` over ``base_settings`` (loading models per test is slow). It is
+- ``detector``: one ``ScanPipeline`` over ``base_settings`` (loading models per test is slow). It is
   stateful only inside OpenCV: use it from the test's thread, never mutate its settings.
 
 Function-scoped:
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.model_files import YUNET_FILE, YUNET_SHA256
 from deepfake_detect.settings import Settings, get_settings
 from tests.support.tiny_model import build_tiny_classifier
@@ -104,8 +104,8 @@ def base_settings(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def detector(base_settings: Settings) -> Detector:
-    return Detector(base_settings)
+def detector(base_settings: Settings) -> ScanPipeline:
+    return ScanPipeline(base_settings)
 
 
 @pytest.fixture

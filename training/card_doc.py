@@ -65,7 +65,7 @@ def render(card: ModelCard) -> str:
     if files:
         out += [
             "",
-            "**Real photo files** (through `Detector.analyze`; a file is its most suspicious face):",
+            "**Real photo files** (through `ScanPipeline.analyze`; a file is its most suspicious face):",
             "",
         ]
         out += ["| source | files | multi-face files | called fake |", "|---|---|---|---|"]

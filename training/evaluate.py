@@ -11,7 +11,7 @@ London false positives per group, each rate with n and a 95 % interval.
 Robustness: the same faces after their source image was re-encoded at JPEG quality 50, and
 after it was resized to half and re-encoded at 75 (what platforms do to uploads).
 File level: the split's real photo files, the FaceForensics++ videos and the full DFDC frame go
-through ``Detector.analyze``, exactly as the service runs them (a file is as suspicious as its
+through ``ScanPipeline.analyze``, exactly as the service runs them (a file is as suspicious as its
 most suspicious face or track); the FF++ videos also at 128 frames for a paired frame-level AUC
 with a bootstrap interval. Writes ``evaluation.json`` and ``roc.png`` into the report folder.
 The test split is for the one final measurement: choose nothing by it.
@@ -37,7 +37,7 @@ from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import Settings
 from training.augment import jpeg
 from training.card_text import LIMITATIONS
@@ -130,7 +130,7 @@ def robustness(classifier: Classifier, manifest: Manifest, indices: list[int]) -
     return table
 
 
-def file_rows(detector: Detector, files: list[tuple[Path, int, str]]) -> list[dict[str, Any]]:
+def file_rows(detector: ScanPipeline, files: list[tuple[Path, int, str]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path, label, method in files:
         result = detector.analyze(path).result
@@ -149,8 +149,8 @@ def file_rows(detector: Detector, files: list[tuple[Path, int, str]]) -> list[di
     return rows
 
 
-def file_level(detector: Detector, manifest: Manifest, split: str, data_dir: Path) -> dict[str, Any]:
-    """Whole files through ``Detector.analyze``: the split's real photos (per source, per file),
+def file_level(detector: ScanPipeline, manifest: Manifest, split: str, data_dir: Path) -> dict[str, Any]:
+    """Whole files through ``ScanPipeline.analyze``: the split's real photos (per source, per file),
     the FF++ videos, the full DFDC frame."""
     photo_keys = sorted(
         {
@@ -190,7 +190,7 @@ def ffpp_frames(
 ) -> dict[str, Any]:
     """Paired frame-level AUC on the FF++ videos: every sampled frame's most prominent face of
     the real video against the same video's manipulation, with a bootstrap interval."""
-    detector = Detector(
+    detector = ScanPipeline(
         settings.model_copy(update={"video_sample_frames": frames}), classifier, face_detector
     )
     videos = {p.stem: (p, label, method) for p, label, method in ffpp_videos(data_dir)}
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             max_faces=settings.max_faces_per_frame,
         )
         report["file_level"] = file_level(
-            Detector(settings, classifier, face_detector), manifest, args.split, data_dir
+            ScanPipeline(settings, classifier, face_detector), manifest, args.split, data_dir
         )
         report["ffpp_frames"] = ffpp_frames(settings, classifier, face_detector, data_dir)
     args.report_dir.mkdir(parents=True, exist_ok=True)

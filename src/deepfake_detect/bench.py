@@ -27,9 +27,9 @@ STAGES = ("decode", "detect", "align", "classify", "track", "total")
 _CHILD = """
 import json, resource, sys, time
 start = time.perf_counter()
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import get_settings
-detector = Detector(get_settings())
+detector = ScanPipeline(get_settings())
 loaded = time.perf_counter() - start
 from pathlib import Path
 for path in sys.argv[1:]:
@@ -71,9 +71,9 @@ def make_vga_face(shared: Path, folder: Path) -> Path:
 
 
 def bench_file(detector: object, path: Path, repeats: int) -> list[dict[str, float]]:
-    from deepfake_detect.core.pipeline import Detector
+    from deepfake_detect.core.pipeline import ScanPipeline
 
-    assert isinstance(detector, Detector)
+    assert isinstance(detector, ScanPipeline)
     detector.analyze(path)  # warm-up: first-call allocations are cold start, not steady state
     runs = []
     for _ in range(repeats):
@@ -85,7 +85,7 @@ def bench_file(detector: object, path: Path, repeats: int) -> list[dict[str, flo
 
 
 def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, object]:
-    from deepfake_detect.core.pipeline import Detector
+    from deepfake_detect.core.pipeline import ScanPipeline
 
     shared = settings.shared_dir
     video = shared / "data" / "ffpp_c23" / "real_004.mp4"
@@ -95,7 +95,7 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
     }
     with tempfile.TemporaryDirectory() as tmp:
         vga = make_vga_face(shared, Path(tmp))
-        detector = Detector(settings)
+        detector = ScanPipeline(settings)
         report["model"] = detector.model_info.model_dump()
         report["image_640x480_one_face"] = summarise(bench_file(detector, vga, repeats))
         photo_runs: list[dict[str, float]] = []

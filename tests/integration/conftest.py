@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from deepfake_detect.aws.detect import Analyzer, aws_dependencies, make_detect_handler
-from deepfake_detect.core.pipeline import Analysis, Detector
+from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.settings import Settings
 from infra.local.__main__ import start_workers, stop_processes
 from infra.local.stack import LocalAwsStack, StackResources, aws_environment
@@ -65,7 +65,7 @@ def cloud_settings(aws_stack: LocalAwsStack, base_settings: Settings, resources:
 class CountingDetector:
     """Wraps the real detector: counts scans per file and can crash the "runtime" on the n-th scan."""
 
-    detector: Detector
+    detector: ScanPipeline
     crash_on: int | None = None
     scanned: list[str] = field(default_factory=list)
 
@@ -86,7 +86,7 @@ MakeWorker = Callable[..., tuple[LambdaWorker, CountingDetector]]
 
 @pytest.fixture
 def make_worker(
-    aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, detector: Detector
+    aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, detector: ScanPipeline
 ) -> MakeWorker:
     def build(crash_on: int | None = None, batch_size: int = 10) -> tuple[LambdaWorker, CountingDetector]:
         counting = CountingDetector(detector, crash_on=crash_on)

@@ -28,7 +28,7 @@ from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import Status
 from deepfake_detect.registry.base import ModelRecord, ModelStatus, utc_now
 from deepfake_detect.registry.feedback import Feedback, Label
-from deepfake_detect.registry.live import LiveDetector
+from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings, get_settings
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker, LocalLambdaContext
@@ -172,7 +172,7 @@ class DetectWorker:
     def __init__(self, aws_stack: LocalAwsStack, resources: StackResources, settings: Settings) -> None:
         self.stack, self.resources = aws_stack, resources
         self.analyzer = live_detector(settings)  # the hook the detect function uses
-        assert isinstance(self.analyzer, LiveDetector)
+        assert isinstance(self.analyzer, LivePipeline)
         handler = make_detect_handler(settings, aws_dependencies(settings, detector=self.analyzer))
         self.worker = LambdaWorker(
             aws_stack.client("sqs"),

@@ -10,7 +10,7 @@ import pytest
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.model_card import ModelCard, file_sha256
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
 from training import evaluate, train
@@ -76,7 +76,7 @@ def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_
 
     settings = Settings(shared_dir=shared_dir, models_dir=out)
     classifier = Classifier(model)
-    detector = Detector(settings, classifier, FaceDetector(detector_path))
+    detector = ScanPipeline(settings, classifier, FaceDetector(detector_path))
     photo = sorted((shared_dir / "data" / "deepface_photos").glob("img*.jpg"))[0]
     result = detector.analyze(photo).result
     assert result.status is Status.DONE and result.faces

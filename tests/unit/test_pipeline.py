@@ -1,4 +1,4 @@
-"""core.pipeline: Detector.analyze on real photos and videos and on every kind of bad input."""
+"""core.pipeline: ScanPipeline.analyze on real photos and videos and on every kind of bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.settings import Settings
 from tests.support.media import paste, png_bomb, read_bgr, write_image, write_video
@@ -20,11 +20,11 @@ from tests.support.media import paste, png_bomb, read_bgr, write_image, write_vi
 STAGES = {"decode", "detect", "align", "classify", "total"}
 
 
-def detector_with_threshold(detector: Detector, threshold: float) -> Detector:
+def detector_with_threshold(detector: ScanPipeline, threshold: float) -> ScanPipeline:
     """The session detector's models with another decision threshold on the card."""
     card = detector.classifier.card.model_copy(update={"threshold": threshold})
     path = detector.settings.classifier_path
-    return Detector(
+    return ScanPipeline(
         detector.settings, classifier=Classifier(path, card), face_detector=detector.face_detector
     )
 
@@ -41,7 +41,7 @@ def assert_failed(result: DetectionResult, code: ErrorCode) -> None:
 # --- images ---------------------------------------------------------------------------------
 
 
-def test_one_face_photo_full_record(detector: Detector, face_photo: Path) -> None:
+def test_one_face_photo_full_record(detector: ScanPipeline, face_photo: Path) -> None:
     analysis = detector.analyze(face_photo)
     result = analysis.result
     assert result.status is Status.DONE and result.error is None
@@ -65,12 +65,14 @@ def test_one_face_photo_full_record(detector: Detector, face_photo: Path) -> Non
     DetectionResult.model_validate_json(result.model_dump_json())  # survives a store round trip
 
 
-def test_display_path_replaces_the_local_path(detector: Detector, face_photo: Path) -> None:
+def test_display_path_replaces_the_local_path(detector: ScanPipeline, face_photo: Path) -> None:
     shown = "uploads/x/photo.jpg"
     assert detector.analyze(face_photo, display_path=shown).result.path == shown
 
 
-def test_two_faces_each_get_a_verdict_and_the_file_the_worst(detector: Detector, couple_photo: Path) -> None:
+def test_two_faces_each_get_a_verdict_and_the_file_the_worst(
+    detector: ScanPipeline, couple_photo: Path
+) -> None:
     result = detector.analyze(couple_photo).result
     assert len(result.faces) == 2 and len(result.tracks) == 2
     assert sorted(f.track for f in result.faces) == [0, 1]
@@ -84,7 +86,7 @@ def test_two_faces_each_get_a_verdict_and_the_file_the_worst(detector: Detector,
 
 @pytest.mark.parametrize(("threshold", "file_verdict"), [(0.0, Verdict.FAKE), (1.0, Verdict.REAL)])
 def test_verdict_follows_the_model_card_threshold(
-    detector: Detector, couple_photo: Path, threshold: float, file_verdict: Verdict
+    detector: ScanPipeline, couple_photo: Path, threshold: float, file_verdict: Verdict
 ) -> None:
     result = detector_with_threshold(detector, threshold).analyze(couple_photo).result
     assert result.threshold == threshold
@@ -92,7 +94,7 @@ def test_verdict_follows_the_model_card_threshold(
     assert {t.verdict for t in result.tracks} == {file_verdict}
 
 
-def test_file_is_fake_when_any_face_is(detector: Detector, couple_photo: Path) -> None:
+def test_file_is_fake_when_any_face_is(detector: ScanPipeline, couple_photo: Path) -> None:
     scores = sorted(f.score for f in detector.analyze(couple_photo).result.faces)
     between = (scores[0] + scores[1]) / 2  # one face above the threshold, one below
     result = detector_with_threshold(detector, between).analyze(couple_photo).result
@@ -100,7 +102,7 @@ def test_file_is_fake_when_any_face_is(detector: Detector, couple_photo: Path) -
     assert result.verdict is Verdict.FAKE
 
 
-def test_no_face(detector: Detector, tmp_path: Path) -> None:
+def test_no_face(detector: ScanPipeline, tmp_path: Path) -> None:
     path = write_image(tmp_path / "wall.png", np.full((240, 320, 3), 180, np.uint8))
     analysis = detector.analyze(path)
     result = analysis.result
@@ -111,7 +113,7 @@ def test_no_face(detector: Detector, tmp_path: Path) -> None:
     assert analysis.evidence is not None and result.evidence_frame_index is None
 
 
-def test_tiny_face_counts_as_no_face(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+def test_tiny_face_counts_as_no_face(detector: ScanPipeline, face_photo: Path, tmp_path: Path) -> None:
     small = cv2.resize(read_bgr(face_photo), (50, 50), interpolation=cv2.INTER_AREA)
     canvas = paste(np.full((240, 240, 3), 128, np.uint8), np.asarray(small, np.uint8), 85, 85)
     result = detector.analyze(write_image(tmp_path / "tiny.png", canvas)).result
@@ -119,14 +121,14 @@ def test_tiny_face_counts_as_no_face(detector: Detector, face_photo: Path, tmp_p
     assert result.verdict is Verdict.NO_FACE
 
 
-def test_grayscale_photo(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+def test_grayscale_photo(detector: ScanPipeline, face_photo: Path, tmp_path: Path) -> None:
     path = tmp_path / "grey.jpg"
     Image.open(face_photo).convert("L").save(path)
     result = detector.analyze(path).result
     assert result.status is Status.DONE and len(result.faces) == 1
 
 
-def test_transparent_png(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+def test_transparent_png(detector: ScanPipeline, face_photo: Path, tmp_path: Path) -> None:
     rgba = Image.open(face_photo).convert("RGBA")
     alpha = np.full((400, 400), 255, np.uint8)
     alpha[:, :60] = 0  # a transparent strip, like a cut-out portrait
@@ -137,7 +139,9 @@ def test_transparent_png(detector: Detector, face_photo: Path, tmp_path: Path) -
     assert result.status is Status.DONE and len(result.faces) == 1
 
 
-def test_exif_rotated_photo_is_scanned_upright(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+def test_exif_rotated_photo_is_scanned_upright(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
     """A camera stores the pixels sideways and an EXIF tag saying "rotate 90° clockwise": the face
     is only found if the tag is honoured (YuNet does not find faces lying on their side)."""
     sideways = Image.open(face_photo).transpose(Image.Transpose.ROTATE_90)  # 90° counter-clockwise
@@ -151,7 +155,7 @@ def test_exif_rotated_photo_is_scanned_upright(detector: Detector, face_photo: P
     assert len(result.faces) == 1
 
 
-def test_many_faces(detector: Detector, shared_data: Path) -> None:
+def test_many_faces(detector: ScanPipeline, shared_data: Path) -> None:
     result = detector.analyze(shared_data / "deepface_photos" / "selfie-many-people.jpg").result
     assert len(result.faces) >= 5
     assert len({f.track for f in result.faces}) == len(result.faces)
@@ -160,23 +164,23 @@ def test_many_faces(detector: Detector, shared_data: Path) -> None:
 # --- bad input ------------------------------------------------------------------------------
 
 
-def test_missing_path(detector: Detector, tmp_path: Path) -> None:
+def test_missing_path(detector: ScanPipeline, tmp_path: Path) -> None:
     result = detector.analyze(tmp_path / "nowhere.jpg").result
     assert_failed(result, ErrorCode.NOT_FOUND)
     assert result.path == str(tmp_path / "nowhere.jpg")
 
 
-def test_empty_file(detector: Detector, tmp_path: Path) -> None:
+def test_empty_file(detector: ScanPipeline, tmp_path: Path) -> None:
     (tmp_path / "empty.jpg").touch()
     assert_failed(detector.analyze(tmp_path / "empty.jpg").result, ErrorCode.EMPTY_FILE)
 
 
-def test_text_file(detector: Detector, tmp_path: Path) -> None:
+def test_text_file(detector: ScanPipeline, tmp_path: Path) -> None:
     (tmp_path / "readme.jpg").write_text("hello\n" * 100)
     assert_failed(detector.analyze(tmp_path / "readme.jpg").result, ErrorCode.UNSUPPORTED_TYPE)
 
 
-def test_unsupported_image_type(detector: Detector, tmp_path: Path) -> None:
+def test_unsupported_image_type(detector: ScanPipeline, tmp_path: Path) -> None:
     Image.new("RGB", (64, 64)).save(tmp_path / "anim.gif")
     Image.new("RGB", (64, 64)).save(tmp_path / "scan.tiff")
     assert_failed(detector.analyze(tmp_path / "anim.gif").result, ErrorCode.UNSUPPORTED_TYPE)
@@ -184,20 +188,20 @@ def test_unsupported_image_type(detector: Detector, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.05])
-def test_truncated_jpeg(detector: Detector, face_photo: Path, tmp_path: Path, keep: float) -> None:
+def test_truncated_jpeg(detector: ScanPipeline, face_photo: Path, tmp_path: Path, keep: float) -> None:
     data = face_photo.read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: int(len(data) * keep)])
     assert_failed(detector.analyze(tmp_path / "cut.jpg").result, ErrorCode.CORRUPT_MEDIA)
 
 
-def test_truncated_png(detector: Detector, face_photo: Path, tmp_path: Path) -> None:
+def test_truncated_png(detector: ScanPipeline, face_photo: Path, tmp_path: Path) -> None:
     full = tmp_path / "full.png"
     Image.open(face_photo).save(full)
     (tmp_path / "cut.png").write_bytes(full.read_bytes()[:20_000])
     assert_failed(detector.analyze(tmp_path / "cut.png").result, ErrorCode.CORRUPT_MEDIA)
 
 
-def test_truncated_mp4(detector: Detector, real_video: Path, tmp_path: Path) -> None:
+def test_truncated_mp4(detector: ScanPipeline, real_video: Path, tmp_path: Path) -> None:
     data = real_video.read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
     result = detector.analyze(tmp_path / "cut.mp4").result
@@ -205,23 +209,23 @@ def test_truncated_mp4(detector: Detector, real_video: Path, tmp_path: Path) -> 
     assert result.media_kind is MediaKind.VIDEO
 
 
-def test_decompression_bomb(detector: Detector, tmp_path: Path) -> None:
+def test_decompression_bomb(detector: ScanPipeline, tmp_path: Path) -> None:
     (tmp_path / "bomb.png").write_bytes(png_bomb(20_000, 20_000))
     assert_failed(detector.analyze(tmp_path / "bomb.png").result, ErrorCode.TOO_MANY_PIXELS)
 
 
-def test_file_size_limit(detector: Detector, face_photo: Path) -> None:
+def test_file_size_limit(detector: ScanPipeline, face_photo: Path) -> None:
     small_limit = detector.settings.model_copy(update={"max_file_bytes": 1000})
-    strict = Detector(small_limit, classifier=detector.classifier, face_detector=detector.face_detector)
+    strict = ScanPipeline(small_limit, classifier=detector.classifier, face_detector=detector.face_detector)
     assert_failed(strict.analyze(face_photo).result, ErrorCode.FILE_TOO_LARGE)
 
 
-def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: Detector, face_photo: Path) -> None:
+def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: ScanPipeline, face_photo: Path) -> None:
     class Exploding:
         def detect(self, image: np.ndarray) -> list[object]:
             raise RuntimeError("simulated OpenCV failure")
 
-    broken = Detector(detector.settings, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
+    broken = ScanPipeline(detector.settings, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
     result = broken.analyze(face_photo).result
     assert_failed(result, ErrorCode.INTERNAL_ERROR)
     assert "simulated OpenCV failure" in result.error.message  # type: ignore[union-attr]
@@ -230,7 +234,7 @@ def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: Detector, fa
 # --- videos ---------------------------------------------------------------------------------
 
 
-def test_video_without_faces(detector: Detector, tmp_path: Path) -> None:
+def test_video_without_faces(detector: ScanPipeline, tmp_path: Path) -> None:
     path = write_video(tmp_path / "blank.mp4", 30, fps=15)
     result = detector.analyze(path).result
     assert result.status is Status.DONE and result.error is None
@@ -251,7 +255,7 @@ def moving_face_video(path: Path, face: np.ndarray, frames: int = 24) -> Path:
 
 
 def test_video_with_one_moving_face_is_one_track(
-    detector: Detector, face_photo: Path, tmp_path: Path
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
 ) -> None:
     path = moving_face_video(tmp_path / "walk.avi", read_bgr(face_photo))
     analysis = detector.analyze(path)
@@ -275,7 +279,7 @@ def test_video_with_one_moving_face_is_one_track(
 
 
 @pytest.mark.slow
-def test_real_video(detector: Detector, real_video: Path) -> None:
+def test_real_video(detector: ScanPipeline, real_video: Path) -> None:
     settings: Settings = detector.settings
     result = detector.analyze(real_video).result
     assert result.status is Status.DONE and result.media_kind is MediaKind.VIDEO
@@ -288,17 +292,17 @@ def test_real_video(detector: Detector, real_video: Path) -> None:
     assert result.verdict in (Verdict.FAKE, Verdict.REAL)
 
 
-def test_progress_is_reported_per_sampled_frame(detector: Detector, tmp_path: Path) -> None:
+def test_progress_is_reported_per_sampled_frame(detector: ScanPipeline, tmp_path: Path) -> None:
     path = write_video(tmp_path / "clip.mp4", 5)
     calls: list[tuple[int, int]] = []
     detector.analyze(path, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]  # 5 frames < 8 samples: total is 5
 
 
-def test_card_controls_crop_size(tmp_path: Path, detector: Detector, face_photo: Path) -> None:
+def test_card_controls_crop_size(tmp_path: Path, detector: ScanPipeline, face_photo: Path) -> None:
     from tests.support.tiny_model import build_tiny_classifier
 
     path = build_tiny_classifier(tmp_path, input_size=32)
     assert ModelCard.load(path.with_suffix(".json")).preprocessing.input_size == 32
-    small = Detector(detector.settings, classifier=Classifier(path), face_detector=detector.face_detector)
+    small = ScanPipeline(detector.settings, classifier=Classifier(path), face_detector=detector.face_detector)
     assert len(small.analyze(face_photo).result.faces) == 1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
@@ -29,7 +29,7 @@ def stores(settings: Settings) -> tuple[LocalMediaStore, SQLiteResultStore]:
 
 @pytest.fixture
 def processor(
-    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], detector: Detector
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], detector: ScanPipeline
 ) -> Iterator[LocalProcessor]:
     media, results = stores
     worker = LocalProcessor(settings, media, results, detector=detector)
@@ -124,7 +124,7 @@ def test_bad_upload_is_a_failed_record(processor: LocalProcessor, tmp_path: Path
 
 def test_restart_resumes_queued_and_interrupted_work(
     settings: Settings,
-    detector: Detector,
+    detector: ScanPipeline,
     stores: tuple[LocalMediaStore, SQLiteResultStore],
     face_photo: Path,
     tmp_path: Path,
@@ -171,7 +171,7 @@ def test_model_load_failure_fails_the_record_not_the_worker(
 
 
 def test_model_card_does_not_wait_for_queued_scans(
-    settings: Settings, detector: Detector, stores: tuple[LocalMediaStore, SQLiteResultStore]
+    settings: Settings, detector: ScanPipeline, stores: tuple[LocalMediaStore, SQLiteResultStore]
 ) -> None:
     media, results = stores
     worker = LocalProcessor(settings, media, results, detector=detector)

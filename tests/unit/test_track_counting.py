@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, TrackResult, Verdict
 
 
@@ -21,7 +21,7 @@ def _track(track: int, score: float, frames: int, counted: bool) -> TrackResult:
 def test_conclude_ignores_tracks_that_do_not_count() -> None:
     result = DetectionResult(path="v.mp4", media_kind=MediaKind.VIDEO)
     result.tracks = [_track(0, 0.1, 30, True), _track(1, 0.99, 1, False)]
-    detector = Detector.__new__(Detector)
+    detector = ScanPipeline.__new__(ScanPipeline)
     detector.classifier = type("C", (), {"threshold": 0.5})()  # type: ignore[assignment]
     detector._conclude(result)
     assert result.score == 0.1

@@ -49,7 +49,7 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class Analyzer(Protocol):
-    """What the worker needs of ``core.pipeline.Detector`` (tests pass a stand-in)."""
+    """What the worker needs of ``core.pipeline.ScanPipeline`` (tests pass a stand-in)."""
 
     def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis: ...
 

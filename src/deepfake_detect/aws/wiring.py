@@ -6,17 +6,17 @@ import tempfile
 from pathlib import Path
 
 from deepfake_detect.aws.registry import AwsModelRegistry
-from deepfake_detect.core.pipeline import Detector
-from deepfake_detect.registry.live import LiveDetector
+from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
 
 
-def live_detector(settings: Settings) -> Detector:
+def live_detector(settings: Settings) -> ScanPipeline:
     """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
     Without a model parameter (a deployment with no registry) it is the plain detector."""
     if not settings.model_parameter:
-        return Detector(settings)
-    return LiveDetector(
+        return ScanPipeline(settings)
+    return LivePipeline(
         settings,
         AwsModelRegistry.from_settings(settings),
         Path(tempfile.gettempdir()) / "live-model",

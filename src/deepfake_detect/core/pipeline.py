@@ -62,7 +62,7 @@ class _Timer:
             self.ms[name] += (time.perf_counter() - start) * 1000.0
 
 
-class Detector:
+class ScanPipeline:
     """Loads the face detector and the classifier once; ``analyze`` is then called per file.
 
     Not thread-safe: OpenCV's detector keeps state; use one instance per worker thread.

@@ -6,20 +6,20 @@ from fastapi import FastAPI
 
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.local.feedback import SQLiteFeedbackStore
 from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
-from deepfake_detect.registry.live import LiveDetector
+from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
 
 
-def local_live_detector(settings: Settings) -> Detector:
+def local_live_detector(settings: Settings) -> ScanPipeline:
     """The local service's and CLI's detector: follows ``retrain`` and ``rollback`` in the local
     registry; the shipped model until something was promoted there."""
     registry = LocalModelRegistry(settings.registry_path)
-    return LiveDetector(
+    return LivePipeline(
         settings, registry, settings.registry_path / ".live", interval_s=settings.model_refresh_s
     )
 

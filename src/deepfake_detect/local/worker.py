@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.media import open_video, probe_file
-from deepfake_detect.core.pipeline import Analysis, Detector
+from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import MediaStore, ResultStore
@@ -24,10 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class LocalProcessor:
-    """A single worker thread that owns the ``Detector`` (OpenCV's detector is not thread-safe)."""
+    """A single worker thread that owns the ``ScanPipeline`` (OpenCV's detector is not thread-safe)."""
 
     def __init__(
-        self, settings: Settings, media: MediaStore, results: ResultStore, detector: Detector | None = None
+        self,
+        settings: Settings,
+        media: MediaStore,
+        results: ResultStore,
+        detector: ScanPipeline | None = None,
     ) -> None:
         self.settings = settings
         self.media = media
@@ -35,22 +39,22 @@ class LocalProcessor:
         self._detector = detector
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
         self._lock = threading.Lock()
-        self._loaded: Future[Detector] | None = None
+        self._loaded: Future[ScanPipeline] | None = None
 
-    def start(self) -> Future[Detector]:
+    def start(self) -> Future[ScanPipeline]:
         """Load the models in the worker thread and resume work left unfinished by a restart."""
         loaded = self._ensure_loading()
         for record in self.results.pending():
             self.submit(record.id)
         return loaded
 
-    def _ensure_loading(self) -> Future[Detector]:
+    def _ensure_loading(self) -> Future[ScanPipeline]:
         """The model load, queued once and always ahead of any scan (the worker never waits on
         work queued behind it)."""
         with self._lock:
             if self._loaded is None:
                 if self._detector is not None:
-                    ready: Future[Detector] = Future()
+                    ready: Future[ScanPipeline] = Future()
                     ready.set_result(self._detector)
                     self._loaded = ready
                 else:
@@ -60,7 +64,7 @@ class LocalProcessor:
             return self._loaded
 
     @property
-    def detector(self) -> Detector:
+    def detector(self) -> ScanPipeline:
         """The loaded detector (raises what the load raised). Waits for the load only, not for
         the scans queued after it; only the worker thread may call ``analyze`` on it."""
         return self._ensure_loading().result()
@@ -120,7 +124,7 @@ class LocalProcessor:
         self.results.put(failed)
         return failed
 
-    def _scan(self, detector: Detector, record: DetectionResult) -> DetectionResult:
+    def _scan(self, detector: ScanPipeline, record: DetectionResult) -> DetectionResult:
         record.status, record.progress = Status.PROCESSING, 0.0
         self.results.put(record)
         last_update = [0.0]

@@ -17,7 +17,7 @@ from typing import Protocol
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
-from deepfake_detect.core.pipeline import Detector
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.registry.base import GateMetrics
 from deepfake_detect.registry.gate import gate_metrics
 from deepfake_detect.settings import Settings
@@ -81,7 +81,7 @@ class PipelineEvaluator:
 
     def evaluate(self, onnx_path: Path) -> GateMetrics:
         classifier = Classifier(onnx_path, intra_op_threads=self.settings.intra_op_threads)
-        detector = Detector(self.settings, classifier=classifier, face_detector=self._faces)
+        detector = ScanPipeline(self.settings, classifier=classifier, face_detector=self._faces)
         self._faces = detector.face_detector  # loaded once, shared by every model evaluated
         labels: list[int] = []
         scores: list[float] = []

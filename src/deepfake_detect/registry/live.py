@@ -1,7 +1,7 @@
 """The live model swap on the detect side: a promoted model reaches running workers without a
 redeploy.
 
-``LiveDetector`` is a ``Detector`` that, before a scan, re-reads the registry's pointer when the last
+``LivePipeline`` is a ``ScanPipeline`` that, before a scan, re-reads the registry's pointer when the last
 check is older than ``interval_s`` (``Settings.model_refresh_s``, default 300 s; the SSM read is
 the only cost). When the pointer names another model it is downloaded, loaded and checked
 (sha256 against its card) *before* it replaces the classifier, so a bad pointer or a failed
@@ -19,16 +19,16 @@ from pathlib import Path
 
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.pipeline import Analysis, Detector, Progress
+from deepfake_detect.core.pipeline import Analysis, Progress, ScanPipeline
 from deepfake_detect.registry.base import ModelPointer, ModelRegistry
 from deepfake_detect.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class LiveDetector(Detector):
-    """A ``Detector`` whose classifier follows the registry's pointer (checked at most every
-    ``interval_s`` seconds, before a scan). Use it wherever a ``Detector`` is built."""
+class LivePipeline(ScanPipeline):
+    """A ``ScanPipeline`` whose classifier follows the registry's pointer (checked at most every
+    ``interval_s`` seconds, before a scan). Use it wherever a ``ScanPipeline`` is built."""
 
     def __init__(
         self,

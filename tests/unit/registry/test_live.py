@@ -9,7 +9,7 @@ import pytest
 
 from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelPointer
-from deepfake_detect.registry.live import LiveDetector
+from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
 from tests.support.retrain import build_cast_classifier
 
@@ -30,20 +30,20 @@ def publish(registry: LocalModelRegistry, tmp_path: Path, version: str, sign: fl
 
 
 @pytest.fixture
-def live(base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path) -> tuple[LiveDetector, Clock]:
+def live(base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path) -> tuple[LivePipeline, Clock]:
     clock = Clock()
-    model = LiveDetector(base_settings, registry, tmp_path / "cache", interval_s=300, clock=clock)
+    model = LivePipeline(base_settings, registry, tmp_path / "cache", interval_s=300, clock=clock)
     return model, clock
 
 
-def test_no_pointer_keeps_the_loaded_model(live: tuple[LiveDetector, Clock], face_photo: Path) -> None:
+def test_no_pointer_keeps_the_loaded_model(live: tuple[LivePipeline, Clock], face_photo: Path) -> None:
     model, _ = live
     result = model.analyze(face_photo).result
     assert result.model is not None and result.model.version == "0.0.1" == model.version
 
 
 def test_promotion_is_picked_up_after_the_interval(
-    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
 ) -> None:
     model, clock = live
     model.analyze(face_photo)
@@ -65,12 +65,12 @@ def test_cold_start_serves_the_pointers_model(
     base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path
 ) -> None:
     publish(registry, tmp_path, "5.0")
-    model = LiveDetector(base_settings, registry, tmp_path / "cache", interval_s=300)
+    model = LivePipeline(base_settings, registry, tmp_path / "cache", interval_s=300)
     assert model.version == "5.0" == model.classifier.card.version
 
 
 def test_broken_model_keeps_the_old_one(
-    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
 ) -> None:
     model, clock = live
     pointer = publish(registry, tmp_path, "3.0")
@@ -83,7 +83,7 @@ def test_broken_model_keeps_the_old_one(
 
 
 def test_unreadable_pointer_keeps_the_old_one(
-    live: tuple[LiveDetector, Clock], registry: LocalModelRegistry, face_photo: Path
+    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, face_photo: Path
 ) -> None:
     model, clock = live
     registry.root.mkdir(parents=True)
