@@ -387,7 +387,8 @@
   }
 
   function verdictWords(result) {
-    const threshold = typeof result.threshold === "number" ? result.threshold : 0.5;
+    // The server decides every verdict; the threshold is only quoted.
+    const threshold = result.threshold;
     const kind = result.media_kind === "video" ? "video" : "photo";
     switch (result.verdict) {
       case "fake":
@@ -538,8 +539,7 @@
   }
 
   function drawBox(ctx, face, label, result, s, dpr) {
-    const threshold = typeof result.threshold === "number" ? result.threshold : 0.5;
-    const colour = face.score >= threshold ? BOX_FAKE : BOX_REAL;
+    const colour = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
     const [x, y, w, h] = face.box.map((v) => v * s);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.lineWidth = 4 * dpr;
@@ -613,8 +613,8 @@
     return HEAT_STOPS[HEAT_STOPS.length - 1][1];
   }
 
-  function scoreSpan(score, threshold) {
-    const fake = score >= threshold;
+  function scoreSpan(score, verdict) {
+    const fake = verdict === "fake";
     return el("span", { class: fake ? "score-fake" : "score-real",
       text: `${percent(score)} ${fake ? "(likely manipulated)" : "(looks authentic)"}` });
   }
@@ -622,16 +622,15 @@
   function renderFaces(result) {
     const list = $("faces");
     list.replaceChildren();
-    const threshold = typeof result.threshold === "number" ? result.threshold : 0.5;
     if (result.media_kind === "video") {
       for (const track of result.tracks || []) {
-        list.append(el("li", null, `Person ${track.track + 1}: `, scoreSpan(track.score, threshold),
+        list.append(el("li", null, `Person ${track.track + 1}: `, scoreSpan(track.score, track.verdict),
           `, seen in ${track.frames} sampled frame${track.frames === 1 ? "" : "s"} ` +
           `(${formatSeconds(track.first_timestamp_s)} to ${formatSeconds(track.last_timestamp_s)})`));
       }
     } else {
       evidenceFaces(result).forEach((face, i) => {
-        list.append(el("li", null, `Face ${i + 1}: `, scoreSpan(face.score, threshold)));
+        list.append(el("li", null, `Face ${i + 1}: `, scoreSpan(face.score, face.verdict)));
       });
     }
     const none = !list.children.length;
@@ -688,7 +687,7 @@
     const duration = Math.max(result.duration_s || 0, lastTime, 0.001);
     const x = (t) => left + (t / duration) * (W - left - right);
     const y = (p) => top + (1 - p) * (H - top - bottom);
-    const threshold = typeof result.threshold === "number" ? result.threshold : 0.5;
+    const threshold = result.threshold; // drawn as a line; verdicts come from the server
 
     const worst = tracks.reduce((a, b) => (b.score > a.score ? b : a));
     const title = svg("title", { id: "timeline-title", text: "Probability of manipulation over time" });
@@ -708,7 +707,9 @@
       chart.append(svg("text", { x: x(t), y: H - bottom + 18, "text-anchor": "middle", text: `${t} s` }));
     }
     chart.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
-    chart.append(svg("line", { class: "threshold", x1: left, x2: W - right, y1: y(threshold), y2: y(threshold) }));
+    if (typeof threshold === "number") {
+      chart.append(svg("line", { class: "threshold", x1: left, x2: W - right, y1: y(threshold), y2: y(threshold) }));
+    }
 
     const evidence = frames.find((f) => f.frame_index === result.evidence_frame_index);
     if (evidence) {
