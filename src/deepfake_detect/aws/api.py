@@ -7,10 +7,8 @@ queue, and the detect function writes the result the client polls at ``GET /v1/r
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import timedelta
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mangum import Mangum
@@ -21,20 +19,13 @@ from deepfake_detect.aws.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+from deepfake_detect.core.formats import upload_name
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_filename(filename: str) -> str:
-    """A key-safe name: no folders, no characters that need URL-encoding, at most 100 characters."""
-    name = _UNSAFE.sub("_", PurePosixPath(filename.replace("\\", "/")).name).strip("._")
-    return name[-100:] or "upload"
 
 
 class S3UploadSigner:
@@ -48,7 +39,7 @@ class S3UploadSigner:
     def presign(self, filename: str, content_type: str) -> dict[str, Any]:
         settings = self.settings
         result_id = uuid.uuid4().hex
-        name = safe_filename(filename)
+        name = upload_name(filename, "upload", key_safe=True)
         key = f"{settings.upload_prefix}{result_id}/{name}"
         # S3 checks these conditions against the upload itself: the declared type must be the
         # one the client asked for, and the size must be within the limit the scan accepts.

@@ -3,6 +3,9 @@ cloud API can check uploads in a small package."""
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
+
 from deepfake_detect.core.result import MediaKind
 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
@@ -48,3 +51,15 @@ def sniff(head: bytes) -> tuple[MediaKind, str | None]:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return MediaKind.VIDEO, "webm" if b"webm" in head[:64] else "mkv"
     return MediaKind.UNKNOWN, None
+
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def upload_name(filename: str, fallback: str, *, key_safe: bool = False) -> str:
+    """The name an upload is shown and stored under: never a path (no folders, no ".."), at most
+    255 characters; ``key_safe`` also drops what a URL would have to encode and keeps the last
+    100 characters (the name becomes part of an S3 key)."""
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    name = _KEY_UNSAFE.sub("_", name).strip("._")[-100:] if key_safe else name[:255]
+    return name or fallback

@@ -8,8 +8,9 @@ import json
 import boto3
 import pytest
 
-from deepfake_detect.aws.api import S3UploadSigner, safe_filename
+from deepfake_detect.aws.api import S3UploadSigner
 from deepfake_detect.aws.stores import _decode_token, _encode_token
+from deepfake_detect.core.formats import upload_name
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
 from tests.unit.aws.fakes import InMemoryResults
@@ -26,7 +27,7 @@ from tests.unit.aws.fakes import InMemoryResults
     ],
 )
 def test_file_names_become_safe_keys(given: str, expected: str) -> None:
-    assert safe_filename(given) == expected
+    assert upload_name(given, "upload", key_safe=True) == expected
 
 
 def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:

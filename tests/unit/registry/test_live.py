@@ -11,15 +11,8 @@ from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelPointer
 from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
+from tests.support.clock import ManualClock
 from tests.support.retrain import build_cast_classifier
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def publish(registry: LocalModelRegistry, tmp_path: Path, version: str, sign: float = 1.0) -> ModelPointer:
@@ -30,20 +23,27 @@ def publish(registry: LocalModelRegistry, tmp_path: Path, version: str, sign: fl
 
 
 @pytest.fixture
-def live(base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path) -> tuple[LivePipeline, Clock]:
-    clock = Clock()
+def live(
+    base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path
+) -> tuple[LivePipeline, ManualClock[float]]:
+    clock = ManualClock(1000.0)
     model = LivePipeline(base_settings, registry, tmp_path / "cache", interval_s=300, clock=clock)
     return model, clock
 
 
-def test_no_pointer_keeps_the_loaded_model(live: tuple[LivePipeline, Clock], face_photo: Path) -> None:
+def test_no_pointer_keeps_the_loaded_model(
+    live: tuple[LivePipeline, ManualClock[float]], face_photo: Path
+) -> None:
     model, _ = live
     result = model.analyze(face_photo).result
     assert result.model is not None and result.model.version == "0.0.1" == model.version
 
 
 def test_promotion_is_picked_up_after_the_interval(
-    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+    live: tuple[LivePipeline, ManualClock[float]],
+    registry: LocalModelRegistry,
+    tmp_path: Path,
+    face_photo: Path,
 ) -> None:
     model, clock = live
     model.analyze(face_photo)
@@ -70,7 +70,10 @@ def test_cold_start_serves_the_pointers_model(
 
 
 def test_broken_model_keeps_the_old_one(
-    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, tmp_path: Path, face_photo: Path
+    live: tuple[LivePipeline, ManualClock[float]],
+    registry: LocalModelRegistry,
+    tmp_path: Path,
+    face_photo: Path,
 ) -> None:
     model, clock = live
     pointer = publish(registry, tmp_path, "3.0")
@@ -83,7 +86,7 @@ def test_broken_model_keeps_the_old_one(
 
 
 def test_unreadable_pointer_keeps_the_old_one(
-    live: tuple[LivePipeline, Clock], registry: LocalModelRegistry, face_photo: Path
+    live: tuple[LivePipeline, ManualClock[float]], registry: LocalModelRegistry, face_photo: Path
 ) -> None:
     model, clock = live
     registry.root.mkdir(parents=True)

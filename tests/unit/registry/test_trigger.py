@@ -16,6 +16,7 @@ from deepfake_detect.registry.base import ModelStatus
 from deepfake_detect.registry.feedback import ExportSummary
 from deepfake_detect.registry.promote import adopt_baseline
 from deepfake_detect.settings import PROJECT_ROOT, Settings
+from tests.support.clock import ManualClock
 from tests.support.retrain import build_cast_classifier, model_tarball
 from tests.unit.registry.conftest import StubEvaluator
 
@@ -50,14 +51,6 @@ class FakeS3:
         Path(filename).write_bytes(self.objects[(bucket, key)])
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
     return base_settings.model_copy(
@@ -76,8 +69,8 @@ def settings(base_settings: Settings) -> Settings:
 @pytest.fixture
 def parts(
     settings: Settings, registry: LocalModelRegistry, evaluator: StubEvaluator, tmp_path: Path
-) -> tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]:
-    sagemaker, s3, clock = FakeSageMaker(), FakeS3(), Clock()
+) -> tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]]:
+    sagemaker, s3, clock = FakeSageMaker(), FakeS3(), ManualClock(datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
     shipped = build_cast_classifier(tmp_path / "shipped", version="1")
     evaluator.set(shipped, auc=0.9, fpr=0.05)
     adopt_baseline(registry, shipped)
@@ -118,7 +111,7 @@ def sample_event(name: str) -> dict[str, Any]:
 
 
 def test_schedule_starts_one_job_with_the_settings(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]], registry: LocalModelRegistry
 ) -> None:
     trigger, sagemaker, _, _ = parts
     outcome = handle_event(trigger, SCHEDULE)
@@ -150,7 +143,7 @@ def test_schedule_starts_one_job_with_the_settings(
 
 
 def test_finished_job_awaiting_its_gate_blocks_a_new_one(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
 ) -> None:
     trigger, sagemaker, _, clock = parts
     job = trigger.on_schedule()["job_name"]
@@ -164,7 +157,7 @@ def test_finished_job_awaiting_its_gate_blocks_a_new_one(
 
 
 def test_completed_better_job_is_promoted(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
     registry: LocalModelRegistry,
     evaluator: StubEvaluator,
     tmp_path: Path,
@@ -185,7 +178,7 @@ def test_completed_better_job_is_promoted(
 
 
 def test_completed_worse_job_is_rejected(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
     registry: LocalModelRegistry,
     evaluator: StubEvaluator,
     tmp_path: Path,
@@ -207,7 +200,7 @@ def test_completed_worse_job_is_rejected(
 
 
 def test_missing_or_corrupt_artifact_is_rejected(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock], registry: LocalModelRegistry
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]], registry: LocalModelRegistry
 ) -> None:
     trigger, _, s3, _ = parts
     started = trigger.on_schedule()
@@ -224,7 +217,7 @@ def test_missing_or_corrupt_artifact_is_rejected(
     [("Failed", "failed", ModelStatus.FAILED), ("Stopped", "stopped", ModelStatus.STOPPED)],
 )
 def test_failed_or_stopped_job_is_recorded_never_promoted(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
     registry: LocalModelRegistry,
     status: str,
     outcome: str,
@@ -246,7 +239,7 @@ def test_failed_or_stopped_job_is_recorded_never_promoted(
 
 
 def test_events_for_other_jobs_and_other_states_are_ignored(
-    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock],
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
 ) -> None:
     trigger, _, _, _ = parts
     assert (
@@ -260,6 +253,8 @@ def test_events_for_other_jobs_and_other_states_are_ignored(
     )
 
 
-def test_unknown_event_fails_loudly(parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, Clock]) -> None:
+def test_unknown_event_fails_loudly(
+    parts: tuple[RetrainTrigger, FakeSageMaker, FakeS3, ManualClock[datetime]],
+) -> None:
     with pytest.raises(UnknownEventError):
         handle_event(parts[0], {"Records": []})

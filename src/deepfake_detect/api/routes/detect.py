@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
@@ -13,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deepfake_detect.api.deps import ErrorBody, ServicesDep, client_error, failure
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.formats import CONTENT_TYPES, sniff
+from deepfake_detect.core.formats import CONTENT_TYPES, sniff, upload_name
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 
 router = APIRouter()
@@ -62,7 +61,7 @@ async def detect(
     result_id = uuid.uuid4().hex
     # The name is shown as given, but never used as a path: ".." or a 300-byte name
     # must not decide where the file lands.
-    name = Path((file.filename or "").replace("\\", "/")).name[:255] or f"upload.{container}"
+    name = upload_name(file.filename or "", f"upload.{container}")
     key = f"uploads/{result_id}/upload.{container}"
     # Blocking work (disk copy, header probe, waiting for the scan) stays off the event loop.
     await run_in_threadpool(services.media.put, key, file.file, CONTENT_TYPES[container])
