@@ -1,0 +1,58 @@
+// Past results, newest first, paged.
+import { $, el, formatDate, getJson, percent } from "./client.js";
+import { showResult } from "./evidence.js";
+import { HISTORY_PAGE } from "./words.js";
+
+// ---------------------------------------------------------------- history
+export const past = { token: null, loading: false, refreshTimer: 0 };
+
+export function historyVerdict(item) {
+  if (item.status === "queued" || item.status === "processing") return "Checking…";
+  switch (item.verdict) {
+    case "fake": return `Manipulated ${percent(item.score)}`;
+    case "real": return `Authentic ${percent(item.score)}`;
+    case "no_face": return "No face";
+    default: return "Failed";
+  }
+}
+
+export async function loadHistory(reset) {
+  if (past.loading) return;
+  past.loading = true;
+  const list = $("history");
+  const more = $("history-more");
+  try {
+    const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+    if (!reset && past.token) query.set("token", past.token);
+    const page = await getJson(`v1/results?${query}`);
+    if (reset) list.replaceChildren();
+    for (const item of page.items) list.append(historyRow(item));
+    past.token = page.next_token;
+    more.hidden = !page.next_token;
+    $("history-empty").hidden = list.children.length > 0;
+  } catch (error) {
+    $("history-empty").hidden = false;
+    $("history-empty").textContent = `The history could not be loaded. ${error.message}`;
+  } finally {
+    past.loading = false;
+  }
+}
+
+export function historyRow(item) {
+  const cls = item.verdict === "fake" ? "fake" : item.verdict === "real" ? "real"
+    : item.verdict === "error" || item.status === "failed" ? "error" : "other";
+  const verdict = historyVerdict(item);
+  const date = formatDate(item.created_at);
+  // An explicit name, so screen readers do not run the three parts together.
+  const button = el("button", { type: "button", class: cls, "aria-label": `${item.path}: ${verdict}, ${date}` },
+    el("span", { class: "h-name", text: item.path }),
+    el("span", { class: "h-verdict", text: verdict }),
+    el("span", { class: "h-date", text: date }));
+  button.addEventListener("click", () => showResult(item, { focus: true, pinned: true }));
+  return el("li", null, button);
+}
+
+export function scheduleHistoryRefresh() {
+  clearTimeout(past.refreshTimer);
+  past.refreshTimer = setTimeout(() => loadHistory(true), 300);
+}

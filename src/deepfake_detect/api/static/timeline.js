@@ -1,0 +1,104 @@
+// The video timeline: each face track's score over the sampled frames, as inline SVG.
+import { $, el, formatSeconds, percent, svg } from "./client.js";
+import { TRACK_COLOURS } from "./words.js";
+
+// ---------------------------------------------------------------- the video timeline (inline SVG)
+export function renderTimeline(result) {
+  const block = $("timeline-block");
+  const frames = result.frames || [];
+  const tracks = result.tracks || [];
+  const show = result.media_kind === "video" && frames.length > 0 && tracks.length > 0;
+  block.hidden = !show;
+  const holder = $("timeline");
+  holder.replaceChildren();
+  $("timeline-legend").replaceChildren();
+  $("timeline-table").replaceChildren();
+  if (!show) return;
+
+  // Drawn at the holder's own width, so labels keep their size on a phone (redrawn on resize).
+  const W = Math.max(280, Math.min(960, Math.round(holder.clientWidth || 640)));
+  const H = 220;
+  const left = 44;
+  const right = 14;
+  const top = 10;
+  const bottom = 30;
+  const lastTime = Math.max(...frames.map((f) => f.timestamp_s));
+  const duration = Math.max(result.duration_s || 0, lastTime, 0.001);
+  const x = (t) => left + (t / duration) * (W - left - right);
+  const y = (p) => top + (1 - p) * (H - top - bottom);
+  const threshold = result.threshold; // drawn as a line; verdicts come from the server
+
+  const worst = tracks.reduce((a, b) => (b.score > a.score ? b : a));
+  const title = svg("title", { id: "timeline-title", text: "Probability of manipulation over time" });
+  const desc = svg("desc", { id: "timeline-desc",
+    text: `${tracks.length} face track${tracks.length > 1 ? "s" : ""} over ${formatSeconds(duration)}. ` +
+      `Highest track score ${percent(worst.score)} (Person ${worst.track + 1}). ` +
+      "The same numbers are in the table below the chart." });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    "aria-labelledby": "timeline-title timeline-desc", preserveAspectRatio: "xMidYMid meet" }, title, desc);
+
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
+    chart.append(svg("line", { class: "grid", x1: left, x2: W - right, y1: y(p), y2: y(p) }));
+    chart.append(svg("text", { x: left - 6, y: y(p) + 4, "text-anchor": "end", text: percent(p) }));
+  }
+  for (const t of niceTicks(duration, Math.max(2, Math.floor((W - left - right) / 70)))) {
+    chart.append(svg("line", { class: "axis", x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4 }));
+    chart.append(svg("text", { x: x(t), y: H - bottom + 18, "text-anchor": "middle", text: `${t} s` }));
+  }
+  chart.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
+  if (typeof threshold === "number") {
+    chart.append(svg("line", { class: "threshold", x1: left, x2: W - right, y1: y(threshold), y2: y(threshold) }));
+  }
+
+  const evidence = frames.find((f) => f.frame_index === result.evidence_frame_index);
+  if (evidence) {
+    chart.append(svg("line", { class: "evidence-mark", x1: x(evidence.timestamp_s),
+      x2: x(evidence.timestamp_s), y1: top, y2: H - bottom }));
+  }
+
+  for (const track of tracks) {
+    const key = String(track.track);
+    const colour = `track-${track.track % TRACK_COLOURS}`;
+    const points = frames.filter((f) => f.scores && key in f.scores)
+      .map((f) => [f.timestamp_s, f.scores[key]]);
+    const group = svg("g", { class: colour, "data-track": key });
+    group.append(svg("polyline", {
+      class: colour, points: points.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`).join(" "),
+    }));
+    for (const [t, p] of points) {
+      const dot = svg("circle", { cx: x(t).toFixed(1), cy: y(p).toFixed(1), r: 2.5, class: colour });
+      dot.append(svg("title", { text: `Person ${track.track + 1} at ${formatSeconds(t)}: ${percent(p)}` }));
+      group.append(dot);
+    }
+    chart.append(group);
+    $("timeline-legend").append(el("li", null, el("span", { class: `swatch ${colour}`, "aria-hidden": "true" }),
+      `Person ${track.track + 1} (${percent(track.score)})`));
+  }
+  holder.append(chart);
+  renderTimelineTable(frames, tracks);
+}
+
+export function niceTicks(duration, most) {
+  const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200];
+  const step = steps.find((st) => duration / st <= most) || 3600;
+  const ticks = [];
+  for (let t = 0; t <= duration + 1e-9; t += step) ticks.push(Number(t.toFixed(1)));
+  return ticks;
+}
+
+export function renderTimelineTable(frames, tracks) {
+  const table = $("timeline-table");
+  const head = el("tr", null, el("th", { scope: "col", text: "Time" }));
+  for (const track of tracks) head.append(el("th", { scope: "col", text: `Person ${track.track + 1}` }));
+  const body = el("tbody");
+  for (const frame of frames) {
+    const row = el("tr", null, el("th", { scope: "row", text: formatSeconds(frame.timestamp_s) }));
+    for (const track of tracks) {
+      const score = frame.scores ? frame.scores[String(track.track)] : undefined;
+      row.append(el("td", { text: typeof score === "number" ? percent(score) : "–" }));
+    }
+    body.append(row);
+  }
+  table.append(el("caption", { class: "visually-hidden", text: "Probability of manipulation per sampled frame" }),
+    el("thead", null, head), body);
+}
