@@ -2,14 +2,19 @@
 
 One entry point everywhere. In a SageMaker training job the hyperparameters JSON (values are
 strings) becomes ``--name value`` arguments placed before the real command line, so explicit
-arguments still win; ``SM_CHANNEL_SHARED``, ``SM_MODEL_DIR`` and ``SM_OUTPUT_DATA_DIR`` replace the
-data and output folders. All of it is read through the project's Settings.
+arguments still win, and the job's folders replace the data and output folders. Training reads
+SageMaker's contract itself (``SageMakerEnv``), by SageMaker's documented layout: when
+/opt/ml/input/config exists the data is in /opt/ml/input/data/<channel>, the model goes to
+/opt/ml/model and reports to /opt/ml/output/data; the ``SM_*`` variables, where a toolkit sets
+them, say the same and win.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,36 @@ from deepfake_detect.settings import Settings
 
 SAGEMAKER_CONFIG = Path("/opt/ml/input/config")
 SAGEMAKER_CHECKPOINTS = Path("/opt/ml/checkpoints")
+
+
+@dataclass(frozen=True)
+class SageMakerEnv:
+    """The folders of a SageMaker training job; all None outside one."""
+
+    shared: Path | None
+    model_dir: Path | None
+    output_data: Path | None
+    hyperparameters: Path
+
+    @classmethod
+    def detect(cls, environ: Mapping[str, str] | None = None, root: Path = Path("/opt/ml")) -> SageMakerEnv:
+        environ = os.environ if environ is None else environ
+        in_job = (root / "input" / "config").is_dir()
+
+        def folder(variable: str, layout: Path) -> Path | None:
+            value = environ.get(variable)
+            if value:
+                return Path(value)
+            return layout if in_job else None
+
+        return cls(
+            shared=folder("SM_CHANNEL_SHARED", root / "input" / "data" / "shared"),
+            model_dir=folder("SM_MODEL_DIR", root / "model"),
+            output_data=folder("SM_OUTPUT_DATA_DIR", root / "output" / "data"),
+            hyperparameters=Path(
+                environ.get("SM_HYPERPARAMETERS_PATH") or root / "input" / "config" / "hyperparameters.json"
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -81,14 +116,17 @@ def _hyperparameter_args(path: Path) -> list[str]:
     return args
 
 
-def parse_config(argv: list[str] | None, settings: Settings | None = None) -> TrainConfig:
+def parse_config(
+    argv: list[str] | None, settings: Settings | None = None, sagemaker: SageMakerEnv | None = None
+) -> TrainConfig:
     settings = settings or Settings()
-    shared = settings.sm_channel_shared or settings.shared_dir
-    output = settings.sm_model_dir or settings.models_dir
+    sagemaker = sagemaker or SageMakerEnv.detect()
+    shared = sagemaker.shared or settings.shared_dir
+    output = sagemaker.model_dir or settings.models_dir
     defaults = TrainConfig(
         shared_dir=shared,
         output_dir=output,
-        report_dir=settings.sm_output_data_dir or settings.data_dir / "training",
+        report_dir=sagemaker.output_data or settings.data_dir / "training",
         cache_dir=settings.training_cache_dir,
         detector_path=Path(),
     )
@@ -126,7 +164,7 @@ def parse_config(argv: list[str] | None, settings: Settings | None = None) -> Tr
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--name", default=defaults.name)
     p.add_argument("--version", default="", help="model version (default: UTC timestamp)")
-    args = p.parse_args(_hyperparameter_args(settings.sm_hyperparameters_path) + list(argv or []))
+    args = p.parse_args(_hyperparameter_args(sagemaker.hyperparameters) + list(argv or []))
     values = vars(args)
     if values["detector_path"] is None:
         values["detector_path"] = (

@@ -41,6 +41,7 @@ from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import Settings
 from training.augment import jpeg
 from training.card_text import LIMITATIONS
+from training.config import SageMakerEnv
 from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import bootstrap_auc_interval, rates, roc_auc, roc_curve, wilson_interval
 from training.report import summarise
@@ -262,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", type=Path, default=settings.models_dir / CLASSIFIER_FILE)
-    parser.add_argument("--shared-dir", type=Path, default=settings.sm_channel_shared or settings.shared_dir)
+    sagemaker = SageMakerEnv.detect()
+    parser.add_argument("--shared-dir", type=Path, default=sagemaker.shared or settings.shared_dir)
     parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
     parser.add_argument(
         "--report-dir",
         type=Path,
-        default=settings.sm_output_data_dir or settings.data_dir / "training" / "evaluation",
+        default=sagemaker.output_data or settings.data_dir / "training" / "evaluation",
     )
     parser.add_argument("--split", choices=("val", "test"), default="test")
     parser.add_argument(

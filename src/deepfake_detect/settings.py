@@ -109,18 +109,6 @@ class Settings(BaseSettings):
     # --- Training (the `training/` package) ---------------------------------------------------
     # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
     training_cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
-    # SageMaker training jobs set these (no DEEPFAKE_ prefix: the names are SageMaker's). When
-    # present they override the CLI's data and output folders, so one entry point runs anywhere.
-    sm_channel_shared: Path | None = Field(
-        None,
-        validation_alias="SM_CHANNEL_SHARED",
-        description="channel holding data/ and models/ laid out like ../shared",
-    )
-    sm_model_dir: Path | None = Field(None, validation_alias="SM_MODEL_DIR")
-    sm_output_data_dir: Path | None = Field(None, validation_alias="SM_OUTPUT_DATA_DIR")
-    sm_hyperparameters_path: Path = Field(
-        Path("/opt/ml/input/config/hyperparameters.json"), validation_alias="SM_HYPERPARAMETERS_PATH"
-    )
 
     @property
     def detector_path(self) -> Path:

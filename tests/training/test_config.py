@@ -31,3 +31,20 @@ def test_sagemaker_environment_and_hyperparameters(monkeypatch, tmp_path):
     assert cfg.epochs == 6  # an explicit argument still wins over the file
     assert cfg.shared_dir == tmp_path / "shared" and cfg.data_dir == tmp_path / "shared" / "data"
     assert cfg.output_dir == tmp_path / "model" and cfg.report_dir == tmp_path / "output"
+
+
+def test_sagemaker_layout_without_any_variable(tmp_path):
+    """A job whose image has no SageMaker toolkit sets no SM_* variables: the /opt/ml layout alone
+    decides where data comes from and where the model goes."""
+    from training.config import SageMakerEnv
+
+    root = tmp_path / "opt" / "ml"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"epochs": "1"}))
+    sagemaker = SageMakerEnv.detect({}, root)
+    cfg = parse_config([], Settings(), sagemaker)
+    assert cfg.epochs == 1
+    assert cfg.shared_dir == root / "input" / "data" / "shared" and cfg.output_dir == root / "model"
+    assert cfg.report_dir == root / "output" / "data"
+    outside = SageMakerEnv.detect({}, tmp_path / "nothing")
+    assert (outside.shared, outside.model_dir, outside.output_data) == (None, None, None)
