@@ -22,9 +22,6 @@ from typing import Any
 from deepfake_detect.core.constants import DETECTOR_FILE
 from deepfake_detect.settings import Settings
 
-SAGEMAKER_CONFIG = Path("/opt/ml/input/config")
-SAGEMAKER_CHECKPOINTS = Path("/opt/ml/checkpoints")
-
 
 @dataclass(frozen=True)
 class SageMakerEnv:
@@ -33,6 +30,7 @@ class SageMakerEnv:
     shared: Path | None
     model_dir: Path | None
     output_data: Path | None
+    checkpoints: Path | None
     hyperparameters: Path
 
     @classmethod
@@ -50,6 +48,7 @@ class SageMakerEnv:
             shared=folder("SM_CHANNEL_SHARED", root / "input" / "data" / "shared"),
             model_dir=folder("SM_MODEL_DIR", root / "model"),
             output_data=folder("SM_OUTPUT_DATA_DIR", root / "output" / "data"),
+            checkpoints=root / "checkpoints" if in_job else None,
             hyperparameters=Path(
                 environ.get("SM_HYPERPARAMETERS_PATH") or root / "input" / "config" / "hyperparameters.json"
             ),
@@ -86,6 +85,7 @@ class TrainConfig:
     pretrained: bool = True
     name: str = "deepfake-face-mobilenetv2"
     version: str = ""
+    checkpoints: Path | None = None  # SageMaker's checkpoint folder, when in a job
 
     @property
     def data_dir(self) -> Path:
@@ -93,11 +93,9 @@ class TrainConfig:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where each epoch's checkpoint goes: in a SageMaker job /opt/ml/checkpoints, which
-        SageMaker syncs to S3 and restores after a spot interruption; elsewhere the cache."""
-        if SAGEMAKER_CONFIG.is_dir():
-            return SAGEMAKER_CHECKPOINTS
-        return self.cache_dir / "checkpoints"
+        """Where each epoch's checkpoint goes: the job's checkpoint folder in SageMaker (synced to
+        S3 and restored after a spot interruption), else beside the cache."""
+        return self.checkpoints or self.cache_dir / "checkpoints"
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -172,4 +170,4 @@ def parse_config(
             if settings.detector_path.is_file()
             else values["shared_dir"] / "models" / DETECTOR_FILE
         )
-    return TrainConfig(**values)
+    return TrainConfig(**values, checkpoints=sagemaker.checkpoints)

@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ matplotlib.use("Agg")
 import cv2
 import matplotlib.pyplot as plt
 import numpy as np
+from numpy.typing import NDArray
 
 from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
@@ -73,9 +75,10 @@ def score_faces(
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
-Degrade = Any  # (image) -> (degraded image, scale of the degraded image's coordinates)
+# Each takes the source image and returns the degraded image and the scale of its coordinates.
+Degrade = Callable[[NDArray[np.uint8]], tuple[NDArray[np.uint8], float]]
 
-DEGRADATIONS: dict[str, Any] = {
+DEGRADATIONS: dict[str, Degrade] = {
     "jpeg_q50": lambda image: (jpeg(image, 50), 1.0),
     "half_size_jpeg_q75": lambda image: (
         jpeg(

@@ -60,22 +60,25 @@ def _dlib_models() -> tuple[Any, Any]:
     return shape, embed
 
 
-def landmarks68(image: NDArray[np.uint8], box: Iterable[float]) -> tuple[NDArray[np.float32], Any]:
-    """dlib's 68 landmarks inside a detector box (BGR image), and dlib's shape for the embedding."""
+def to_rgb(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """dlib reads contiguous RGB; convert a BGR image once and pass it to both calls below."""
+    return np.ascontiguousarray(image[..., ::-1])
+
+
+def landmarks68(rgb: NDArray[np.uint8], box: Iterable[float]) -> tuple[NDArray[np.float32], Any]:
+    """dlib's 68 landmarks inside a detector box (RGB image), and dlib's shape for the embedding."""
     import dlib
 
     x, y, w, h = (float(v) for v in box)
     shape_predictor, _ = _dlib_models()
-    rgb = np.ascontiguousarray(image[..., ::-1])
     shape = shape_predictor(rgb, dlib.rectangle(round(x), round(y), round(x + w), round(y + h)))
     points = np.array([[p.x, p.y] for p in shape.parts()], np.float32)
     return points, shape
 
 
-def embedding(image: NDArray[np.uint8], shape: Any) -> NDArray[np.float32]:
-    """The 128-d identity embedding of the face whose dlib shape is given (BGR image)."""
+def embedding(rgb: NDArray[np.uint8], shape: Any) -> NDArray[np.float32]:
+    """The 128-d identity embedding of the face whose dlib shape is given (RGB image)."""
     _, model = _dlib_models()
-    rgb = np.ascontiguousarray(image[..., ::-1])
     return np.asarray(model.compute_face_descriptor(rgb, shape), np.float32)
 
 

@@ -163,10 +163,11 @@ def _process(task: tuple[SourceImage, str]) -> dict[str, Any]:
     if not item.all_faces:
         found = [max(found, key=lambda f: f.box[2] * f.box[3])]  # the subject of a face crop
     faces = []
+    rgb = identity.to_rgb(image)
     for face in found:
-        points, shape = identity.landmarks68(image, face.box)
+        points, shape = identity.landmarks68(rgb, face.box)
         embed = (
-            identity.embedding(image, shape) if item.source in EMBED_SOURCES and item.label == REAL else None
+            identity.embedding(rgb, shape) if item.source in EMBED_SOURCES and item.label == REAL else None
         )
         faces.append(
             {
@@ -223,23 +224,21 @@ def assign_splits(
     )
     # A component's members may come from sources with their own held-out fractions: the
     # largest fractions win, and an evaluation-only member holds the whole component out.
-    fractions: dict[str, tuple[float, float] | None] = {}
+    fractions: dict[str, tuple[float, float]] = {}
     eval_only: dict[str, bool] = defaultdict(bool)
     fixed: dict[str, str] = {}
     for record, item in zip(faces, items_of_face, strict=True):
         name = component[record.group]
         if item.split:
             fixed.setdefault(name, item.split)
-        if item.fractions and (fractions.get(name) is None or item.fractions > fractions[name]):  # type: ignore[operator]
-            fractions[name] = item.fractions
-        else:
-            fractions.setdefault(name, None)
+        if item.fractions:
+            fractions[name] = max(fractions.get(name, item.fractions), item.fractions)
         eval_only[name] |= item.eval_only
     for record in faces:
         name = component[record.group]
         record.identity = name
         record.split = (
-            "test" if eval_only[name] else fixed.get(name) or assign_split(name, spec, fractions[name])
+            "test" if eval_only[name] else fixed.get(name) or assign_split(name, spec, fractions.get(name))
         )
     sizes: dict[str, int] = defaultdict(int)
     for record in faces:

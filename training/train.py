@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         limitations=LIMITATIONS,
         license=LICENSE,
     )
-    for key in ("shared_dir", "output_dir", "report_dir", "cache_dir", "detector_path"):
+    for key in ("shared_dir", "output_dir", "report_dir", "cache_dir", "detector_path", "checkpoints"):
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)

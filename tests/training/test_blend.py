@@ -7,7 +7,7 @@ import pytest
 from deepfake_detect.core.crop_geometry import CropGeometry
 from training.augment import augment
 from training.blend import face_mask, hull_mask, self_blend
-from training.identity import landmarks68
+from training.identity import landmarks68, to_rgb
 from training.manifest import _to_crop
 
 SIZE = 128
@@ -24,7 +24,7 @@ def face(shared_dir, detector_path):
     faces = detect_padded(FaceDetector(detector_path), image)
     assert faces, "the detector should find the UTKFace face on the padded image"
     aligned = align_face(image, faces[0].landmarks, CropGeometry(SIZE, 0.1))  # room around the mask
-    points68, _ = landmarks68(image, faces[0].box)
+    points68, _ = landmarks68(to_rgb(image), faces[0].box)
     return (
         aligned.crop,
         _to_crop(faces[0].landmarks, aligned.crop_to_image),

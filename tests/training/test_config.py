@@ -46,5 +46,6 @@ def test_sagemaker_layout_without_any_variable(tmp_path):
     assert cfg.epochs == 1
     assert cfg.shared_dir == root / "input" / "data" / "shared" and cfg.output_dir == root / "model"
     assert cfg.report_dir == root / "output" / "data"
+    assert cfg.checkpoint_dir == root / "checkpoints"
     outside = SageMakerEnv.detect({}, tmp_path / "nothing")
-    assert (outside.shared, outside.model_dir, outside.output_data) == (None, None, None)
+    assert (outside.shared, outside.model_dir, outside.output_data, outside.checkpoints) == (None,) * 4
