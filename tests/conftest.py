@@ -29,7 +29,7 @@ import pytest
 
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.model_files import YUNET_FILE, YUNET_SHA256
-from deepfake_detect.settings import Settings, get_settings
+from deepfake_detect.settings import Settings, VideoSettings, as_environment, get_settings
 from tests.support.tiny_model import build_tiny_classifier
 
 TINY_MODEL = "tiny.onnx"
@@ -98,14 +98,14 @@ def base_settings(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
         detector_model=YUNET_FILE,
         classifier_model=TINY_MODEL,
         data_dir=tmp_path_factory.mktemp("var"),
-        video_sample_frames=8,
+        video=VideoSettings(sample_frames=8),
         intra_op_threads=1,
     )
 
 
 @pytest.fixture(scope="session")
 def detector(base_settings: Settings) -> ScanPipeline:
-    return ScanPipeline(base_settings)
+    return ScanPipeline(base_settings.pipeline())
 
 
 @pytest.fixture
@@ -120,10 +120,10 @@ def settings_as_env(settings: Settings) -> dict[str, str]:
         "detector_model",
         "classifier_model",
         "data_dir",
-        "video_sample_frames",
+        "video.sample_frames",
         "intra_op_threads",
     )
-    return {f"DEEPFAKE_{name.upper()}": str(getattr(settings, name)) for name in names}
+    return as_environment(settings, names)
 
 
 @pytest.fixture

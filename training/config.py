@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,9 +29,12 @@ class SageMakerEnv:
     """The folders of a SageMaker training job; all None outside one."""
 
     shared: Path | None
+    feedback: Path | None  # reviewers' labels (labels.csv + media/), exported by the feedback API
     model_dir: Path | None
     output_data: Path | None
     checkpoints: Path | None
+    failure: Path | None  # one line SageMaker shows as the job's FailureReason
+    scratch: Path | None  # the crop cache: the job's local disk, never uploaded
     hyperparameters: Path
 
     @classmethod
@@ -44,11 +48,15 @@ class SageMakerEnv:
                 return Path(value)
             return layout if in_job else None
 
+        feedback = folder("SM_CHANNEL_FEEDBACK", root / "input" / "data" / "feedback")
         return cls(
             shared=folder("SM_CHANNEL_SHARED", root / "input" / "data" / "shared"),
+            feedback=feedback if feedback is not None and feedback.is_dir() else None,
             model_dir=folder("SM_MODEL_DIR", root / "model"),
             output_data=folder("SM_OUTPUT_DATA_DIR", root / "output" / "data"),
             checkpoints=root / "checkpoints" if in_job else None,
+            failure=root / "output" / "failure" if in_job else None,
+            scratch=Path(tempfile.gettempdir()) / "deepfake-training-cache" if in_job else None,
             hyperparameters=Path(
                 environ.get("SM_HYPERPARAMETERS_PATH") or root / "input" / "config" / "hyperparameters.json"
             ),
@@ -85,7 +93,9 @@ class TrainConfig:
     pretrained: bool = True
     name: str = "deepfake-face-mobilenetv2"
     version: str = ""
+    feedback_dir: Path | None = None  # reviewer-labelled files: a training source (train split only)
     checkpoints: Path | None = None  # SageMaker's checkpoint folder, when in a job
+    failure_path: Path | None = None  # where a job's failure reason goes, when in a job
 
     @property
     def data_dir(self) -> Path:
@@ -125,7 +135,7 @@ def parse_config(
         shared_dir=shared,
         output_dir=output,
         report_dir=sagemaker.output_data or settings.data_dir / "training",
-        cache_dir=settings.training_cache_dir,
+        cache_dir=sagemaker.scratch or settings.training.cache_dir,
         detector_path=Path(),
     )
     p = argparse.ArgumentParser(
@@ -137,6 +147,12 @@ def parse_config(
     p.add_argument("--output-dir", type=Path, default=defaults.output_dir)
     p.add_argument("--report-dir", type=Path, default=defaults.report_dir)
     p.add_argument("--cache-dir", type=Path, default=defaults.cache_dir)
+    p.add_argument(
+        "--feedback-dir",
+        type=Path,
+        default=sagemaker.feedback,
+        help="reviewers' labels: labels.csv and media/ (in a job: the 'feedback' channel)",
+    )
     p.add_argument(
         "--detector-path",
         type=Path,
@@ -170,4 +186,4 @@ def parse_config(
             if settings.detector_path.is_file()
             else values["shared_dir"] / "models" / DETECTOR_FILE
         )
-    return TrainConfig(**values, checkpoints=sagemaker.checkpoints)
+    return TrainConfig(**values, checkpoints=sagemaker.checkpoints, failure_path=sagemaker.failure)

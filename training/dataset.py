@@ -28,7 +28,7 @@ from deepfake_detect.core.align import to_tensor
 from training.augment import augment
 from training.blend import self_blend
 from training.manifest import Crops, Manifest
-from training.sources import DEEPFACE, DFDC, FAKE, HARDFAKE, LONDON, REAL, SDFD, UTKFACE, WEB
+from training.sources import DEEPFACE, DFDC, FAKE, FEEDBACK, HARDFAKE, LONDON, REAL, SDFD, UTKFACE, WEB
 
 SBI = "self_blended"
 SBI_SHARE = 0.5  # of the pairs: (real, its self-blend); the rest are (real, another fake)
@@ -54,6 +54,10 @@ DEFAULT_WEIGHTS = {
     f"fake:{DFDC}": 0.45,
     f"fake:{HARDFAKE}": 0.25,
     f"fake:{SDFD}": 0.30,
+    # Reviewers' labels: few files, so a small weight keeps them from being memorised, while the
+    # mistakes they correct still come up every few hundred samples.
+    f"real:{FEEDBACK}": 0.05,
+    f"fake:{FEEDBACK}": 0.05,
 }
 
 

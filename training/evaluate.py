@@ -194,9 +194,9 @@ def ffpp_frames(
 ) -> dict[str, Any]:
     """Paired frame-level AUC on the FF++ videos: every sampled frame's most prominent face of
     the real video against the same video's manipulation, with a bootstrap interval."""
-    detector = ScanPipeline(
-        settings.model_copy(update={"video_sample_frames": frames}), classifier, face_detector
-    )
+    config = settings.pipeline()
+    config = config.model_copy(update={"video": config.video.model_copy(update={"sample_frames": frames})})
+    detector = ScanPipeline(config, classifier, face_detector)
     videos = {p.stem: (p, label, method) for p, label, method in ffpp_videos(data_dir)}
 
     def frame_scores(stem: str) -> list[float]:
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=settings.models_dir / CLASSIFIER_FILE)
     sagemaker = SageMakerEnv.detect()
     parser.add_argument("--shared-dir", type=Path, default=sagemaker.shared or settings.shared_dir)
-    parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
+    parser.add_argument("--cache-dir", type=Path, default=settings.training.cache_dir)
     parser.add_argument(
         "--report-dir",
         type=Path,
@@ -313,16 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_robustness:
         report["robustness"] = robustness(classifier, manifest, indices)
     if not args.skip_files:
-        face_detector = FaceDetector(
-            detector_path,
-            max_side=settings.detector_max_side,
-            score_threshold=settings.detector_score_threshold,
-            nms_threshold=settings.detector_nms_threshold,
-            min_face_size=settings.min_face_size,
-            max_faces=settings.max_faces_per_frame,
-        )
+        face_detector = FaceDetector.from_config(detector_path, settings.detection)
         report["file_level"] = file_level(
-            ScanPipeline(settings, classifier, face_detector), manifest, args.split, data_dir
+            ScanPipeline(settings.pipeline(), classifier, face_detector), manifest, args.split, data_dir
         )
         report["ffpp_frames"] = ffpp_frames(settings, classifier, face_detector, data_dir)
     args.report_dir.mkdir(parents=True, exist_ok=True)

@@ -186,6 +186,34 @@ def _process(task: tuple[SourceImage, str]) -> dict[str, Any]:
     }
 
 
+def face_records(out: dict[str, Any], split: str = "") -> list[FaceRecord]:
+    """The manifest records of one processed image (``_process``'s output), one per face kept."""
+    item: SourceImage = out["item"]
+    records = []
+    for i, found in enumerate(out["faces"]):
+        face: Face = found["face"]
+        records.append(
+            FaceRecord(
+                key=item.key,
+                source=item.source,
+                label=item.label,
+                method=item.method,
+                group=item.group,
+                split=split,
+                face_index=i,
+                landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
+                box=[round(v, 2) for v in face.box],
+                detector_score=round(face.score, 4),
+                grayscale=out["grayscale"],
+                attrs=dict(item.attrs),
+                landmarks68=np.round(found["landmarks68"].astype(np.float64), 1).tolist(),
+                image_size=out["shape"],
+                identity=item.group if split else "",
+            )
+        )
+    return records
+
+
 def link_identities(
     records: list[FaceRecord],
     shas: list[str],
@@ -285,28 +313,10 @@ def build_manifest(
             if "failure" in out:
                 failures.append({"key": item.key, "reason": out["failure"]})
                 continue
-            for i, found in enumerate(out["faces"]):
-                face: Face = found["face"]
+            for record, found in zip(face_records(out), out["faces"], strict=True):
                 if found["embedding"] is not None:
                     embeddings[len(faces)] = found["embedding"]
-                faces.append(
-                    FaceRecord(
-                        key=item.key,
-                        source=item.source,
-                        label=item.label,
-                        method=item.method,
-                        group=item.group,
-                        split="",
-                        face_index=i,
-                        landmarks=np.round(face.landmarks.astype(np.float64), 2).tolist(),
-                        box=[round(v, 2) for v in face.box],
-                        detector_score=round(face.score, 4),
-                        grayscale=out["grayscale"],
-                        attrs=dict(item.attrs),
-                        landmarks68=np.round(found["landmarks68"].astype(np.float64), 1).tolist(),
-                        image_size=out["shape"],
-                    )
-                )
+                faces.append(record)
                 shas.append(out["sha"])
                 thumbs.append(found["thumb"])
                 items_of_face.append(item)

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", type=Path, default=settings.models_dir / CLASSIFIER_FILE)
     parser.add_argument("--shared-dir", type=Path, default=settings.shared_dir)
-    parser.add_argument("--cache-dir", type=Path, default=settings.training_cache_dir)
+    parser.add_argument("--cache-dir", type=Path, default=settings.training.cache_dir)
     parser.add_argument("--report-dir", type=Path, default=settings.data_dir / "training" / "quantize")
     parser.add_argument("--calibration-faces", type=int, default=256)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -25,6 +25,7 @@ DEEPFACE = "deepface"
 SDFD = "sdfd"
 LONDON = "london"
 WEB = "web_photos"
+FEEDBACK = "feedback"  # reviewers' labels (training.feedback), train split only
 # Photo sets with real context around the faces: few files, so larger held-out parts.
 PHOTO_SOURCES = (DEEPFACE, LONDON, WEB)
 PHOTO_SPLIT = (0.2, 0.3)  # val, test fractions of their groups

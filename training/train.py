@@ -38,6 +38,7 @@ from training.card_text import LICENSE, LIMITATIONS
 from training.config import TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, TrainStream, build_kinds
 from training.export import CAM_NAME, LOGIT_NAME, OPSET, check_parity, export_onnx, latency_ms_per_face
+from training.feedback import FeedbackSummary, add_feedback
 from training.manifest import Crops, Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import fit_temperature, nll, sigmoid, threshold_for_fpr
 from training.model import FakeFaceNet
@@ -262,6 +263,20 @@ def choose_threshold(
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = parse_config(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(cfg)
+    except Exception as exc:
+        log.exception("training failed")
+        if cfg.failure_path is not None:
+            # SageMaker shows this file's text as the job's FailureReason (at most 1 KiB of it).
+            cfg.failure_path.parent.mkdir(parents=True, exist_ok=True)
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            cfg.failure_path.write_text(reason[:1000] + "\n")
+        return 1
+
+
+def run(cfg: TrainConfig) -> int:
+    """Train, calibrate, export and write the card (the whole job)."""
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -274,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     geometry = geometry_of(cfg)
     crops = get_crops(manifest, cfg.cache_dir, geometry)
+    feedback = FeedbackSummary()
+    if cfg.feedback_dir is not None:
+        manifest, crops, feedback = add_feedback(
+            manifest, crops, cfg.feedback_dir, cfg.detector_path, geometry
+        )
     model, info = train_model(cfg, manifest, crops, device)
 
     # Export to a staging name; only a file that passed parity gets the shipped name.
@@ -343,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "faces": {s: len(manifest.select(s)) for s in ("train", "val", "test")},
             "detection_failures": len(manifest.failures),
+            "feedback": feedback.as_dict(),
             "split": {
                 "by": "identity: DFDC original video, London person, web_photos repository, deepface "
                 "person, merged with every face sharing its bytes, its thumbnail or (dlib ResNet "
@@ -366,7 +387,16 @@ def main(argv: list[str] | None = None) -> int:
         limitations=LIMITATIONS,
         license=LICENSE,
     )
-    for key in ("shared_dir", "output_dir", "report_dir", "cache_dir", "detector_path", "checkpoints"):
+    for key in (
+        "shared_dir",
+        "output_dir",
+        "report_dir",
+        "cache_dir",
+        "detector_path",
+        "checkpoints",
+        "feedback_dir",
+        "failure_path",
+    ):
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)

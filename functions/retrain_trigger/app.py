@@ -19,8 +19,8 @@ from deepfake_detect.aws.retrain_trigger import OUTCOME_METRICS, aws_trigger, ha
 from deepfake_detect.settings import get_settings
 
 settings = get_settings()
-logger = Logger(service=f"{settings.service_name}-retrain")
-metrics = Metrics(namespace=settings.metrics_namespace, service=f"{settings.service_name}-retrain")
+logger = Logger(service=f"{settings.aws.service_name}-retrain")
+metrics = Metrics(namespace=settings.aws.metrics_namespace, service=f"{settings.aws.service_name}-retrain")
 trigger = aws_trigger(settings)  # clients once per container
 
 

@@ -119,7 +119,7 @@ def run_stack(args: argparse.Namespace) -> int:
         port = args.port or free_port()
         print(
             f"moto server      {stack.endpoint}\nDynamoDB Local   {stack.dynamodb_endpoint}\n"
-            f"upload bucket    s3://{resources.upload_bucket}/{settings.upload_prefix}\n"
+            f"upload bucket    s3://{resources.upload_bucket}/{settings.aws.upload_prefix}\n"
             f"results table    {resources.results_table}\nqueue            {resources.queue_url}\n"
             f"cloud API        http://127.0.0.1:{port}/docs\nlogs             {work_dir}\n"
             "environment for the AWS CLI or boto3:"

@@ -26,7 +26,7 @@ from botocore.config import Config
 
 from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
 from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.settings import PROJECT_ROOT, Settings
+from deepfake_detect.settings import PROJECT_ROOT, Settings, as_environment
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
@@ -214,45 +214,40 @@ class LocalAwsStack:
         )
 
     def settings(self, base: Settings, resources: StackResources) -> Settings:
-        return base.model_copy(
-            update={
-                "aws_region": REGION,
-                "aws_endpoint_url": self.endpoint,
-                "dynamodb_endpoint_url": self.dynamodb_endpoint,
-                "upload_bucket": resources.upload_bucket,
-                "models_bucket": resources.models_bucket,
-                "results_table": resources.results_table,
-                "idempotency_table": resources.idempotency_table,
-                "queue_url": resources.queue_url,
-                "model_parameter": resources.model_parameter,
+        return base.updated(
+            {
+                "aws.region": REGION,
+                "aws.endpoint_url": self.endpoint,
+                "aws.dynamodb_endpoint_url": self.dynamodb_endpoint,
+                "aws.upload_bucket": resources.upload_bucket,
+                "aws.models_bucket": resources.models_bucket,
+                "aws.results_table": resources.results_table,
+                "aws.idempotency_table": resources.idempotency_table,
+                "aws.model_parameter": resources.model_parameter,
             }
         )
 
     def environment(self, settings: Settings) -> dict[str, str]:
         """Environment of a worker process: what template.yaml gives the function, pointed here."""
         env = dict(CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_LAMBDA_FUNCTION_NAME="detect-local")
-        for name in (
-            "aws_region",
-            "aws_endpoint_url",
-            "dynamodb_endpoint_url",
-            "upload_bucket",
-            "models_bucket",
-            "results_table",
-            "idempotency_table",
-            "queue_url",
-            "model_parameter",
+        names = (
+            "aws.region",
+            "aws.endpoint_url",
+            "aws.dynamodb_endpoint_url",
+            "aws.upload_bucket",
+            "aws.models_bucket",
+            "aws.results_table",
+            "aws.idempotency_table",
+            "aws.model_parameter",
             "models_dir",
             "classifier_model",
             "detector_model",
-            "video_sample_frames",
-            "max_upload_bytes",
+            "video.sample_frames",
+            "limits.max_upload_bytes",
             "intra_op_threads",
             "shared_dir",
-        ):
-            value = getattr(settings, name)
-            if value is not None:
-                env[f"DEEPFAKE_{name.upper()}"] = str(value)
-        return env
+        )
+        return {**env, **as_environment(settings, names)}
 
     # ---------------------------------------------------------------- provisioning
     def provision(

@@ -29,7 +29,7 @@ import json, resource, sys, time
 start = time.perf_counter()
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import get_settings
-detector = ScanPipeline(get_settings())
+detector = ScanPipeline(get_settings().pipeline())
 loaded = time.perf_counter() - start
 from pathlib import Path
 for path in sys.argv[1:]:
@@ -95,7 +95,7 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
     }
     with tempfile.TemporaryDirectory() as tmp:
         vga = make_vga_face(shared, Path(tmp))
-        detector = ScanPipeline(settings)
+        detector = ScanPipeline(settings.pipeline())
         report["model"] = detector.model_info.model_dump()
         report["image_640x480_one_face"] = summarise(bench_file(detector, vga, repeats))
         photo_runs: list[dict[str, float]] = []
@@ -109,7 +109,7 @@ def run(settings: Settings, repeats: int, video_repeats: int) -> dict[str, objec
             "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
             "seconds": round(capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS), 1),
-            "sampled_frames": settings.video_sample_frames,
+            "sampled_frames": settings.video.sample_frames,
         }
         capture.release()
         report["video"] = {**video_info, **summarise(video_runs)}

@@ -1,102 +1,133 @@
-"""Every setting of the system, read in one place from the environment (prefix ``DEEPFAKE_``)."""
+"""Every setting of the system, read in one place from the environment.
+
+Settings come in groups, each read from variables with its own prefix: top-level paths from
+``DEEPFAKE_*`` (``DEEPFAKE_DATA_DIR``), then ``DEEPFAKE_DETECTION_*``, ``DEEPFAKE_VIDEO_*``,
+``DEEPFAKE_LIMITS_*``, ``DEEPFAKE_SERVICE_*``, ``DEEPFAKE_AWS_*`` and ``DEEPFAKE_TRAINING_*``
+(``DEEPFAKE_AWS_UPLOAD_BUCKET`` is ``settings.aws.upload_bucket``). The scan pipeline's groups are
+defined in ``core.config`` and reach it as one ``PipelineConfig`` (``Settings.pipeline()``), so the
+core never sees the service's settings.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deepfake_detect.core.config import DetectionConfig, MediaLimits, PipelineConfig, VideoConfig
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DEEPFAKE_", env_file=".env", extra="ignore")
+def _env(prefix: str, *, frozen: bool = False) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", frozen=frozen)
 
-    # Where the read-only shared data and models live (never committed into the project).
-    shared_dir: Path = PROJECT_ROOT.parent / "shared"
-    models_dir: Path = PROJECT_ROOT / "models"
-    detector_model: str = DETECTOR_FILE
-    classifier_model: str = CLASSIFIER_FILE
 
-    # Face detection.
-    detector_max_side: int = Field(640, ge=64, description="longest side of the detector's working size")
-    detector_score_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    detector_nms_threshold: float = Field(0.3, ge=0.0, le=1.0)
-    min_face_size: int = Field(24, ge=1, description="smallest face side, in original pixels")
-    max_faces_per_frame: int = Field(20, ge=1)
+class DetectionSettings(BaseSettings, DetectionConfig):
+    model_config = _env("DEEPFAKE_DETECTION_", frozen=True)
 
-    # Media limits: refuse before doing expensive work.
-    max_file_bytes: int = 500 * 1024 * 1024
-    max_image_pixels: int = 50_000_000
-    max_video_pixels: int = 3840 * 2160
-    max_video_seconds: float = 3600.0
 
-    # Videos.
-    video_sample_frames: int = Field(32, ge=1, le=1000)
-    track_iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
-    min_track_frames: int = Field(
-        3, ge=1, description="frames a face track needs (at most 10% of samples) to count toward the verdict"
-    )
+class VideoSettings(BaseSettings, VideoConfig):
+    model_config = _env("DEEPFAKE_VIDEO_", frozen=True)
 
-    # ONNX Runtime threads; 0 lets the runtime choose.
-    intra_op_threads: int = 0
 
-    # Local service.
-    data_dir: Path = PROJECT_ROOT / "var"
+class LimitsSettings(BaseSettings, MediaLimits):
+    model_config = _env("DEEPFAKE_LIMITS_", frozen=True)
+
+
+class ServiceSettings(BaseSettings):
+    """The local web service (`deepfake-detect serve`)."""
+
+    model_config = _env("DEEPFAKE_SERVICE_")
+
     host: str = "127.0.0.1"
-    port: int = 8000
-    max_upload_bytes: int = 200 * 1024 * 1024
+    port: int = Field(8000, ge=1, le=65535)
 
-    # --- AWS (cloud deployment and the local AWS stack) -------------------------------------
-    # Resource names come from template.yaml through the functions' environment. Endpoints are
-    # empty in AWS; the local stack points them at moto server and DynamoDB Local. boto3 also
-    # honours AWS_ENDPOINT_URL itself; these settings win when set.
-    aws_region: str = "us-east-1"
-    aws_endpoint_url: str | None = Field(None, description="S3/SQS/SSM endpoint override (local stack)")
+
+class AwsSettings(BaseSettings):
+    """The cloud deployment and the local AWS stack.
+
+    Resource names come from template.yaml through the functions' environment. Endpoints are empty
+    in AWS; the local stack points them at moto server and DynamoDB Local. boto3 also honours
+    AWS_ENDPOINT_URL itself; these settings win when set.
+    """
+
+    model_config = _env("DEEPFAKE_AWS_")
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(None, description="S3/SQS/SSM endpoint override (local stack)")
     dynamodb_endpoint_url: str | None = Field(None, description="DynamoDB endpoint override (DynamoDB Local)")
     upload_bucket: str = ""
     upload_prefix: str = Field("uploads/", description="keys under this prefix are scanned")
-    models_bucket: str = ""
     results_table: str = ""
     results_index: str = "by_created"
     idempotency_table: str = ""
-    model_parameter: str = Field("", description="SSM parameter naming the current model")
     presign_expires_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     result_retention_days: int = Field(365, ge=1, description="DynamoDB TTL of finished results")
     queued_retention_days: int = Field(2, ge=1, description="TTL of a result whose upload never came")
     idempotency_expires_s: int = Field(7 * 24 * 3600, ge=60, description="how long a redelivery is a no-op")
     metrics_namespace: str = "DeepfakeDetect"
     service_name: str = "deepfake-detect"
-
-    # --- Retraining, model registry and feedback (the `registry` package) ---------------------
-    # The registry: locally a folder (versions, SQLite records, a pointer file); in AWS the models
-    # bucket (immutable models/<version>/ keys), the models table and the SSM parameter above.
-    registry_dir: Path | None = Field(None, description="local model registry (default: <data_dir>/registry)")
+    # The model registry in AWS: the models bucket (immutable models/<version>/ keys, the gate set,
+    # the training channels), the table of jobs and decisions, and the SSM parameter naming the
+    # current model.
+    models_bucket: str = ""
     models_table: str = Field("", description="DynamoDB table recording every training job and decision")
+    model_parameter: str = Field("", description="SSM parameter naming the current model")
     feedback_table: str = Field("", description="DynamoDB table of reviewer labels")
-    # How often a detect worker re-reads the model pointer (a promotion reaches it within this).
-    model_refresh_s: float = Field(300.0, ge=0.0)
+    gate_prefix: str = Field("gate/", description="the gate set in the models bucket: <prefix>real/, fake/")
+
+
+class TrainingSettings(BaseSettings):
+    """Retraining: the local training cache, the promotion gate and the SageMaker jobs it starts."""
+
+    model_config = _env("DEEPFAKE_TRAINING_")
+
+    # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
+    cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
     # The gate: promote only if AUC drops by at most this, and the FPR at threshold does not rise.
     gate_max_auc_drop: float = Field(0.005, ge=0.0, le=1.0)
-    gate_dir: Path | None = Field(None, description="local gate set: real/, fake/ (default <data_dir>/gate)")
-    gate_prefix: str = Field("gate/", description="the gate set in the models bucket: <prefix>real/, fake/")
-    # SageMaker training jobs started by the retrain trigger.
-    training_image_uri: str = Field("", description="ECR image built from infra/training/Dockerfile")
-    training_role_arn: str = ""
-    training_instance_type: str = "ml.g4dn.xlarge"
-    training_use_spot: bool = True
-    training_max_run_s: int = Field(4 * 3600, ge=60)
-    training_max_wait_s: int = Field(8 * 3600, ge=60, description="spot: run time + waiting for capacity")
-    training_volume_gb: int = Field(50, ge=1)
-    training_job_prefix: str = "deepfake-retrain"
-    training_data_prefix: str = Field(
+    image_uri: str = Field("", description="ECR image built from infra/training/Dockerfile")
+    role_arn: str = ""
+    instance_type: str = "ml.g4dn.xlarge"
+    use_spot: bool = True
+    max_run_s: int = Field(4 * 3600, ge=60)
+    max_wait_s: int = Field(8 * 3600, ge=60, description="spot: run time + waiting for capacity")
+    volume_gb: int = Field(50, ge=1)
+    job_prefix: str = "deepfake-retrain"
+    data_prefix: str = Field(
         "training-data/", description="channels in the models bucket: shared/, feedback/"
     )
-    training_hyperparameters: dict[str, str] = Field(default_factory=dict)
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = _env("DEEPFAKE_")
+
+    # Where the read-only shared data and models live (never committed into the project).
+    shared_dir: Path = PROJECT_ROOT.parent / "shared"
+    models_dir: Path = PROJECT_ROOT / "models"
+    detector_model: str = DETECTOR_FILE
+    classifier_model: str = CLASSIFIER_FILE
+    # Uploads, results, evidence, the local registry and gate set (`deepfake-detect serve`).
+    data_dir: Path = PROJECT_ROOT / "var"
+    registry_dir: Path | None = Field(None, description="local model registry (default: <data_dir>/registry)")
+    gate_dir: Path | None = Field(None, description="local gate set: real/, fake/ (default <data_dir>/gate)")
+    # How often a detect worker re-reads the model pointer (a promotion reaches it within this).
+    model_refresh_s: float = Field(300.0, ge=0.0)
+    intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 lets the runtime choose")
+
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
 
     @property
     def registry_path(self) -> Path:
@@ -105,10 +136,6 @@ class Settings(BaseSettings):
     @property
     def gate_path(self) -> Path:
         return self.gate_dir or self.data_dir / "gate"
-
-    # --- Training (the `training/` package) ---------------------------------------------------
-    # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
-    training_cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
 
     @property
     def detector_path(self) -> Path:
@@ -121,6 +148,45 @@ class Settings(BaseSettings):
     @property
     def model_card_path(self) -> Path:
         return self.classifier_path.with_suffix(".json")
+
+    def updated(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with ``changes`` applied; keys are dotted paths (``"video.sample_frames"``).
+        Unlike ``model_copy(update=...)`` a misspelt or stale name is an error, not a no-op."""
+        top: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            group, _, field = name.rpartition(".")
+            owner = getattr(self, group, None) if group else self
+            if not isinstance(owner, BaseSettings) or field not in type(owner).model_fields:
+                raise KeyError(f"no setting {name!r}")
+            (groups.setdefault(group, {}) if group else top)[field] = value
+        for group, fields in groups.items():
+            top[group] = getattr(self, group).model_copy(update=fields)
+        return self.model_copy(update=top)
+
+    def pipeline(self, classifier_path: Path | None = None) -> PipelineConfig:
+        """The scan pipeline's configuration (optionally for another classifier file)."""
+        return PipelineConfig(
+            detector_path=self.detector_path,
+            classifier_path=classifier_path or self.classifier_path,
+            detection=DetectionConfig(**self.detection.model_dump()),
+            video=VideoConfig(**self.video.model_dump()),
+            limits=MediaLimits(**self.limits.model_dump()),
+            intra_op_threads=self.intra_op_threads,
+        )
+
+
+def as_environment(settings: Settings, names: Iterable[str]) -> dict[str, str]:
+    """The variables that give another process these settings; ``names`` are dotted paths
+    (``"aws.upload_bucket"`` becomes ``DEEPFAKE_AWS_UPLOAD_BUCKET``). Unset (None) ones are left out."""
+    env: dict[str, str] = {}
+    for name in names:
+        value: Any = settings
+        for part in name.split("."):
+            value = getattr(value, part)
+        if value is not None:
+            env[f"DEEPFAKE_{name.replace('.', '_').upper()}"] = str(value)
+    return env
 
 
 @lru_cache(maxsize=1)

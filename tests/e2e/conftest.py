@@ -114,7 +114,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
         "DEEPFAKE_DATA_DIR": str(data_dir),
         "DEEPFAKE_MODELS_DIR": str(tiny_model_dir),
         "DEEPFAKE_CLASSIFIER_MODEL": TINY_MODEL,
-        "DEEPFAKE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "DEEPFAKE_LIMITS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "DEEPFAKE_VIDEO_SAMPLE_FRAMES": "16",
         "DEEPFAKE_INTRA_OP_THREADS": "1",  # the CI machine is small and shared
     }

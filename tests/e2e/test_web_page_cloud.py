@@ -28,7 +28,7 @@ from deepfake_detect.aws.stores import S3MediaStore
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings, VideoSettings
 from tests.conftest import TINY_MODEL
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_web_page import (
@@ -90,10 +90,9 @@ def cloud_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
             models_dir=tiny_model_dir,
             classifier_model=TINY_MODEL,
             data_dir=root / "data",
-            aws_endpoint_url=f"http://127.0.0.1:{moto_port}",
-            upload_bucket=BUCKET,
-            max_upload_bytes=6_000_000,
-            video_sample_frames=16,
+            aws=AwsSettings(endpoint_url=f"http://127.0.0.1:{moto_port}", upload_bucket=BUCKET),
+            limits=LimitsSettings(max_upload_bytes=6_000_000),
+            video=VideoSettings(sample_frames=16),
             intra_op_threads=1,
         )
         s3 = s3_client(settings)
@@ -181,7 +180,7 @@ def test_cloud_upload_goes_to_the_bucket_and_polls(
 
     # The files went to the bucket, never through the API; the API only handed out the grants.
     assert not any(url.endswith("/v1/detect") for url in posts), posts
-    bucket_posts = [url for url in posts if url.startswith(cloud_stack.settings.aws_endpoint_url or "-")]
+    bucket_posts = [url for url in posts if url.startswith(cloud_stack.settings.aws.endpoint_url or "-")]
     assert len(bucket_posts) == 3, posts  # the .txt was refused by the page itself
 
     job_row(page, photo.name).get_by_role("button", name="View result").click()

@@ -100,7 +100,7 @@ def test_image_and_video_end_to_end_through_the_api(
         video = finished_by_key(store)[video_key]
         assert video.status is Status.DONE and video.media_kind is MediaKind.VIDEO
         assert video.path == "talking head.mp4"
-        assert video.frames_sampled == cloud_settings.video_sample_frames
+        assert video.frames_sampled == cloud_settings.video.sample_frames
         assert video.tracks and video.verdict in (Verdict.REAL, Verdict.FAKE)
 
         # The rows are in DynamoDB, and the API lists them newest first, one page at a time.

@@ -72,15 +72,15 @@ def retrain_settings(
     for path in sorted(gate.rglob("*")):
         if path.is_file():
             s3.upload_file(str(path), resources.models_bucket, f"gate/{path.relative_to(gate).as_posix()}")
-    return cloud_settings.model_copy(
-        update={
-            "models_table": tables["ModelsTable"],
-            "feedback_table": tables["FeedbackTable"],
-            "training_image_uri": TRAINING_IMAGE,
-            "training_role_arn": TRAINING_ROLE,
-            "training_instance_type": "ml.g5.xlarge",
-            "training_max_run_s": 7200,
-            "training_hyperparameters": {"epochs": "6"},
+    return cloud_settings.updated(
+        {
+            "aws.models_table": tables["ModelsTable"],
+            "aws.feedback_table": tables["FeedbackTable"],
+            "training.image_uri": TRAINING_IMAGE,
+            "training.role_arn": TRAINING_ROLE,
+            "training.instance_type": "ml.g5.xlarge",
+            "training.max_run_s": 7200,
+            "training.hyperparameters": {"epochs": "6"},
             "model_refresh_s": 0.0,
         }
     )
@@ -92,17 +92,17 @@ def trigger_handler(
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     """``functions/retrain_trigger/app.py`` imported the way Lambda does, with the stack's environment."""
     env = aws_stack.environment(retrain_settings)
-    for name in (
-        "models_table",
-        "feedback_table",
-        "training_image_uri",
-        "training_role_arn",
-        "training_instance_type",
-        "training_max_run_s",
-        "gate_prefix",
+    for group, name in (
+        ("aws", "models_table"),
+        ("aws", "feedback_table"),
+        ("aws", "gate_prefix"),
+        ("training", "image_uri"),
+        ("training", "role_arn"),
+        ("training", "instance_type"),
+        ("training", "max_run_s"),
     ):
-        env[f"DEEPFAKE_{name.upper()}"] = str(getattr(retrain_settings, name))
-    env["DEEPFAKE_TRAINING_HYPERPARAMETERS"] = json.dumps(retrain_settings.training_hyperparameters)
+        env[f"DEEPFAKE_{group}_{name}".upper()] = str(getattr(getattr(retrain_settings, group), name))
+    env["DEEPFAKE_TRAINING_HYPERPARAMETERS"] = json.dumps(retrain_settings.training.hyperparameters)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -124,9 +124,9 @@ def registry(aws_stack: LocalAwsStack, retrain_settings: Settings) -> AwsModelRe
         aws_stack.client("s3"),
         aws_stack.client("dynamodb"),
         aws_stack.client("ssm"),
-        bucket=retrain_settings.models_bucket,
-        table=retrain_settings.models_table,
-        parameter=retrain_settings.model_parameter,
+        bucket=retrain_settings.aws.models_bucket,
+        table=retrain_settings.aws.models_table,
+        parameter=retrain_settings.aws.model_parameter,
     )
 
 
@@ -149,8 +149,8 @@ def finish_job(
     """Play SageMaker: write the job's model.tar.gz where the job's output path says."""
     key = f"training-jobs/{job}/output/model.tar.gz"
     body = data if data is not None else model_tarball(onnx_path)  # type: ignore[arg-type]
-    aws_stack.client("s3").put_object(Bucket=settings.models_bucket, Key=key, Body=body)
-    return f"s3://{settings.models_bucket}/{key}"
+    aws_stack.client("s3").put_object(Bucket=settings.aws.models_bucket, Key=key, Body=body)
+    return f"s3://{settings.aws.models_bucket}/{key}"
 
 
 def serve_version(registry: AwsModelRegistry, onnx_path: Path, version: str) -> None:
@@ -213,7 +213,7 @@ def test_schedule_starts_one_training_job(
     # A reviewer label waiting to be exported as the feedback channel.
     s3 = aws_stack.client("s3")
     s3.put_object(Bucket=resources.upload_bucket, Key="uploads/r1/face.jpg", Body=face_photo.read_bytes())
-    DynamoDBFeedbackStore(aws_stack.client("dynamodb"), retrain_settings.feedback_table).put(
+    DynamoDBFeedbackStore(aws_stack.client("dynamodb"), retrain_settings.aws.feedback_table).put(
         Feedback(result_id="r1", label=Label.REAL, media_key="uploads/r1/face.jpg", path="face.jpg")
     )
 
@@ -228,7 +228,7 @@ def test_schedule_starts_one_training_job(
     assert job["EnableManagedSpotTraining"] is True
     assert job["StoppingCondition"]["MaxRuntimeInSeconds"] == 7200
     assert job["HyperParameters"] == {"epochs": "6", "version": outcome["version"]}
-    bucket = retrain_settings.models_bucket
+    bucket = retrain_settings.aws.models_bucket
     assert {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]} == {
         "shared": f"s3://{bucket}/training-data/shared/",
         "feedback": f"s3://{bucket}/training-data/feedback/",
@@ -247,7 +247,7 @@ def test_schedule_starts_one_training_job(
 
     # A second schedule event while the job runs (or awaits its gate) starts nothing.
     assert trigger_handler(schedule_event())["outcome"] == "skipped"
-    jobs = sagemaker.list_training_jobs(NameContains=retrain_settings.training_job_prefix)
+    jobs = sagemaker.list_training_jobs(NameContains=retrain_settings.training.job_prefix)
     assert len(jobs["TrainingJobSummaries"]) == 1
 
 
@@ -313,7 +313,9 @@ def test_worse_candidate_is_rejected_and_recorded(
     assert record.decision.current.auc == 1.0 and record.decision.candidate is not None
     assert record.decision.candidate.auc is not None and record.decision.candidate.auc < 0.995
     s3 = aws_stack.client("s3")
-    listed = s3.list_objects_v2(Bucket=retrain_settings.models_bucket, Prefix=f"models/{started['version']}/")
+    listed = s3.list_objects_v2(
+        Bucket=retrain_settings.aws.models_bucket, Prefix=f"models/{started['version']}/"
+    )
     assert listed["KeyCount"] == 0  # a rejected model is never published
 
 

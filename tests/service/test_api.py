@@ -107,7 +107,7 @@ def test_bad_uploads_get_4xx_with_a_reason(
 
 
 def test_upload_size_limit(settings: Settings, face_photo: Path) -> None:
-    small = settings.model_copy(update={"max_upload_bytes": 10_000})
+    small = settings.updated({"limits.max_upload_bytes": 10_000})
     with TestClient(local_app(small)) as client:
         response = post(client, "big.jpg", face_photo.read_bytes())
     assert response.status_code == 413

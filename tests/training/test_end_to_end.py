@@ -76,7 +76,7 @@ def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_
 
     settings = Settings(shared_dir=shared_dir, models_dir=out)
     classifier = Classifier(model)
-    detector = ScanPipeline(settings, classifier, FaceDetector(detector_path))
+    detector = ScanPipeline(settings.pipeline(), classifier, FaceDetector(detector_path))
     photo = sorted((shared_dir / "data" / "deepface_photos").glob("img*.jpg"))[0]
     result = detector.analyze(photo).result
     assert result.status is Status.DONE and result.faces

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.config import MediaLimits
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
-from deepfake_detect.settings import Settings
 from tests.support.media import paste, png_bomb, read_bgr, write_image, write_video
 
 STAGES = {"decode", "detect", "align", "classify", "total"}
@@ -23,9 +23,9 @@ STAGES = {"decode", "detect", "align", "classify", "total"}
 def detector_with_threshold(detector: ScanPipeline, threshold: float) -> ScanPipeline:
     """The session detector's models with another decision threshold on the card."""
     card = detector.classifier.card.model_copy(update={"threshold": threshold})
-    path = detector.settings.classifier_path
+    path = detector.config.classifier_path
     return ScanPipeline(
-        detector.settings, classifier=Classifier(path, card), face_detector=detector.face_detector
+        detector.config, classifier=Classifier(path, card), face_detector=detector.face_detector
     )
 
 
@@ -117,7 +117,7 @@ def test_tiny_face_counts_as_no_face(detector: ScanPipeline, face_photo: Path, t
     small = cv2.resize(read_bgr(face_photo), (50, 50), interpolation=cv2.INTER_AREA)
     canvas = paste(np.full((240, 240, 3), 128, np.uint8), np.asarray(small, np.uint8), 85, 85)
     result = detector.analyze(write_image(tmp_path / "tiny.png", canvas)).result
-    assert detector.settings.min_face_size == 24
+    assert detector.config.detection.min_face_size == 24
     assert result.verdict is Verdict.NO_FACE
 
 
@@ -215,7 +215,7 @@ def test_decompression_bomb(detector: ScanPipeline, tmp_path: Path) -> None:
 
 
 def test_file_size_limit(detector: ScanPipeline, face_photo: Path) -> None:
-    small_limit = detector.settings.model_copy(update={"max_file_bytes": 1000})
+    small_limit = detector.config.model_copy(update={"limits": MediaLimits(max_file_bytes=1000)})
     strict = ScanPipeline(small_limit, classifier=detector.classifier, face_detector=detector.face_detector)
     assert_failed(strict.analyze(face_photo).result, ErrorCode.FILE_TOO_LARGE)
 
@@ -225,7 +225,7 @@ def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: ScanPipeline
         def detect(self, image: np.ndarray) -> list[object]:
             raise RuntimeError("simulated OpenCV failure")
 
-    broken = ScanPipeline(detector.settings, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
+    broken = ScanPipeline(detector.config, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
     result = broken.analyze(face_photo).result
     assert_failed(result, ErrorCode.INTERNAL_ERROR)
     assert "simulated OpenCV failure" in result.error.message  # type: ignore[union-attr]
@@ -240,7 +240,7 @@ def test_video_without_faces(detector: ScanPipeline, tmp_path: Path) -> None:
     assert result.status is Status.DONE and result.error is None
     assert result.media_kind is MediaKind.VIDEO
     assert result.verdict is Verdict.NO_FACE and result.score is None
-    assert result.frames_sampled == detector.settings.video_sample_frames == 8
+    assert result.frames_sampled == detector.config.video.sample_frames == 8
     assert len(result.frames) == 8 and all(f.faces == 0 and f.max_score is None for f in result.frames)
     assert result.duration_s == pytest.approx(2.0)
 
@@ -280,15 +280,15 @@ def test_video_with_one_moving_face_is_one_track(
 
 @pytest.mark.slow
 def test_real_video(detector: ScanPipeline, real_video: Path) -> None:
-    settings: Settings = detector.settings
+    config = detector.config
     result = detector.analyze(real_video).result
     assert result.status is Status.DONE and result.media_kind is MediaKind.VIDEO
     assert (result.width, result.height) == (1280, 720)
-    assert result.frames_sampled == settings.video_sample_frames
+    assert result.frames_sampled == config.video.sample_frames
     assert result.duration_s is not None and result.duration_s > 5
-    assert sum(f.faces > 0 for f in result.frames) >= settings.video_sample_frames - 1
+    assert sum(f.faces > 0 for f in result.frames) >= config.video.sample_frames - 1
     main_track = max(result.tracks, key=lambda t: t.frames)
-    assert main_track.frames >= settings.video_sample_frames - 1  # one person, one track
+    assert main_track.frames >= config.video.sample_frames - 1  # one person, one track
     assert result.verdict in (Verdict.FAKE, Verdict.REAL)
 
 
@@ -304,5 +304,5 @@ def test_card_controls_crop_size(tmp_path: Path, detector: ScanPipeline, face_ph
 
     path = build_tiny_classifier(tmp_path, input_size=32)
     assert ModelCard.load(path.with_suffix(".json")).preprocessing.input_size == 32
-    small = ScanPipeline(detector.settings, classifier=Classifier(path), face_detector=detector.face_detector)
+    small = ScanPipeline(detector.config, classifier=Classifier(path), face_detector=detector.face_detector)
     assert len(small.analyze(face_photo).result.faces) == 1

@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
 from deepfake_detect.api.services import Services
-from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.result import DetectionResult
 
 
@@ -42,6 +42,11 @@ _ERROR_STATUS = {
     ErrorCode.TOO_MANY_PIXELS: status.HTTP_413_CONTENT_TOO_LARGE,
     ErrorCode.VIDEO_TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
 }
+
+
+def refused(error: MediaError) -> HTTPException:
+    """The HTTP error for an upload refused before anything was stored."""
+    return client_error(_ERROR_STATUS.get(error.code, status.HTTP_400_BAD_REQUEST), error.code, error.message)
 
 
 def failure(result: DetectionResult) -> HTTPException:

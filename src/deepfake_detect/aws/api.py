@@ -19,8 +19,8 @@ from deepfake_detect.aws.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
-from deepfake_detect.core.formats import upload_name
-from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.core.formats import check_content_type, upload_name
+from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultStore
 
@@ -40,27 +40,27 @@ class S3UploadSigner:
         settings = self.settings
         result_id = uuid.uuid4().hex
         name = upload_name(filename, "upload", key_safe=True)
-        key = f"{settings.upload_prefix}{result_id}/{name}"
+        key = f"{settings.aws.upload_prefix}{result_id}/{name}"
         # S3 checks these conditions against the upload itself: the declared type must be the
         # one the client asked for, and the size must be within the limit the scan accepts.
         post = self.client.generate_presigned_post(
-            Bucket=settings.upload_bucket,
+            Bucket=settings.aws.upload_bucket,
             Key=key,
             Fields={"Content-Type": content_type},
             Conditions=[
                 {"Content-Type": content_type},
-                ["content-length-range", 1, settings.max_upload_bytes],
+                ["content-length-range", 1, settings.limits.max_upload_bytes],
             ],
-            ExpiresIn=settings.presign_expires_s,
+            ExpiresIn=settings.aws.presign_expires_s,
         )
-        kind = MediaKind.VIDEO if content_type.startswith("video/") else MediaKind.IMAGE
+        kind = check_content_type(content_type)
         self.results.put(
             DetectionResult(
                 id=result_id,
                 path=name,
                 media_kind=kind,
                 status=Status.QUEUED,
-                source={"store": "s3", "bucket": settings.upload_bucket, "key": key},
+                source={"store": "s3", "bucket": settings.aws.upload_bucket, "key": key},
             )
         )
         return {
@@ -68,27 +68,27 @@ class S3UploadSigner:
             "key": key,
             "url": post["url"],
             "fields": post["fields"],
-            "expires_in": settings.presign_expires_s,
-            "max_bytes": settings.max_upload_bytes,
+            "expires_in": settings.aws.presign_expires_s,
+            "max_bytes": settings.limits.max_upload_bytes,
             "result_url": f"/v1/results/{result_id}",
         }
 
 
 def cloud_services(settings: Settings) -> Services:
     s3 = s3_client(settings)
-    media = S3MediaStore(s3, settings.upload_bucket)
+    media = S3MediaStore(s3, settings.aws.upload_bucket)
     results = DynamoDBResultStore(
         dynamodb_client(settings),
-        settings.results_table,
-        index=settings.results_index,
-        retention=timedelta(days=settings.result_retention_days),
-        queued_retention=timedelta(days=settings.queued_retention_days),
+        settings.aws.results_table,
+        index=settings.aws.results_index,
+        retention=timedelta(days=settings.aws.result_retention_days),
+        queued_retention=timedelta(days=settings.aws.queued_retention_days),
         overflow=media,
     )
     card = CurrentModelCard(AwsModelRegistry.from_settings(settings))
     feedback = (
-        DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
-        if settings.feedback_table
+        DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)
+        if settings.aws.feedback_table
         else None
     )
     return Services(

@@ -27,29 +27,29 @@ _CONFIG = Config(
 def s3_client(settings: Settings) -> S3Client:
     # A loopback endpoint has no DNS name per bucket, so it needs path-style addressing; in AWS
     # the default (virtual-hosted) style is the one that keeps working.
-    style: Literal["path", "auto"] = "path" if settings.aws_endpoint_url else "auto"
+    style: Literal["path", "auto"] = "path" if settings.aws.endpoint_url else "auto"
     config = _CONFIG.merge(Config(s3={"addressing_style": style}, signature_version="s3v4"))
     return boto3.client(
-        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+        "s3", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url, config=config
     )
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
     return boto3.client(
         "dynamodb",
-        region_name=settings.aws_region,
-        endpoint_url=settings.dynamodb_endpoint_url,
+        region_name=settings.aws.region,
+        endpoint_url=settings.aws.dynamodb_endpoint_url,
         config=_CONFIG,
     )
 
 
 def sqs_client(settings: Settings) -> SQSClient:
     return boto3.client(
-        "sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=_CONFIG
+        "sqs", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url, config=_CONFIG
     )
 
 
 def ssm_client(settings: Settings) -> SSMClient:
     return boto3.client(
-        "ssm", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=_CONFIG
+        "ssm", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url, config=_CONFIG
     )

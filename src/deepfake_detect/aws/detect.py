@@ -38,7 +38,8 @@ from deepfake_detect.aws.errors import permanent_error
 from deepfake_detect.aws.events import MalformedEventError, ObjectRef, parse_sqs_body, result_id_for
 from deepfake_detect.aws.observability import Telemetry
 from deepfake_detect.aws.stores import ObjectInfo
-from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.errors import MediaError
+from deepfake_detect.core.formats import check_size
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
@@ -84,7 +85,7 @@ class ObjectProcessor:
     def process(self, ref: ObjectRef) -> dict[str, str]:
         """Returns a small summary, which idempotency stores as the answer to later redeliveries."""
         started = time.perf_counter()
-        result_id = result_id_for(ref, self.settings.upload_prefix)
+        result_id = result_id_for(ref, self.settings.aws.upload_prefix)
         with self.telemetry.object_scope(result_id, ref.bucket, ref.key):
             existing = self.results.get(result_id)
             # The API wrote a queued record when it handed out the upload URL: keep its time.
@@ -128,15 +129,13 @@ class ObjectProcessor:
         }
 
     def _scan(self, ref: ObjectRef, name: str, stage_ms: dict[str, float]) -> Analysis:
-        limit = self.settings.max_upload_bytes
+        limit = self.settings.limits.max_upload_bytes
         # The event carries the size: an oversized object is refused before any byte is read.
         size = ref.size if ref.size is not None else self.media.head(ref.key, ref.version_id).size
-        if size > limit:
-            return Analysis(
-                DetectionResult.failed(
-                    name, ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes"
-                )
-            )
+        try:
+            check_size(size, limit)
+        except MediaError as exc:
+            return Analysis(DetectionResult.failed(name, exc.code, exc.message))
         start = time.perf_counter()
         with self.telemetry.subsegment("download"), self.media.local_copy(ref.key, ref.version_id) as path:
             stage_ms["download"] = (time.perf_counter() - start) * 1000.0
@@ -159,17 +158,17 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
     from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
     from deepfake_detect.aws.wiring import live_detector
 
-    media = S3MediaStore(s3_client(settings), settings.upload_bucket)
+    media = S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
     dynamodb = dynamodb_client(settings)
     results = DynamoDBResultStore(
         dynamodb,
-        settings.results_table,
-        index=settings.results_index,
-        retention=timedelta(days=settings.result_retention_days),
-        queued_retention=timedelta(days=settings.queued_retention_days),
+        settings.aws.results_table,
+        index=settings.aws.results_index,
+        retention=timedelta(days=settings.aws.result_retention_days),
+        queued_retention=timedelta(days=settings.aws.queued_retention_days),
         overflow=media,
     )
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+    persistence = DynamoDBPersistenceLayer(table_name=settings.aws.idempotency_table, boto3_client=dynamodb)
     return DetectDependencies(
         detector=detector or live_detector(settings), media=media, results=results, persistence=persistence
     )
@@ -186,7 +185,7 @@ def make_detect_handler(
     config = IdempotencyConfig(
         event_key_jmespath="[bucket, key, revision]",
         raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expires_s,
+        expires_after_seconds=settings.aws.idempotency_expires_s,
     )
 
     def scan(obj: dict[str, str]) -> dict[str, str]:

@@ -39,9 +39,9 @@ STAGE_METRICS = {
 
 class Telemetry:
     def __init__(self, settings: Settings) -> None:
-        self.logger = Logger(service=settings.service_name)
-        self.metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
-        self.tracer = Tracer(service=settings.service_name)
+        self.logger = Logger(service=settings.aws.service_name)
+        self.metrics = Metrics(namespace=settings.aws.metrics_namespace, service=settings.aws.service_name)
+        self.tracer = Tracer(service=settings.aws.service_name)
 
     @contextmanager
     def object_scope(self, result_id: str, bucket: str, key: str) -> Iterator[None]:

@@ -45,19 +45,19 @@ class AwsModelRegistry:
 
         # The table is only needed by writers (the retrain trigger, the CLI); readers such as the
         # detect function's live swap only read the parameter and the bucket.
-        missing = [name for name in ("models_bucket", "model_parameter") if not getattr(settings, name)]
+        missing = [name for name in ("models_bucket", "model_parameter") if not getattr(settings.aws, name)]
         if missing:
             raise RegistryError(
                 f"the AWS registry needs the settings {missing} "
-                f"(DEEPFAKE_{missing[0].upper()}: see the stack's outputs)"
+                f"(DEEPFAKE_AWS_{missing[0].upper()}: see the stack's outputs)"
             )
         return cls(
             s3_client(settings),
             dynamodb_client(settings),
             ssm_client(settings),
-            bucket=settings.models_bucket,
-            table=settings.models_table,
-            parameter=settings.model_parameter,
+            bucket=settings.aws.models_bucket,
+            table=settings.aws.models_table,
+            parameter=settings.aws.model_parameter,
         )
 
     # ---------------------------------------------------------------- pointer
@@ -144,7 +144,7 @@ class AwsModelRegistry:
     # ---------------------------------------------------------------- records
     def _table(self) -> str:
         if not self.table:
-            raise RegistryError("the models table is not configured (DEEPFAKE_MODELS_TABLE)")
+            raise RegistryError("the models table is not configured (DEEPFAKE_AWS_MODELS_TABLE)")
         return self.table
 
     def put_record(self, record: ModelRecord) -> None:

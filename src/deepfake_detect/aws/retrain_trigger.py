@@ -85,7 +85,7 @@ class RetrainTrigger:
             return {"outcome": SKIPPED, "running_job": running}
         now = self.clock()
         version = job_version(now)
-        job_name = f"{self.settings.training_job_prefix}-{version.replace('.', '-')}"
+        job_name = f"{self.settings.training.job_prefix}-{version.replace('.', '-')}"
         exported = self.export_feedback() if self.export_feedback else None
         arguments = self.job_arguments(job_name, version)
         self.sagemaker.create_training_job(**arguments)
@@ -104,8 +104,8 @@ class RetrainTrigger:
                     },
                     "feedback": exported.as_dict() if exported else None,
                     "hyperparameters": arguments["HyperParameters"],
-                    "instance_type": self.settings.training_instance_type,
-                    "spot": self.settings.training_use_spot,
+                    "instance_type": self.settings.training.instance_type,
+                    "spot": self.settings.training.use_spot,
                 },
             )
         )
@@ -114,7 +114,7 @@ class RetrainTrigger:
 
     def job_arguments(self, job_name: str, version: str) -> dict[str, Any]:
         s = self.settings
-        data = f"s3://{s.models_bucket}/{s.training_data_prefix}"
+        data = f"s3://{s.aws.models_bucket}/{s.training.data_prefix}"
 
         def channel(name: str) -> dict[str, Any]:
             source = {
@@ -124,35 +124,35 @@ class RetrainTrigger:
             }
             return {"ChannelName": name, "InputMode": "File", "DataSource": {"S3DataSource": source}}
 
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": s.training_max_run_s}
+        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": s.training.max_run_s}
         arguments: dict[str, Any] = {
             "TrainingJobName": job_name,
-            "AlgorithmSpecification": {"TrainingImage": s.training_image_uri, "TrainingInputMode": "File"},
-            "RoleArn": s.training_role_arn,
+            "AlgorithmSpecification": {"TrainingImage": s.training.image_uri, "TrainingInputMode": "File"},
+            "RoleArn": s.training.role_arn,
             # The card's version is the registry's version; the rest are `python -m training.train` flags.
-            "HyperParameters": {**s.training_hyperparameters, "version": version},
+            "HyperParameters": {**s.training.hyperparameters, "version": version},
             "InputDataConfig": [channel("shared"), channel("feedback")],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{s.models_bucket}/training-jobs/"},
+            "OutputDataConfig": {"S3OutputPath": f"s3://{s.aws.models_bucket}/training-jobs/"},
             "ResourceConfig": {
-                "InstanceType": s.training_instance_type,
+                "InstanceType": s.training.instance_type,
                 "InstanceCount": 1,
-                "VolumeSizeInGB": s.training_volume_gb,
+                "VolumeSizeInGB": s.training.volume_gb,
             },
             "StoppingCondition": stopping,
-            "EnableManagedSpotTraining": s.training_use_spot,
+            "EnableManagedSpotTraining": s.training.use_spot,
             "Tags": [{"Key": "deepfake-detect:model-version", "Value": version}],
         }
-        if s.training_use_spot:
+        if s.training.use_spot:
             # A spot job may wait for capacity and be interrupted: it resumes from its checkpoints.
-            stopping["MaxWaitTimeInSeconds"] = max(s.training_max_wait_s, s.training_max_run_s)
-            arguments["CheckpointConfig"] = {"S3Uri": f"s3://{s.models_bucket}/checkpoints/{job_name}/"}
+            stopping["MaxWaitTimeInSeconds"] = max(s.training.max_wait_s, s.training.max_run_s)
+            arguments["CheckpointConfig"] = {"S3Uri": f"s3://{s.aws.models_bucket}/checkpoints/{job_name}/"}
         return arguments
 
     def running_job(self) -> str | None:
         """The job still running or awaiting its gate, if any. Every job this trigger starts is
         recorded, so the records answer; ``DescribeTrainingJob`` settles only records that waited
         longer than a job can run (ListTrainingJobs would need a wildcard IAM resource)."""
-        horizon = timedelta(seconds=max(self.settings.training_max_wait_s, self.settings.training_max_run_s))
+        horizon = timedelta(seconds=max(self.settings.training.max_wait_s, self.settings.training.max_run_s))
         for record in self.registry.records():
             if record.status is not ModelStatus.TRAINING:
                 continue
@@ -215,7 +215,7 @@ class RetrainTrigger:
                     record,
                     onnx_path,
                     self.evaluator(),
-                    max_auc_drop=self.settings.gate_max_auc_drop,
+                    max_auc_drop=self.settings.training.gate_max_auc_drop,
                 )
         return {
             "outcome": PROMOTED if decided.status is ModelStatus.PROMOTED else REJECTED,
@@ -285,7 +285,7 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
 
     s3 = s3_client(settings)
     sagemaker = boto3.client(
-        "sagemaker", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+        "sagemaker", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
     )
     registry = AwsModelRegistry.from_settings(settings)
 
@@ -293,19 +293,19 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
         # A fresh copy per gate (the set may have changed); one folder, so /tmp does not fill up.
         folder = Path(tempfile.gettempdir()) / "gate-set"
         shutil.rmtree(folder, ignore_errors=True)
-        gate = download_prefix(s3, settings.models_bucket, settings.gate_prefix, folder)
-        return PipelineEvaluator(settings, GateSet.from_folder(gate))
+        gate = download_prefix(s3, settings.aws.models_bucket, settings.aws.gate_prefix, folder)
+        return PipelineEvaluator(settings.pipeline(), GateSet.from_folder(gate))
 
     export: Callable[[], ExportSummary] | None = None
-    if settings.feedback_table:
-        feedback = DynamoDBFeedbackStore(dynamodb_client(settings), settings.feedback_table)
+    if settings.aws.feedback_table:
+        feedback = DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)
 
         def export() -> ExportSummary:
             return export_channel(
                 feedback,
-                S3MediaStore(s3, settings.upload_bucket),
-                S3MediaStore(s3, settings.models_bucket),
-                prefix=f"{settings.training_data_prefix}feedback/",
+                S3MediaStore(s3, settings.aws.upload_bucket),
+                S3MediaStore(s3, settings.aws.models_bucket),
+                prefix=f"{settings.training.data_prefix}feedback/",
             )
 
     return RetrainTrigger(settings, sagemaker, s3, registry, evaluator, export)

@@ -14,10 +14,10 @@ from deepfake_detect.settings import Settings
 def live_detector(settings: Settings) -> ScanPipeline:
     """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
     Without a model parameter (a deployment with no registry) it is the plain detector."""
-    if not settings.model_parameter:
-        return ScanPipeline(settings)
+    if not settings.aws.model_parameter:
+        return ScanPipeline(settings.pipeline())
     return LivePipeline(
-        settings,
+        settings.pipeline(),
         AwsModelRegistry.from_settings(settings),
         Path(tempfile.gettempdir()) / "live-model",
         interval_s=settings.model_refresh_s,

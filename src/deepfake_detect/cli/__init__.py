@@ -58,7 +58,7 @@ def scan(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.frames:
-        settings = settings.model_copy(update={"video_sample_frames": args.frames})
+        settings = settings.updated({"video.sample_frames": args.frames})
     files = list(iter_inputs(args.paths))
     if not files:
         print("deepfake-detect: no media files found", file=sys.stderr)
@@ -93,13 +93,9 @@ def serve(args: argparse.Namespace) -> int:
     from deepfake_detect.local.wiring import local_app
 
     settings = get_settings()
-    updates = {
-        k: v
-        for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items()
-        if v is not None
-    }
-    settings = settings.model_copy(update=updates)
-    uvicorn.run(local_app(settings), host=settings.host, port=settings.port, log_level="info")
+    overrides = {"service.host": args.host, "service.port": args.port, "data_dir": args.data_dir}
+    settings = settings.updated({k: v for k, v in overrides.items() if v is not None})
+    uvicorn.run(local_app(settings), host=settings.service.host, port=settings.service.port, log_level="info")
     return 0
 
 

@@ -143,8 +143,8 @@ def add_commands(commands: Any) -> None:
     p.add_argument(
         "--aws",
         action="store_true",
-        help="the deployed stack's registry (needs DEEPFAKE_MODELS_BUCKET, DEEPFAKE_MODELS_TABLE, "
-        "DEEPFAKE_MODEL_PARAMETER and AWS credentials)",
+        help="the deployed stack's registry (needs DEEPFAKE_AWS_MODELS_BUCKET, DEEPFAKE_AWS_MODELS_TABLE, "
+        "DEEPFAKE_AWS_MODEL_PARAMETER and AWS credentials)",
     )
     p.add_argument("--list", action="store_true", help="list the registry's models instead (* = current)")
     p.set_defaults(handler=rollback)

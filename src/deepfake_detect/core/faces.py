@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from deepfake_detect.core.config import DetectionConfig
 from deepfake_detect.core.media import Frame
 
 
@@ -68,6 +69,10 @@ class FaceDetector:
             self._net = cv2.FaceDetectorYN.create(
                 str(model_path), "", self._input_size, score_threshold, nms_threshold, 5000
             )
+
+    @classmethod
+    def from_config(cls, model_path: Path, config: DetectionConfig) -> FaceDetector:
+        return cls(model_path, **config.model_dump())
 
     def detect(self, image: Frame) -> list[Face]:
         """All faces at least ``min_face_size`` pixels, most confident first."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.result import MediaKind
 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
@@ -51,6 +52,36 @@ def sniff(head: bytes) -> tuple[MediaKind, str | None]:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return MediaKind.VIDEO, "webm" if b"webm" in head[:64] else "mkv"
     return MediaKind.UNKNOWN, None
+
+
+UNSUPPORTED_MEDIA = "not a supported image (jpg, png, webp, bmp) or video (mp4, mov, avi, mkv, webm)"
+
+
+def check_size(size: int, limit: int) -> None:
+    """The size rule every way in shares (local upload, presigned upload, Lambda, CLI)."""
+    if size == 0:
+        raise MediaError(ErrorCode.EMPTY_FILE, "the file is empty")
+    if size > limit:
+        raise MediaError(ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes")
+
+
+def check_upload(size: int, head: bytes, limit: int) -> tuple[MediaKind, str]:
+    """The one upload check: not empty, within ``limit`` bytes, and a supported kind of media by
+    its first bytes. Returns the kind and container; raises ``MediaError`` with the reason."""
+    check_size(size, limit)
+    kind, container = sniff(head)
+    if container is None:
+        raise MediaError(ErrorCode.UNSUPPORTED_TYPE, UNSUPPORTED_MEDIA)
+    return kind, container
+
+
+def check_content_type(content_type: str) -> MediaKind:
+    """A declared content type (a presigned upload, before any byte exists) that we accept."""
+    if content_type not in CONTENT_TYPES.values():
+        raise MediaError(
+            ErrorCode.UNSUPPORTED_TYPE, f"content type {content_type!r} is not a supported image or video"
+        )
+    return MediaKind.VIDEO if content_type.startswith("video/") else MediaKind.IMAGE
 
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deepfake_detect.core.errors import ErrorCode, MediaError
-from deepfake_detect.core.formats import IMAGE_FORMATS, sniff
+from deepfake_detect.core.formats import IMAGE_FORMATS, check_upload, sniff
 from deepfake_detect.core.result import MediaKind
 
 Frame = NDArray[np.uint8]
@@ -28,22 +28,9 @@ def probe_file(path: Path, max_bytes: int) -> tuple[MediaKind, str]:
         raise MediaError(ErrorCode.NOT_FOUND, f"no such file: {path}")
     if not path.is_file():
         raise MediaError(ErrorCode.UNSUPPORTED_TYPE, f"not a regular file: {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise MediaError(ErrorCode.EMPTY_FILE, "the file is empty")
-    if size > max_bytes:
-        raise MediaError(
-            ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {max_bytes} bytes"
-        )
     with path.open("rb") as f:
         head = f.read(64)
-    kind, container = sniff(head)
-    if container is None:
-        raise MediaError(
-            ErrorCode.UNSUPPORTED_TYPE,
-            "not a supported image (jpg, png, webp, bmp) or video (mp4, mov, avi, mkv, webm)",
-        )
-    return kind, container
+    return check_upload(path.stat().st_size, head, max_bytes)
 
 
 # Pillow is only ever asked to parse the formats we accept: less parser surface for hostile input.

@@ -14,6 +14,7 @@ import numpy as np
 
 from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.config import PipelineConfig
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.faces import Face, FaceDetector
 from deepfake_detect.core.media import (
@@ -35,7 +36,6 @@ from deepfake_detect.core.result import (
     Verdict,
 )
 from deepfake_detect.core.tracking import link_tracks, track_score
-from deepfake_detect.settings import Settings
 
 # progress(done, total) is called as video frames are read.
 Progress = Callable[[int, int], None]
@@ -70,21 +70,14 @@ class ScanPipeline:
 
     def __init__(
         self,
-        settings: Settings,
+        config: PipelineConfig,
         classifier: Classifier | None = None,
         face_detector: FaceDetector | None = None,
     ) -> None:
-        self.settings = settings
-        self.face_detector = face_detector or FaceDetector(
-            settings.detector_path,
-            max_side=settings.detector_max_side,
-            score_threshold=settings.detector_score_threshold,
-            nms_threshold=settings.detector_nms_threshold,
-            min_face_size=settings.min_face_size,
-            max_faces=settings.max_faces_per_frame,
-        )
+        self.config = config
+        self.face_detector = face_detector or FaceDetector.from_config(config.detector_path, config.detection)
         self.classifier = classifier or Classifier(
-            settings.classifier_path, intra_op_threads=settings.intra_op_threads
+            config.classifier_path, intra_op_threads=config.intra_op_threads
         )
 
     @property
@@ -101,7 +94,7 @@ class ScanPipeline:
         kind = MediaKind.UNKNOWN
         try:
             with timer.stage("total"):
-                kind, _ = probe_file(path, self.settings.max_file_bytes)
+                kind, _ = probe_file(path, self.config.limits.max_file_bytes)
                 if kind is MediaKind.IMAGE:
                     analysis = self._analyze_image(path, shown, timer)
                 else:
@@ -133,7 +126,7 @@ class ScanPipeline:
 
     def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
         with timer.stage("decode"):
-            image = decode_image(path.read_bytes(), self.settings.max_image_pixels)
+            image = decode_image(path.read_bytes(), self.config.limits.max_image_pixels)
         faces = self._score_frames([image], timer)
         result = DetectionResult(
             path=shown,
@@ -164,13 +157,13 @@ class ScanPipeline:
         return Analysis(result, image)
 
     def _analyze_video(self, path: Path, shown: str, timer: _Timer, progress: Progress | None) -> Analysis:
-        settings = self.settings
+        limits, video = self.config.limits, self.config.video
         with timer.stage("decode"):
-            capture, info = open_video(path, settings.max_video_pixels, settings.max_video_seconds)
+            capture, info = open_video(path, limits.max_video_pixels, limits.max_video_seconds)
         try:
             frames = []
-            samples = len(sample_indices(info.frame_count, settings.video_sample_frames))
-            iterator = sample_frames(capture, info, settings.video_sample_frames)
+            samples = len(sample_indices(info.frame_count, video.sample_frames))
+            iterator = sample_frames(capture, info, video.sample_frames)
             while True:
                 with timer.stage("decode"):
                     frame = next(iterator, None)
@@ -185,7 +178,7 @@ class ScanPipeline:
             raise MediaError(ErrorCode.CORRUPT_MEDIA, "no frame of the video could be decoded")
         faces = self._score_frames([f.image for f in frames], timer)
         with timer.stage("track"):
-            ids = link_tracks([[f.box for f in fs] for fs in faces], settings.track_iou_threshold)
+            ids = link_tracks([[f.box for f in fs] for fs in faces], video.track_iou_threshold)
         # The decoded frames, not the container header, give the size the boxes refer to: a
         # phone video with a rotation tag is decoded upright, with width and height swapped.
         height, width = frames[0].image.shape[:2]
@@ -217,7 +210,7 @@ class ScanPipeline:
         result.faces = [f for fs in faces for f in fs]
         # A face seen in only one or two of many samples is more likely a false detection or a
         # passer-by than a person the file is about: it is reported but does not decide the verdict.
-        min_frames = min(settings.min_track_frames, math.ceil(0.1 * len(frames)))
+        min_frames = min(video.min_track_frames, math.ceil(0.1 * len(frames)))
         for track, members in sorted(by_track.items()):
             score = round(track_score([f.score for f in members]), 4)
             result.tracks.append(

@@ -136,9 +136,9 @@ def run_local_retrain(
         except ArtifactError as exc:
             return reject(registry, record, [str(exc)])
         say(f"3/3 gate: the current model and candidate {version} on {len(gate.files)} gate files")
-        evaluator = PipelineEvaluator(settings, gate, progress=gate_progress)
+        evaluator = PipelineEvaluator(settings.pipeline(), gate, progress=gate_progress)
         return gate_and_promote(
-            registry, record, onnx_path, evaluator, max_auc_drop=settings.gate_max_auc_drop
+            registry, record, onnx_path, evaluator, max_auc_drop=settings.training.gate_max_auc_drop
         )
     finally:
         registry.close()

@@ -20,7 +20,7 @@ def local_live_detector(settings: Settings) -> ScanPipeline:
     registry; the shipped model until something was promoted there."""
     registry = LocalModelRegistry(settings.registry_path)
     return LivePipeline(
-        settings, registry, settings.registry_path / ".live", interval_s=settings.model_refresh_s
+        settings.pipeline(), registry, settings.registry_path / ".live", interval_s=settings.model_refresh_s
     )
 
 

@@ -87,9 +87,11 @@ class LocalProcessor:
         settings = self.settings
         try:
             with self.media.local_copy(record.source.get("key", "")) as path:
-                kind, _ = probe_file(path, settings.max_file_bytes)
+                kind, _ = probe_file(path, settings.limits.max_file_bytes)
                 if kind is MediaKind.VIDEO:
-                    capture, _info = open_video(path, settings.max_video_pixels, settings.max_video_seconds)
+                    capture, _info = open_video(
+                        path, settings.limits.max_video_pixels, settings.limits.max_video_seconds
+                    )
                     capture.release()
         except MediaError as exc:
             failed = DetectionResult.failed(record.path, exc.code, exc.message, media_kind=record.media_kind)

@@ -1,7 +1,7 @@
 """The gate set and the evaluation the gate runs on it.
 
 A gate set is a folder with ``real/`` and ``fake/`` sub-folders of images or videos (in AWS, the
-same layout under ``Settings.gate_prefix`` in the models bucket). Each model is scored through the
+same layout under ``settings.aws.gate_prefix`` in the models bucket). Each model is scored through the
 service's own pipeline (face detection, alignment, the model card's preprocessing and calibration,
 per-file aggregation): the gate measures what users would get, never a training-side shortcut.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Protocol
 
 from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.config import PipelineConfig
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.registry.base import GateMetrics
 from deepfake_detect.registry.gate import gate_metrics
-from deepfake_detect.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,19 @@ class PipelineEvaluator:
 
     def __init__(
         self,
-        settings: Settings,
+        config: PipelineConfig,
         gate: GateSet,
         face_detector: FaceDetector | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.gate = gate
         self._faces = face_detector
         self.progress = progress  # progress(done, total) after each gate file
 
     def evaluate(self, onnx_path: Path) -> GateMetrics:
-        classifier = Classifier(onnx_path, intra_op_threads=self.settings.intra_op_threads)
-        detector = ScanPipeline(self.settings, classifier=classifier, face_detector=self._faces)
+        classifier = Classifier(onnx_path, intra_op_threads=self.config.intra_op_threads)
+        detector = ScanPipeline(self.config, classifier=classifier, face_detector=self._faces)
         self._faces = detector.face_detector  # loaded once, shared by every model evaluated
         labels: list[int] = []
         scores: list[float] = []

@@ -2,7 +2,7 @@
 redeploy.
 
 ``LivePipeline`` is a ``ScanPipeline`` that, before a scan, re-reads the registry's pointer when the last
-check is older than ``interval_s`` (``Settings.model_refresh_s``, default 300 s; the SSM read is
+check is older than ``interval_s`` (``settings.model_refresh_s``, default 300 s; the SSM read is
 the only cost). When the pointer names another model it is downloaded, loaded and checked
 (sha256 against its card) *before* it replaces the classifier, so a bad pointer or a failed
 download leaves the worker serving the model it had, and it tries again after the interval.
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deepfake_detect.core.classifier import Classifier
+from deepfake_detect.core.config import PipelineConfig
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.pipeline import Analysis, Progress, ScanPipeline
 from deepfake_detect.registry.base import ModelPointer, ModelRegistry
-from deepfake_detect.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class LivePipeline(ScanPipeline):
 
     def __init__(
         self,
-        settings: Settings,
+        config: PipelineConfig,
         registry: ModelRegistry,
         cache_dir: Path,
         *,
@@ -41,7 +41,7 @@ class LivePipeline(ScanPipeline):
         classifier: Classifier | None = None,
         face_detector: FaceDetector | None = None,
     ) -> None:
-        super().__init__(settings, classifier=classifier, face_detector=face_detector)
+        super().__init__(config, classifier=classifier, face_detector=face_detector)
         self.registry = registry
         self.cache_dir = cache_dir
         self.interval_s = interval_s
@@ -80,7 +80,7 @@ class LivePipeline(ScanPipeline):
         # Only the newest download is kept: /tmp in Lambda is small.
         shutil.rmtree(self.cache_dir, ignore_errors=True)
         path = self.registry.fetch(pointer, self.cache_dir)
-        classifier = Classifier(path, intra_op_threads=self.settings.intra_op_threads)
+        classifier = Classifier(path, intra_op_threads=self.config.intra_op_threads)
         if pointer.sha256 and classifier.sha256 != pointer.sha256:
             raise ValueError(
                 f"downloaded model has sha256 {classifier.sha256}, the pointer says {pointer.sha256}"

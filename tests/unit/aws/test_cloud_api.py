@@ -12,7 +12,7 @@ from deepfake_detect.aws.api import S3UploadSigner
 from deepfake_detect.aws.stores import _decode_token, _encode_token
 from deepfake_detect.core.formats import upload_name
 from deepfake_detect.core.result import Status
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from tests.unit.aws.fakes import InMemoryResults
 
 
@@ -32,10 +32,8 @@ def test_file_names_become_safe_keys(given: str, expected: str) -> None:
 
 def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:
     settings = Settings(
-        _env_file=None,
-        upload_bucket="media-bucket",  # type: ignore[call-arg]
-        max_upload_bytes=1234,
-        presign_expires_s=600,
+        aws=AwsSettings(upload_bucket="media-bucket", presign_expires_s=600),
+        limits=LimitsSettings(max_upload_bytes=1234),
     )
     # Signing is local: a client with made-up credentials never opens a socket here.
     client = boto3.client(

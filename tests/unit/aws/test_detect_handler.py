@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from deepfake_detect.aws.detect import DetectDependencies, make_detect_handler
 from deepfake_detect.aws.events import ObjectRef, result_id_for
 from deepfake_detect.core.result import Status
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from infra.local.worker import LocalLambdaContext
 from tests.unit.aws.fakes import FakeMedia, InMemoryPersistence, InMemoryResults, StubDetector
 
@@ -23,9 +23,7 @@ BUCKET = "media-bucket"
 class Harness:
     def __init__(self, tmp_path: Path, max_upload_bytes: int = 1000) -> None:
         self.settings = Settings(
-            _env_file=None,
-            upload_bucket=BUCKET,  # type: ignore[call-arg]
-            max_upload_bytes=max_upload_bytes,
+            aws=AwsSettings(upload_bucket=BUCKET), limits=LimitsSettings(max_upload_bytes=max_upload_bytes)
         )
         self.media = FakeMedia(tmp_path)
         self.results = InMemoryResults()

@@ -38,13 +38,13 @@ def test_the_visibility_timeout_is_at_least_six_times_the_detect_timeout(resourc
 def test_only_the_upload_prefix_is_scanned(resources: dict[str, Any]) -> None:
     [config] = resources["UploadBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     [rule] = config["Filter"]["S3Key"]["Rules"]
-    assert (rule["Name"], rule["Value"]) == ("prefix", Settings(_env_file=None).upload_prefix)  # type: ignore[call-arg]
+    assert (rule["Name"], rule["Value"]) == ("prefix", Settings(_env_file=None).aws.upload_prefix)  # type: ignore[call-arg]
     assert config["Event"] == "s3:ObjectCreated:*"
 
 
 def test_the_results_index_is_the_one_the_store_queries(resources: dict[str, Any]) -> None:
     [index] = resources["ResultsTable"]["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == Settings(_env_file=None).results_index  # type: ignore[call-arg]
+    assert index["IndexName"] == Settings(_env_file=None).aws.results_index  # type: ignore[call-arg]
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["list_pk", "created_key"]
 
 

@@ -27,7 +27,7 @@ def live(
     base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path
 ) -> tuple[LivePipeline, ManualClock[float]]:
     clock = ManualClock(1000.0)
-    model = LivePipeline(base_settings, registry, tmp_path / "cache", interval_s=300, clock=clock)
+    model = LivePipeline(base_settings.pipeline(), registry, tmp_path / "cache", interval_s=300, clock=clock)
     return model, clock
 
 
@@ -65,7 +65,7 @@ def test_cold_start_serves_the_pointers_model(
     base_settings: Settings, registry: LocalModelRegistry, tmp_path: Path
 ) -> None:
     publish(registry, tmp_path, "5.0")
-    model = LivePipeline(base_settings, registry, tmp_path / "cache", interval_s=300)
+    model = LivePipeline(base_settings.pipeline(), registry, tmp_path / "cache", interval_s=300)
     assert model.version == "5.0" == model.classifier.card.version
 
 

@@ -53,15 +53,15 @@ class FakeS3:
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    return base_settings.model_copy(
-        update={
-            "models_bucket": "models",
-            "training_image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
-            "training_role_arn": "arn:aws:iam::123:role/train",
-            "training_instance_type": "ml.g5.xlarge",
-            "training_max_run_s": 7200,
-            "training_max_wait_s": 10800,
-            "training_hyperparameters": {"epochs": "6"},
+    return base_settings.updated(
+        {
+            "aws.models_bucket": "models",
+            "training.image_uri": "123.dkr.ecr.us-east-1.amazonaws.com/train:1",
+            "training.role_arn": "arn:aws:iam::123:role/train",
+            "training.instance_type": "ml.g5.xlarge",
+            "training.max_run_s": 7200,
+            "training.max_wait_s": 10800,
+            "training.hyperparameters": {"epochs": "6"},
         }
     )
 

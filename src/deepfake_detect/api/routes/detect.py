@@ -10,9 +10,9 @@ from fastapi import APIRouter, File, UploadFile, status
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from deepfake_detect.api.deps import ErrorBody, ServicesDep, client_error, failure
-from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.formats import CONTENT_TYPES, sniff, upload_name
+from deepfake_detect.api.deps import ErrorBody, ServicesDep, client_error, failure, refused
+from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.formats import CONTENT_TYPES, check_upload, upload_name
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 
 router = APIRouter()
@@ -42,22 +42,12 @@ async def detect(
     if processor is None:  # the router is only included in local mode
         raise client_error(500, ErrorCode.INTERNAL_ERROR, "this service has no scanner")
     size = file.size if file.size is not None else _measure(file)
-    if size == 0:
-        raise client_error(400, ErrorCode.EMPTY_FILE, "the file is empty")
-    limit = services.settings.max_upload_bytes
-    if size > limit:
-        raise client_error(
-            413, ErrorCode.FILE_TOO_LARGE, f"the file is {size} bytes; the limit is {limit} bytes"
-        )
     head = await file.read(64)
     await file.seek(0)
-    kind, container = sniff(head)
-    if container is None:
-        raise client_error(
-            415,
-            ErrorCode.UNSUPPORTED_TYPE,
-            "not a supported image (jpg, png, webp, bmp) or video (mp4, mov, avi, mkv, webm)",
-        )
+    try:
+        kind, container = check_upload(size, head, services.settings.limits.max_upload_bytes)
+    except MediaError as exc:
+        raise refused(exc) from None
     result_id = uuid.uuid4().hex
     # The name is shown as given, but never used as a path: ".." or a 300-byte name
     # must not decide where the file lands.
@@ -73,9 +63,9 @@ async def detect(
         source={"key": key, "store": "local"},
     )
     services.results.put(record)
-    refused = await run_in_threadpool(processor.precheck, record)
-    if refused is not None:
-        raise failure(refused)
+    rejected = await run_in_threadpool(processor.precheck, record)
+    if rejected is not None:
+        raise failure(rejected)
     future = processor.submit(result_id)
     if kind is MediaKind.VIDEO:
         return JSONResponse(record.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

@@ -19,7 +19,7 @@ def health(services: ServicesDep) -> dict[str, str | int]:
         "status": "ok",
         "mode": services.mode,
         "version": __version__,
-        "max_upload_bytes": services.settings.max_upload_bytes,
+        "max_upload_bytes": services.settings.limits.max_upload_bytes,
     }
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from deepfake_detect.api.deps import ServicesDep, client_error
-from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.formats import CONTENT_TYPES
+from deepfake_detect.api.deps import ServicesDep, client_error, refused
+from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.formats import check_content_type
 
 router = APIRouter()
 
@@ -24,10 +24,8 @@ def create_upload(services: ServicesDep, request: UploadRequest) -> dict[str, An
     """Cloud only: a presigned POST to upload one file straight to the bucket."""
     if services.uploads is None:  # the router is only included in cloud mode
         raise client_error(500, ErrorCode.INTERNAL_ERROR, "this service has no upload signer")
-    if request.content_type not in CONTENT_TYPES.values():
-        raise client_error(
-            415,
-            ErrorCode.UNSUPPORTED_TYPE,
-            f"content type {request.content_type!r} is not a supported image or video",
-        )
+    try:
+        check_content_type(request.content_type)
+    except MediaError as exc:
+        raise refused(exc) from None
     return services.uploads.presign(request.filename, request.content_type)
