@@ -44,7 +44,8 @@ export function historyRow(item) {
   const verdict = historyVerdict(item);
   const date = formatDate(item.created_at);
   // An explicit name, so screen readers do not run the three parts together.
-  const button = el("button", { type: "button", class: cls, "aria-label": `${item.path}: ${verdict}, ${date}` },
+  const button = el("button", { type: "button", class: cls, title: item.path,
+    "aria-label": `${item.path}: ${verdict}, ${date}` },
     el("span", { class: "h-name", text: item.path }),
     el("span", { class: "h-verdict", text: verdict }),
     el("span", { class: "h-date", text: date }));

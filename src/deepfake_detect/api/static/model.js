@@ -38,10 +38,13 @@ export async function loadModelCard() {
       ["Decision threshold", typeof card.threshold === "number" ? percent(card.threshold) : null],
       ["Face crop", service.inputSize ? `${service.inputSize} × ${service.inputSize} pixels` : null],
       ["Heat map", card.outputs && card.outputs.cam ? "class-activation map" : "not available"],
-      ...metricRows(card.metrics, "", 0),
       ["Training data", data],
       ["Licence", card.license],
     ]);
+    // The evaluation can run to dozens of rows: folded away, so it does not make the page long.
+    const metrics = metricRows(card.metrics, "", 0);
+    fillPairs($("model-metrics"), metrics);
+    $("model-metrics-block").hidden = metrics.length === 0;
     const limits = $("model-limitations");
     limits.replaceChildren();
     if (card.limitations && card.limitations.length) {

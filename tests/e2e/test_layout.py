@@ -1,0 +1,263 @@
+"""The page's layout as a person sees it: it fits the screen from a 320 px phone to a 1920 px
+desktop without sideways scrolling, no text is squeezed into a sliver, the page keeps a sane
+length, and axe-core finds no serious or critical accessibility problem.
+
+The pages are stressed the way real use stresses them: the shipped model card (dozens of metric
+rows with long names) under a long unbroken model name, a photo with many faces under a long
+unbroken file name, and a video with its timeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, Route, expect
+
+from deepfake_detect.settings import PROJECT_ROOT
+from tests.e2e.conftest import LiveServer
+from tests.e2e.test_web_page import job_row, open_page, shown_result, wait_finished
+
+pytestmark = pytest.mark.e2e
+
+SHIPPED_CARD = PROJECT_ROOT / "models" / "deepfake_classifier.json"
+# Underscores are no break opportunity: only `overflow-wrap: anywhere` keeps these inside the page.
+LONG_MODEL_NAME = "deepfake_face_mobilenetv2_calibrated_on_dfdc_utkface_london_sdfd_stylegan2_" + "x" * 40
+LONG_FILE_STEM = "group_photo_from_the_annual_company_offsite_" + "0123456789" * 9
+FACES_IN_MOSAIC = 6
+
+# A page of this service is a header, the upload panel with a few files, one result (photo or
+# video frame at most 70vh, faces, timeline, folded details), ten history rows and the model card
+# with its limitations: about 5,000 px on a 390 px phone and 3,800 px on a desktop. 6,000 px
+# (seven phone screens) leaves room for some more wrapping, and is a small fraction of the
+# 55,000-80,000 px the page grew to when the model card squeezed its values to a character a line.
+MAX_PAGE_HEIGHT = 6_000
+# Text of 10 or more characters must get at least this many characters a line on average, and its
+# element at least MIN_TEXT_WIDTH px: the squeezed model card had one character a line.
+MIN_CHARS_PER_LINE = 8
+MIN_TEXT_WIDTH = 40
+BLOCKING_IMPACTS = ("serious", "critical")
+
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+# The widths the page must hold, from the smallest phone to a full-HD desktop.
+SWEEP_WIDTHS = (320, 360, 480, 600, 759, 760, 1024, 1280, 1920)
+
+# Every element that sticks out of the viewport sideways, unless a scroll container (the timeline
+# table) holds it, with the numbers that decide horizontal scrolling.
+MEASURE_JS = """() => {
+    const doc = document.documentElement;
+    const limit = doc.clientWidth;
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+        (typeof el.className === 'string' && el.className.trim()
+            ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+    const insideScroller = (el) => {
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') return true;
+        }
+        return false;
+    };
+    const outside = [];
+    for (const el of document.body.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect();
+        // checkVisibility(): Chromium keeps a stale box for the content of a closed <details>.
+        if (!r.width || !r.height || !el.checkVisibility() || el.closest('.visually-hidden')
+            || insideScroller(el)) continue;
+        const left = r.left + window.scrollX, right = r.right + window.scrollX;
+        if (left < -0.5 || right > limit + 0.5) {
+            outside.push(`${name(el)} spans ${Math.round(left)}..${Math.round(right)} px`);
+        }
+    }
+    return {scrollWidth: doc.scrollWidth, clientWidth: limit, scrollHeight: doc.scrollHeight,
+            outside: outside.slice(0, 15)};
+}"""
+
+# Every rendered text of 10+ characters that wraps to fewer than `minChars` characters a line or
+# whose element is narrower than `minWidth` px (closed <details> and hidden elements render none).
+SLIVERS_JS = """([minChars, minWidth]) => {
+    const found = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent.replace(/\\s+/g, ' ').trim();
+        const parent = node.parentElement;
+        if (text.length < 10 || !parent || !parent.checkVisibility()
+            || parent.closest('svg, .visually-hidden, script, style')) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0);
+        if (!rects.length) continue;
+        const lines = new Set(rects.map((r) => Math.round(r.top))).size;
+        const width = parent.getBoundingClientRect().width;
+        if (text.length / lines < minChars || width < minWidth) {
+            found.push(`${parent.tagName.toLowerCase()}${parent.id ? '#' + parent.id : ''} ` +
+                `${Math.round(width)} px wide, ${lines} lines: ${JSON.stringify(text.slice(0, 40))}`);
+        }
+    }
+    return found.slice(0, 15);
+}"""
+
+
+@pytest.fixture
+def many_faces(shared_data: Path, tmp_path: Path) -> Path:
+    """Six portraits in one picture (three by two), saved under a long unbroken name."""
+    tiles = []
+    for name in ("img1.jpg", "img2.jpg", "img3.jpg", "img4.jpg", "img5.jpg", "img6.jpg"):
+        image = cv2.imread(str(shared_data / "deepface_photos" / name))
+        assert image is not None, name
+        tiles.append(cv2.resize(image, (320, 320), interpolation=cv2.INTER_AREA))
+    mosaic = np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])])
+    path = tmp_path / f"{LONG_FILE_STEM}.jpg"
+    cv2.imwrite(str(path), mosaic)
+    return path
+
+
+@pytest.fixture
+def video(shared_data: Path) -> Path:
+    return shared_data / "ffpp_c23" / "real_634.mp4"
+
+
+@pytest.fixture
+def shipped_card_page(page: Page) -> Iterator[Page]:
+    """The page, with the model card the service ships (its metrics, training data, limitations
+    and licence; the tiny test model has none of these) under a long unbroken model name. The
+    threshold and crop size stay the live service's, so verdicts and heat maps still match."""
+    shipped: dict[str, Any] = json.loads(SHIPPED_CARD.read_text())
+
+    def model_card(route: Route) -> None:
+        response = route.fetch()
+        card = response.json()
+        for key in ("architecture", "metrics", "training_data", "limitations", "license"):
+            if key in shipped:
+                card[key] = shipped[key]
+        card["name"] = LONG_MODEL_NAME
+        route.fulfill(response=response, json=card)
+
+    page.route("**/v1/model", model_card)
+    yield page
+
+
+def scan(page: Page, server: LiveServer, files: list[Path]) -> None:
+    open_page(page, server)
+    expect(page.locator("#model-card")).to_contain_text(LONG_MODEL_NAME)
+    page.set_input_files("#file-input", files)
+    for file in files:
+        wait_finished(page, file.name)
+
+
+def view_result(page: Page, name: str) -> None:
+    job_row(page, name).get_by_role("button", name="View result").click()
+    expect(page.locator("#result-file")).to_have_text(name)
+    page.wait_for_function(  # a function, not an expression: the page's CSP forbids eval
+        "() => document.getElementById('evidence-image').complete "
+        "&& document.getElementById('evidence-overlay').width > 0"
+    )
+
+
+def open_all_details(page: Page) -> None:
+    page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+
+
+def assert_fits(page: Page, where: str, *, check_height: bool = True) -> None:
+    measured: dict[str, Any] = page.evaluate(MEASURE_JS)
+    assert measured["scrollWidth"] <= measured["clientWidth"], (
+        f"{where}: the page scrolls sideways ({measured['scrollWidth']} px of content in "
+        f"{measured['clientWidth']} px): {measured['outside']}"
+    )
+    assert not measured["outside"], f"{where}: elements stick out of the page: {measured['outside']}"
+    if check_height:
+        assert measured["scrollHeight"] < MAX_PAGE_HEIGHT, (
+            f"{where}: the page is {measured['scrollHeight']} px tall (bound {MAX_PAGE_HEIGHT} px)"
+        )
+    slivers: list[str] = page.evaluate(SLIVERS_JS, [MIN_CHARS_PER_LINE, MIN_TEXT_WIDTH])
+    assert not slivers, f"{where}: text squeezed into a sliver: {slivers}"
+
+
+def assert_model_values_readable(page: Page, where: str) -> None:
+    """Each value of the model card gets at least half the card's width (the name column is
+    capped), so a long metric name cannot squeeze the values."""
+    widths: dict[str, Any] = page.evaluate(
+        """() => {
+            const dl = document.getElementById('model-card');
+            return {card: dl.getBoundingClientRect().width,
+                    values: [...dl.querySelectorAll('dd')].map((dd) => dd.getBoundingClientRect().width)};
+        }"""
+    )
+    assert widths["values"], f"{where}: the model card shows no values"
+    narrow = [w for w in widths["values"] if w < 0.5 * widths["card"]]
+    assert not narrow, f"{where}: model card values {narrow} px wide in a {widths['card']} px card"
+
+
+def assert_accessible(page: Page, artifacts: Path, label: str) -> None:
+    results = Axe().run(page)
+    results.save_to_file(artifacts / f"{label}-axe.json", violations_only=True)
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes'][:5]]}"
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+    assert not found, f"{label}: axe-core finds serious or critical violations: {found}"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop-1400", "phone-390"])
+def test_layout_holds_after_photo_and_video(
+    shipped_card_page: Page,
+    live_server: LiveServer,
+    many_faces: Path,
+    video: Path,
+    viewport: dict[str, int],
+    artifacts: Path,
+) -> None:
+    page = shipped_card_page
+    label = f"layout-{viewport['width']}"
+    scan(page, live_server, [many_faces, video])
+
+    view_result(page, many_faces.name)
+    result = shown_result(page, live_server)
+    assert len(result["faces"]) >= FACES_IN_MOSAIC - 1, "the mosaic should show (nearly) every face"
+    expect(page.locator("#faces > li")).to_have_count(len(result["faces"]))
+    page.screenshot(path=str(artifacts / f"{label}-photo.png"), full_page=True)
+    assert_fits(page, "photo result")
+    assert_model_values_readable(page, "photo result")
+
+    view_result(page, video.name)
+    expect(page.locator("#timeline svg")).to_be_visible()
+    page.screenshot(path=str(artifacts / f"{label}-video.png"), full_page=True)
+    assert_fits(page, "video result")
+    assert_model_values_readable(page, "video result")
+
+    # Folded parts (timeline table, technical details, the model's metrics) hold too, and axe
+    # sees them.
+    open_all_details(page)
+    expect(page.locator("#model-metrics")).to_be_visible()
+    page.screenshot(path=str(artifacts / f"{label}-expanded.png"), full_page=True)
+    assert_fits(page, "every <details> open", check_height=False)
+    assert_accessible(page, artifacts, label)
+    # The page follows the system's dark mode: its colours must pass too.
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(artifacts / f"{label}-dark.png"), full_page=True)
+    assert_accessible(page, artifacts, f"{label}-dark")
+
+
+def test_layout_holds_at_every_width(
+    shipped_card_page: Page, live_server: LiveServer, many_faces: Path, video: Path, artifacts: Path
+) -> None:
+    """One scan, then the window resized from 320 px to 1920 px: the timeline and the evidence
+    overlay are redrawn, and nothing sticks out or gets squeezed at any width."""
+    page = shipped_card_page
+    scan(page, live_server, [many_faces, video])
+    view_result(page, video.name)
+    for width in SWEEP_WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(150)  # the ResizeObservers redraw the timeline and the overlay
+        assert_fits(page, f"{width} px wide", check_height=False)
+        assert_model_values_readable(page, f"{width} px wide")
+    page.set_viewport_size({"width": 320, "height": 640})
+    view_result(page, many_faces.name)
+    assert_fits(page, "photo at 320 px")
+    page.screenshot(path=str(artifacts / "layout-320-photo.png"), full_page=True)
