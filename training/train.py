@@ -23,6 +23,7 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,32 @@ def run_fingerprint(cfg: TrainConfig, manifest: Manifest) -> str:
     return hashlib.sha256(json.dumps([values, manifest.digest()], sort_keys=True).encode()).hexdigest()[:16]
 
 
+def rng_state() -> dict[str, Any]:
+    """Every random generator training draws from (dropout, any unseeded numpy or python use)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def train_model(
-    cfg: TrainConfig, manifest: Manifest, crops: Crops, device: torch.device
+    cfg: TrainConfig,
+    manifest: Manifest,
+    crops: Crops,
+    device: torch.device,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> tuple[FakeFaceNet, dict[str, Any]]:
+    """Train from scratch or from the last checkpoint of this exact configuration and data.
+
+    ``on_epoch(epoch)`` is called once the epoch's checkpoint is on disk."""
     kinds = build_kinds(manifest, "train", DEFAULT_WEIGHTS)
     stream = TrainStream(crops, kinds, cfg.samples_per_epoch, cfg.seed, MEAN, STD)
     loader = DataLoader(
@@ -153,6 +177,8 @@ def train_model(
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         first_epoch, step, history = state["epoch"] + 1, state["step"], state["history"]
+        if "rng" in state:  # checkpoints written before the RNG state was saved resume without it
+            restore_rng(state["rng"])
         log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
     for epoch in range(first_epoch, cfg.epochs):
         stream.epoch = epoch
@@ -200,10 +226,13 @@ def train_model(
                 "step": step,
                 "history": history,
                 "fingerprint": fingerprint,
+                "rng": rng_state(),
             },
             tmp,
         )
         tmp.replace(checkpoint)  # a spot interruption never leaves half a checkpoint
+        if on_epoch is not None:
+            on_epoch(epoch)
     info = {
         "steps": steps,
         "history": history,
