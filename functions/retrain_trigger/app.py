@@ -3,8 +3,10 @@ another command: the gate runs the same detection pipeline, so it needs the same
 
 Events: the EventBridge schedule (or a manual ``{"action": "launch"}``) starts a SageMaker training
 job unless one is running; "SageMaker Training Job State Change" gates and promotes a completed
-job's model, and records failed or stopped jobs. Each outcome is a metric; the template's alarm
-watches ``TrainingJobsFailed``.
+job's model, and records failed or stopped jobs; the stack's ``SeedModelPointer`` custom resource
+seeds the model pointer once; ``{"action": "reconcile"}`` only settles half-done work. Every event
+first finishes what a crashed invocation left half done. Each outcome is a metric; the template's
+alarms watch ``TrainingJobsFailed`` and the on-failure queue.
 """
 
 from __future__ import annotations

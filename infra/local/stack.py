@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 
 from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
-from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.model_card import ModelCard, file_sha256
 from deepfake_detect.settings import PROJECT_ROOT, Settings, as_environment
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
@@ -365,20 +365,29 @@ class LocalAwsStack:
         )
 
     def _publish_model(self, resources: StackResources, settings: Settings) -> None:
-        """The classifier and its card under an immutable versioned key, named by the parameter."""
+        """The state the stack's SeedModelPointer leaves: the shipped classifier and its card under
+        the immutable versioned keys (with the metadata ``AwsModelRegistry.publish`` writes), and
+        the pointer naming its version and sha256. The parameter is not a template resource."""
         card = ModelCard.load(settings.model_card_path)
         prefix = f"models/{card.version}/"
         s3 = self.client("s3")
         bucket = resources.models_bucket
-        s3.upload_file(str(settings.classifier_path), bucket, prefix + CLASSIFIER_FILE)
-        s3.upload_file(str(settings.model_card_path), bucket, prefix + CARD_FILE)
+        sha256 = file_sha256(settings.classifier_path)
+        metadata = {"sha256": sha256, "version": card.version}
+        s3.upload_file(
+            str(settings.model_card_path), bucket, prefix + CARD_FILE, ExtraArgs={"Metadata": metadata}
+        )
+        s3.upload_file(
+            str(settings.classifier_path), bucket, prefix + CLASSIFIER_FILE, ExtraArgs={"Metadata": metadata}
+        )
         pointer = {
             "version": card.version,
             "onnx_key": prefix + CLASSIFIER_FILE,
             "card_key": prefix + CARD_FILE,
+            "sha256": sha256,
         }
         self.client("ssm").put_parameter(
-            Name=resources.model_parameter, Value=json.dumps(pointer), Type="String", Overwrite=True
+            Name=resources.model_parameter, Value=json.dumps(pointer), Type="String", Overwrite=False
         )
 
 

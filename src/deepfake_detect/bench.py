@@ -22,7 +22,7 @@ from deepfake_detect.settings import Settings, get_settings
 
 TARGETS_MS = {"image_640x480_total": 25.0, "video_720p_total": 1500.0, "cold_start": 1000.0}
 TARGET_RSS_MB = 500.0
-STAGES = ("decode", "detect", "align", "classify", "track", "total")
+STAGES = ("provenance", "decode", "detect", "align", "classify", "track", "total")
 
 _CHILD = """
 import json, resource, sys, time

@@ -2,7 +2,8 @@
 
 Settings come in groups, each read from variables with its own prefix: top-level paths from
 ``DEEPFAKE_*`` (``DEEPFAKE_DATA_DIR``), then ``DEEPFAKE_DETECTION_*``, ``DEEPFAKE_VIDEO_*``,
-``DEEPFAKE_LIMITS_*``, ``DEEPFAKE_SERVICE_*``, ``DEEPFAKE_AWS_*`` and ``DEEPFAKE_TRAINING_*``
+``DEEPFAKE_LIMITS_*``, ``DEEPFAKE_PROVENANCE_*``, ``DEEPFAKE_SERVICE_*``, ``DEEPFAKE_AWS_*`` and
+``DEEPFAKE_TRAINING_*``
 (``DEEPFAKE_AWS_UPLOAD_BUCKET`` is ``settings.aws.upload_bucket``). The scan pipeline's groups are
 defined in ``core.config`` and reach it as one ``PipelineConfig`` (``Settings.pipeline()``), so the
 core never sees the service's settings.
@@ -10,16 +11,18 @@ core never sees the service's settings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from deepfake_detect.core.config import DetectionConfig, MediaLimits, PipelineConfig, VideoConfig
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
+from deepfake_detect.core.provenance.model import ProvenanceConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +43,36 @@ class LimitsSettings(BaseSettings, MediaLimits):
     model_config = _env("DEEPFAKE_LIMITS_", frozen=True)
 
 
+class ProvenanceSettings(BaseSettings, ProvenanceConfig):
+    """The provenance reader (docs/provenance.md): its bounds and the C2PA trust anchors.
+
+    A PEM bundle is awkward in an environment variable, so each PEM setting also has a ``*_file``
+    twin naming a file (``DEEPFAKE_PROVENANCE_C2PA_TRUST_ANCHORS_FILE=/etc/c2pa/anchors.pem``); the
+    file's certificates are added to the inline ones. The files are read by ``config()`` (so by
+    ``Settings.pipeline()``): a missing file stops the service at start-up, not at the first scan.
+    """
+
+    model_config = _env("DEEPFAKE_PROVENANCE_", frozen=True)
+
+    c2pa_trust_anchors_file: Path | None = Field(
+        None, description="a PEM file of root certificates a C2PA signer must chain to to count as trusted"
+    )
+    c2pa_allowed_certs_file: Path | None = Field(
+        None, description="a PEM file of end-entity certificates trusted as they are"
+    )
+
+    def config(self) -> ProvenanceConfig:
+        """The reader's configuration, with the PEM files read in."""
+        fields = self.model_dump(exclude={"c2pa_trust_anchors_file", "c2pa_allowed_certs_file"})
+        for name, file in (
+            ("c2pa_trust_anchors_pem", self.c2pa_trust_anchors_file),
+            ("c2pa_allowed_certs_pem", self.c2pa_allowed_certs_file),
+        ):
+            if file is not None:
+                fields[name] = "\n".join(p for p in (fields[name], file.read_text()) if p)
+        return ProvenanceConfig(**fields)
+
+
 class ServiceSettings(BaseSettings):
     """The local web service (`deepfake-detect serve`)."""
 
@@ -47,6 +80,36 @@ class ServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Host headers the local service answers: the loopback names (127.0.0.1, localhost, ::1), the
+    # address it listens on (unless a wildcard) and these. Anything else is refused (400), so a
+    # page whose DNS name was rebound to 127.0.0.1 cannot reach the service with its own Host.
+    extra_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="more accepted Host names, comma-separated ('*.lan' patterns work)"
+    )
+    queue_size: int = Field(
+        32, ge=1, description="scans waiting per lane (images, videos); an upload past it answers 429"
+    )
+    retry_after_s: int = Field(5, ge=1, description="the Retry-After of a 429 (queue full)")
+    max_attempts: int = Field(
+        3, ge=1, description="starts of one scan (across restarts) before it is failed as internal_error"
+    )
+
+    @field_validator("extra_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return json.loads(value) if value.startswith("[") else [h for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("extra_hosts")
+    @classmethod
+    def _clean_hosts(cls, value: list[str]) -> list[str]:
+        hosts = [h.strip().lower() for h in value if h.strip()]
+        for host in hosts:
+            if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+                raise ValueError(f"{host!r}: a wildcard host must look like '*.example.lan'")
+        return hosts
 
 
 class AwsSettings(BaseSettings):
@@ -90,8 +153,40 @@ class TrainingSettings(BaseSettings):
 
     # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
     cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
-    # The gate: promote only if AUC drops by at most this, and the FPR at threshold does not rise.
-    gate_max_auc_drop: float = Field(0.005, ge=0.0, le=1.0)
+    # The gate (registry/gate.py): the candidate against the live model and the best model ever
+    # promoted, paired on the gate set's files, each model at its own card threshold.
+    gate_tpr_margin: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="reject if the CI's lower bound of TPR(candidate) - TPR(ref) < -this",
+    )
+    gate_fpr_margin: float = Field(
+        0.02, ge=0.0, le=1.0, description="reject if the CI's upper bound of FPR(candidate) - FPR(ref) > this"
+    )
+    gate_auc_margin: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="reject if the CI's lower bound of AUC(candidate) - AUC(ref) < -this",
+    )
+    gate_ece_margin: float = Field(
+        0.03, ge=0.0, le=1.0, description="reject if ECE(candidate) - ECE(ref) > this (point estimate)"
+    )
+    gate_max_fpr: float = Field(
+        0.05, gt=0.0, le=1.0, description="FPR budget for a card that does not state its training max_fpr"
+    )
+    gate_confidence: float = Field(0.95, gt=0.5, lt=1.0, description="two-sided bootstrap interval")
+    gate_resamples: int = Field(2000, ge=100, le=100_000, description="paired bootstrap resamples")
+    gate_seed: int = Field(0, description="the bootstrap's RNG seed: the same scores give the same decision")
+    gate_min_per_class: int = Field(20, ge=1, description="scored real and fake files the gate needs")
+    gate_max_per_class: int = Field(
+        200, ge=1, description="gate files used per class (a fixed, name-independent subset beyond this)"
+    )
+    gate_max_videos_per_class: int = Field(10, ge=0, description="of which videos (about 40x an image)")
+    gate_time_budget_s: float = Field(
+        780.0, gt=0.0, description="the gate gives up (rejects) past this; the trigger's Timeout is 900 s"
+    )
     image_uri: str = Field("", description="ECR image built from infra/training/Dockerfile")
     role_arn: str = ""
     instance_type: str = "ml.g4dn.xlarge"
@@ -125,6 +220,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
@@ -172,6 +268,7 @@ class Settings(BaseSettings):
             detection=DetectionConfig(**self.detection.model_dump()),
             video=VideoConfig(**self.video.model_dump()),
             limits=MediaLimits(**self.limits.model_dump()),
+            provenance=self.provenance.config(),
             intra_op_threads=self.intra_op_threads,
         )
 

@@ -94,6 +94,9 @@ def test_image_and_video_end_to_end_through_the_api(
         assert image["media_kind"] == "image" and image["verdict"] in ("real", "fake")
         assert len(image["faces"]) == 1
         assert image["model"]["name"] == "tiny-test-classifier"
+        # Provenance was read in the Lambda and stored with the record: a plain JPEG declares nothing.
+        assert image["provenance"] is not None and image["provenance"]["declared_ai"] is False
+        assert image["verdict_reason"] is None and image["classifier_verdict"] == image["verdict"]
         evidence = api.get(f"{ticket['result_url']}/evidence.jpg")
         assert evidence.status_code == 200 and evidence.content[:3] == b"\xff\xd8\xff"
 
@@ -139,6 +142,7 @@ def test_a_corrupt_file_fails_alone_and_the_batch_goes_on(
     broken = results["uploads/batch/broken.jpg"]
     assert broken.status is Status.FAILED and broken.error is not None
     assert broken.error.code.value == "corrupt_media"
+    assert broken.provenance is not None  # read before the decode failed, and kept
     assert results["uploads/batch/one.jpg"].status is Status.DONE
     assert len(results["uploads/batch/two.jpg"].faces) == 2
     # A bad file is a permanent failure: recorded, not retried, never in the dead-letter queue.

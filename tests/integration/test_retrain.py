@@ -1,18 +1,25 @@
-"""Issue 5's scenarios on the local AWS stack (moto server: S3, SSM, SageMaker; DynamoDB Local):
-the real retrain-trigger Lambda module, the real gate (the detection pipeline on a small gate set
-in the models bucket), and a detect worker whose analyzer is the live model swap.
+"""Issue 5's and issue 9's scenarios on the local AWS stack (moto server: S3, SSM, SageMaker;
+DynamoDB Local): the real retrain-trigger Lambda module, the real gate (the detection pipeline on a
+small gate set in the models bucket), and a detect worker whose analyzer is the live model swap.
 
 SageMaker does not train here: moto records the job, and the test plays SageMaker's part by
-placing ``model.tar.gz`` in the models bucket and delivering the state-change event.
+placing ``model.tar.gz`` in the models bucket and delivering the state-change event. Crashes are
+simulated by making one call raise where the Lambda would have died.
+
+The gate set has 5 real and 5 fake files, so these tests lower ``gate_min_per_class`` to 5 (the
+default of 20 is exercised in ``test_the_default_minimum_rejects_a_small_gate_set``).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,12 +31,19 @@ from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.registry import AwsModelRegistry
 from deepfake_detect.aws.stores import DynamoDBResultStore
 from deepfake_detect.aws.wiring import live_detector
-from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.model_card import ModelCard, file_sha256
 from deepfake_detect.core.result import Status
-from deepfake_detect.registry.base import ModelRecord, ModelStatus, utc_now
+from deepfake_detect.registry.base import (
+    ModelPointer,
+    ModelRecord,
+    ModelStatus,
+    PointerConflictError,
+    utc_now,
+)
 from deepfake_detect.registry.feedback import Feedback, Label
 from deepfake_detect.registry.live import LivePipeline
-from deepfake_detect.settings import Settings, get_settings
+from deepfake_detect.registry.promote import rollback
+from deepfake_detect.settings import PROJECT_ROOT, Settings, get_settings
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker, LocalLambdaContext
 from tests.integration.conftest import drain
@@ -81,15 +95,16 @@ def retrain_settings(
             "training.instance_type": "ml.g5.xlarge",
             "training.max_run_s": 7200,
             "training.hyperparameters": {"epochs": "6"},
+            "training.gate_min_per_class": 5,
             "model_refresh_s": 0.0,
         }
     )
 
 
 @pytest.fixture
-def trigger_handler(
+def trigger_app(
     aws_stack: LocalAwsStack, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+) -> Iterator[ModuleType]:
     """``functions/retrain_trigger/app.py`` imported the way Lambda does, with the stack's environment."""
     env = aws_stack.environment(retrain_settings)
     for group, name in (
@@ -100,6 +115,7 @@ def trigger_handler(
         ("training", "role_arn"),
         ("training", "instance_type"),
         ("training", "max_run_s"),
+        ("training", "gate_min_per_class"),
     ):
         env[f"DEEPFAKE_{group}_{name}".upper()] = str(getattr(getattr(retrain_settings, group), name))
     env["DEEPFAKE_TRAINING_HYPERPARAMETERS"] = json.dumps(retrain_settings.training.hyperparameters)
@@ -109,13 +125,17 @@ def trigger_handler(
     sys.modules.pop("functions.retrain_trigger.app", None)
     module: ModuleType = importlib.import_module("functions.retrain_trigger.app")
     get_settings.cache_clear()
+    yield module
+    sys.modules.pop("functions.retrain_trigger.app", None)
 
+
+@pytest.fixture
+def trigger_handler(trigger_app: ModuleType) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LocalLambdaContext("retrain-local", 900.0))
+        result: dict[str, Any] = trigger_app.lambda_handler(event, LocalLambdaContext("retrain-local", 900.0))
         return result
 
-    yield invoke
-    sys.modules.pop("functions.retrain_trigger.app", None)
+    return invoke
 
 
 @pytest.fixture
@@ -130,8 +150,9 @@ def registry(aws_stack: LocalAwsStack, retrain_settings: Settings) -> AwsModelRe
     )
 
 
-def schedule_event() -> dict[str, Any]:
-    return {"action": "launch"}  # the schedule's Input in template.yaml
+def schedule_event(scheduled_time: str | None = None) -> dict[str, Any]:
+    """The schedule's Input in template.yaml, as the scheduler fills it in (or a manual launch)."""
+    return {"action": "launch", **({"scheduled_time": scheduled_time} if scheduled_time else {})}
 
 
 def state_change(job: str, status: str, artifact: str | None = None, reason: str = "") -> dict[str, Any]:
@@ -163,7 +184,8 @@ def serve_version(registry: AwsModelRegistry, onnx_path: Path, version: str) -> 
             version=version, status=ModelStatus.PROMOTED, sha256=pointer.sha256, promoted_at=utc_now()
         )
     )
-    registry.set_current(pointer)
+    current = registry.repair()
+    registry.set_current(pointer, expected=current.version if current else None)
 
 
 class DetectWorker:
@@ -397,3 +419,329 @@ def test_rollback_restores_the_earlier_model(
     assert (registry.current() or pytest.fail("no pointer")).version == "poor-1"
     assert registry.get_record(started["version"]).status is ModelStatus.ROLLED_BACK  # type: ignore[union-attr]
     assert worker.scan(face_photo).model.version == "poor-1"
+
+
+# ---------------------------------------------------------------- issue 9: gate, crash safety, seeding
+def promote_through_the_trigger(
+    aws_stack: LocalAwsStack,
+    settings: Settings,
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    model: Path,
+    scheduled_time: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Launch, play SageMaker, deliver the completion event; returns (launch, completion) outcomes."""
+    started = invoke(schedule_event(scheduled_time))
+    assert started["outcome"] == "started", started
+    artifact = finish_job(aws_stack, settings, started["job_name"], model)
+    return started, invoke(state_change(started["job_name"], "Completed", artifact))
+
+
+def table_pointer(aws_stack: LocalAwsStack, settings: Settings) -> str | None:
+    item = (
+        aws_stack.client("dynamodb")
+        .get_item(
+            TableName=settings.aws.models_table, Key={"version": {"S": "#pointer"}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
+    return item["current"]["S"] if item else None
+
+
+def test_a_crash_between_the_promoting_record_and_the_pointer_is_reconciled_on_the_next_event(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_app: ModuleType,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
+
+    def die(pointer: ModelPointer, *, expected: str | None) -> None:
+        raise RuntimeError("Task timed out after 900.00 seconds")  # the Lambda dies here
+
+    monkeypatch.setattr(trigger_app.trigger.registry, "set_current", die)
+    model = build_cast_classifier(tmp_path / "job", version="x")
+    with pytest.raises(RuntimeError, match="timed out"):
+        promote_through_the_trigger(aws_stack, retrain_settings, trigger_handler, model)
+    [half] = [r for r in registry.records() if r.status is ModelStatus.PROMOTING]
+    assert half.replaces == "poor-1" and half.decision is not None and half.decision.promote
+    assert registry.current().version == "poor-1"  # type: ignore[union-attr]
+    monkeypatch.undo()
+
+    # The next event of any kind (here the next week's schedule) finishes the promotion first.
+    outcome = trigger_handler(schedule_event("2026-12-04T03:00:00Z"))
+    assert outcome["outcome"] == "started"
+    assert registry.get_record(half.version).status is ModelStatus.PROMOTED  # type: ignore[union-attr]
+    assert registry.current().version == half.version == table_pointer(aws_stack, retrain_settings)  # type: ignore[union-attr]
+
+
+def test_a_crash_between_the_table_and_the_parameter_is_repaired_on_the_next_event(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_app: ModuleType,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
+    ssm = trigger_app.trigger.registry.ssm
+
+    def die(**kwargs: Any) -> None:
+        raise RuntimeError("the Lambda died before the SSM write")
+
+    monkeypatch.setattr(ssm, "put_parameter", die)
+    with pytest.raises(RuntimeError, match="SSM write"):
+        promote_through_the_trigger(
+            aws_stack, retrain_settings, trigger_handler, build_cast_classifier(tmp_path / "job", version="x")
+        )
+    [half] = [r for r in registry.records() if r.status is ModelStatus.PROMOTING]
+    assert table_pointer(aws_stack, retrain_settings) == half.version  # the authoritative pointer moved
+    assert registry.current().version == "poor-1"  # type: ignore[union-attr]  # its served copy did not
+    monkeypatch.undo()
+    outcome = trigger_handler({"action": "reconcile"})
+    assert outcome == {
+        "outcome": "reconciled",
+        "settled": {half.version: "promoted"},
+        "version": half.version,
+    }
+    assert registry.current().version == half.version  # type: ignore[union-attr]
+
+
+def test_the_conditional_pointer_update_refuses_a_pointer_changed_underneath(
+    aws_stack: LocalAwsStack, retrain_settings: Settings, registry: AwsModelRegistry, tmp_path: Path
+) -> None:
+    serve_version(registry, build_cast_classifier(tmp_path / "a", version="x"), "a-1")
+    other = AwsModelRegistry(
+        aws_stack.client("s3"),
+        aws_stack.client("dynamodb"),
+        aws_stack.client("ssm"),
+        bucket=registry.bucket,
+        table=registry.table,
+        parameter=registry.parameter,
+    )
+    b = build_tiny_classifier(tmp_path / "b", seed=2)
+    c = build_tiny_classifier(tmp_path / "c", seed=3)
+    pointer_b = registry.publish("b-1", b, b.with_suffix(".json"))
+    pointer_c = registry.publish("c-1", c, c.with_suffix(".json"))
+    seen = registry.current()  # writer 1 reads a-1 ...
+    assert seen is not None and seen.version == "a-1"
+    other.set_current(pointer_b, expected="a-1")  # ... writer 2 moves it first ...
+    with pytest.raises(PointerConflictError) as raised:
+        registry.set_current(pointer_c, expected=seen.version)  # ... so writer 1 changes nothing
+    assert (raised.value.expected, raised.value.actual) == ("a-1", "b-1")
+    assert registry.current() == pointer_b and table_pointer(aws_stack, retrain_settings) == "b-1"
+    with pytest.raises(PointerConflictError):
+        registry.set_current(pointer_c, expected=None)  # a second seeder cannot overwrite either
+    # SSM keeps every value: the parameter's history is the audit trail of the moves that happened.
+    history = aws_stack.client("ssm").get_parameter_history(Name=registry.parameter)["Parameters"]
+    assert [json.loads(h["Value"])["version"] for h in history][-2:] == ["a-1", "b-1"]
+
+
+def test_a_retried_schedule_event_starts_exactly_one_job(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_app: ModuleType,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sagemaker = trigger_app.trigger.sagemaker
+    create = sagemaker.create_training_job
+    calls: list[str] = []
+
+    def die_once(**arguments: Any) -> Any:
+        calls.append(arguments["TrainingJobName"])
+        if len(calls) == 1:  # the first attempt dies after writing its record, before the job
+            raise RuntimeError("Task timed out")
+        return create(**arguments)
+
+    monkeypatch.setattr(sagemaker, "create_training_job", die_once)
+    event = schedule_event("2026-11-27T03:00:00Z")
+    with pytest.raises(RuntimeError):
+        trigger_handler(event)
+    record = registry.get_record("2026.11.27-030000")
+    assert record is not None and record.status is ModelStatus.TRAINING
+    first = trigger_handler(event)  # the scheduler's retry of the same run
+    second = trigger_handler(event)  # and one more, after the job started
+    assert (first["outcome"], second["outcome"]) == ("started", "skipped")
+    assert (
+        first["job_name"] == second["job_name"] == f"{retrain_settings.training.job_prefix}-2026-11-27-030000"
+    )
+    jobs = aws_stack.client("sagemaker").list_training_jobs(NameContains="2026-11-27-030000")
+    assert [j["TrainingJobName"] for j in jobs["TrainingJobSummaries"]] == [first["job_name"]]
+    # One CreateTrainingJob reached SageMaker (the first attempt died before it); the third
+    # delivery found the job and never asked for another.
+    assert calls == [first["job_name"]] * 2
+
+
+def test_rollback_takes_the_same_conditional_path(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
+    started, done = promote_through_the_trigger(
+        aws_stack, retrain_settings, trigger_handler, build_cast_classifier(tmp_path / "job", version="x")
+    )
+    assert done["outcome"] == "promoted"
+    promoted = started["version"]
+    other = build_tiny_classifier(tmp_path / "other", seed=4)
+    pointer_other = registry.publish("other-1", other, other.with_suffix(".json"))
+    seen: list[str | None] = []
+
+    class Racing(AwsModelRegistry):
+        def set_current(self, pointer: ModelPointer, *, expected: str | None) -> None:
+            seen.append(expected)
+            registry.set_current(pointer_other, expected=promoted)  # a promotion lands meanwhile
+            super().set_current(pointer, expected=expected)
+
+    racing = Racing(
+        registry.s3,
+        registry.dynamodb,
+        registry.ssm,
+        bucket=registry.bucket,
+        table=registry.table,
+        parameter=registry.parameter,
+    )
+    with pytest.raises(PointerConflictError, match=re.escape(f"names other-1, not {promoted}")):
+        rollback(racing)
+    assert seen == [promoted]  # the rollback named the version it replaces
+    assert registry.current().version == "other-1"  # type: ignore[union-attr]  # not silently undone
+    assert registry.get_record(promoted).status is ModelStatus.PROMOTED  # type: ignore[union-attr]
+
+
+class CloudFormationResponses:
+    """A local stand-in for CloudFormation's presigned response URL: records each PUT."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        responses = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                responses.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def event(self, request: str, **extra: Any) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads(
+            (PROJECT_ROOT / "functions/retrain_trigger/events/seed_create.json").read_text()
+        )
+        return {
+            **event,
+            **extra,
+            "RequestType": request,
+            "ResponseURL": f"http://127.0.0.1:{self.server.server_port}/r",
+        }
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_pointer_is_seeded_once_and_a_redeploy_never_moves_it(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    aws_stack.client("ssm").delete_parameter(Name=registry.parameter)  # a new stack: no pointer yet
+    assert registry.current() is None
+    shipped = retrain_settings.classifier_path
+    version = ModelCard.load(shipped.with_suffix(".json")).version
+    cfn = CloudFormationResponses()
+    try:
+        assert trigger_handler(cfn.event("Create"))["outcome"] == "seeded"
+        [answer] = cfn.bodies
+        assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Version": version}
+        seeded = registry.current()
+        assert seeded is not None and (seeded.version, seeded.sha256) == (version, file_sha256(shipped))
+        # A cold start of the detect function finds the model it already has: nothing downloaded.
+        cache = tmp_path / "live-cache"
+        live = LivePipeline(retrain_settings.pipeline(), registry, cache)
+        assert live.version == version and not cache.exists()
+
+        serve_version(registry, build_cast_classifier(tmp_path / "later", version="x"), "later-1")
+        # A redeploy (an Update of the custom resource, or a new image) leaves the pointer alone.
+        outcome = trigger_handler(cfn.event("Update", PhysicalResourceId=answer["PhysicalResourceId"]))
+        assert outcome["outcome"] == "ignored" and cfn.bodies[-1]["Status"] == "SUCCESS"
+        assert registry.current().version == "later-1"  # type: ignore[union-attr]
+        # Deleting the stack deletes nothing of the registry.
+        trigger_handler(cfn.event("Delete", PhysicalResourceId=answer["PhysicalResourceId"]))
+        assert cfn.bodies[-1]["Status"] == "SUCCESS" and registry.current().version == "later-1"  # type: ignore[union-attr]
+    finally:
+        cfn.close()
+
+
+def test_the_gate_report_lies_beside_the_candidate_and_status_shows_it(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
+    started, done = promote_through_the_trigger(
+        aws_stack, retrain_settings, trigger_handler, build_cast_classifier(tmp_path / "job", version="x")
+    )
+    assert done["outcome"] == "promoted"
+    key = f"training-jobs/{started['job_name']}/output/gate-report.json"
+    s3 = aws_stack.client("s3")
+    report = json.loads(s3.get_object(Bucket=retrain_settings.aws.models_bucket, Key=key)["Body"].read())
+    assert report["decision"]["promote"] is True and report["gate_set"]["real_used"] == 5
+    assert {f["file"] for f in report["files"]} >= {"real/img1.jpg", "fake/img6.jpg"}
+    assert all(f.keys() == {"file", "label", "live", "candidate"} for f in report["files"])
+    record = registry.get_record(started["version"])
+    assert record is not None and record.report == f"s3://{retrain_settings.aws.models_bucket}/{key}"
+
+    from deepfake_detect.cli import main
+
+    get_settings.cache_clear()  # the trigger fixture exported the stack's DEEPFAKE_* environment
+    capsys.readouterr()
+    assert main(["retrain", "status", "--aws"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"current model: {started['version']}\nmodel {started['version']}: promoted")
+    assert f"gate report for candidate {started['version']}: PROMOTE" in out and "vs live poor-1:" in out
+
+
+def test_the_default_minimum_rejects_a_small_gate_set(
+    aws_stack: LocalAwsStack,
+    retrain_settings: Settings,
+    registry: AwsModelRegistry,
+    trigger_app: ModuleType,
+    trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from deepfake_detect.settings import TrainingSettings
+
+    default = TrainingSettings.model_fields["gate_min_per_class"].default
+    monkeypatch.setattr(
+        trigger_app.trigger, "policy", replace(trigger_app.trigger.policy, min_per_class=default)
+    )
+    before = registry.current()
+    _, done = promote_through_the_trigger(
+        aws_stack, retrain_settings, trigger_handler, build_cast_classifier(tmp_path / "job", version="x")
+    )
+    assert done["outcome"] == "rejected"
+    assert done["reasons"] == [
+        "the gate set has 5 scored real and 5 scored fake files (0 without a face or unreadable); "
+        f"the gate needs at least {default} of each to compare models"
+    ]
+    assert registry.current() == before

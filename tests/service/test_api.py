@@ -16,12 +16,15 @@ from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
 from tests.support.http import error_body, wait_for_result
-from tests.support.media import png_bomb, read_bgr, write_video
+from tests.support.media import png_bomb, png_with_text, read_bgr, write_video
+
+# The local service answers loopback Host names only (TestClient's default is "testserver").
+LOCAL_URL = "http://127.0.0.1"
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(local_app(settings)) as test_client:
+    with TestClient(local_app(settings), base_url=LOCAL_URL) as test_client:
         yield test_client
 
 
@@ -46,6 +49,61 @@ def test_docs_and_openapi(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path in ("/v1/detect", "/v1/results", "/v1/results/{result_id}", "/v1/model", "/health"):
         assert path in schema["paths"]
+
+
+def test_openapi_describes_the_provenance_fields(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    result = schemas["DetectionResult"]["properties"]
+    for name in ("provenance", "verdict_reason", "classifier_verdict", "verdict", "score"):
+        assert result[name].get("description"), name
+    assert "#/components/schemas/Provenance" in str(result["provenance"])
+    for model in ("Provenance", "Claim", "C2paInfo"):
+        assert schemas[model].get("description"), model
+        undescribed = [k for k, v in schemas[model]["properties"].items() if not v.get("description")]
+        assert not undescribed, f"{model}: {undescribed}"
+
+
+def test_a_png_declaring_ai_is_answered_fake_with_its_provenance(
+    client: TestClient, face_photo: Path, tmp_path: Path
+) -> None:
+    png = png_with_text(face_photo, tmp_path / "generated.png")
+    response = post(client, "generated.png", png.read_bytes(), "image/png")
+    assert response.status_code == 200, response.text[:300]
+    body = response.json()
+    assert body["verdict"] == "fake" and body["classifier_verdict"] in ("fake", "real")
+    assert "Stable Diffusion web UI parameters" in body["verdict_reason"]
+    assert isinstance(body["score"], float)  # the classifier's own score is still there
+    provenance = body["provenance"]
+    assert provenance["declared_ai"] is True and provenance["reason"] == body["verdict_reason"]
+    assert provenance["claims"][0]["source"] == "png_text" and provenance["claims"][0]["declared_ai"]
+    assert "provenance" in body["timings_ms"]
+    assert client.get(f"/v1/results/{body['id']}").json() == body
+    listed = client.get("/v1/results", params={"limit": 1}).json()["items"][0]
+    assert listed["id"] == body["id"] and listed["provenance"] == provenance
+
+
+def test_a_plain_photo_has_provenance_without_claims(client: TestClient, face_photo: Path) -> None:
+    body = post(client, "photo.jpg", face_photo.read_bytes(), "image/jpeg").json()
+    assert body["provenance"] == {
+        "claims": [],
+        "declared_ai": False,
+        "reason": None,
+        "c2pa": None,
+        "errors": [],
+    }
+    assert body["verdict_reason"] is None and body["verdict"] == body["classifier_verdict"]
+
+
+def test_a_corrupt_upload_keeps_the_provenance_it_declared(
+    client: TestClient, face_photo: Path, tmp_path: Path
+) -> None:
+    png = png_with_text(face_photo, tmp_path / "generated.png")
+    response = post(client, "cut.png", png.read_bytes()[:20_000], "image/png")
+    assert response.status_code == 422
+    result_id = error_body(response)["result_id"]
+    stored = client.get(f"/v1/results/{result_id}").json()
+    assert stored["verdict"] == "error" and stored["verdict_reason"] is None
+    assert stored["provenance"]["declared_ai"] is True
 
 
 def test_image_is_answered_with_its_result(client: TestClient, couple_photo: Path) -> None:
@@ -108,7 +166,7 @@ def test_bad_uploads_get_4xx_with_a_reason(
 
 def test_upload_size_limit(settings: Settings, face_photo: Path) -> None:
     small = settings.updated({"limits.max_upload_bytes": 10_000})
-    with TestClient(local_app(small)) as client:
+    with TestClient(local_app(small), base_url=LOCAL_URL) as client:
         response = post(client, "big.jpg", face_photo.read_bytes())
     assert response.status_code == 413
     assert error_body(response)["code"] == "file_too_large"
@@ -169,14 +227,14 @@ def test_a_restart_finishes_work_left_queued(settings: Settings, face_photo: Pat
         results.put(record)
         left.append(record.id)
     results.close()
-    with TestClient(local_app(settings)) as client:
+    with TestClient(local_app(settings), base_url=LOCAL_URL) as client:
         for result_id in left:
             assert wait_for_result(client, result_id)["status"] == "done"
 
 
 def test_a_missing_model_is_503_with_a_reason_not_a_crash(settings: Settings, face_photo: Path) -> None:
     broken = settings.model_copy(update={"classifier_model": "absent.onnx"})
-    with TestClient(local_app(broken)) as client:
+    with TestClient(local_app(broken), base_url=LOCAL_URL) as client:
         assert client.get("/health").status_code == 200
         card = client.get("/v1/model")
         assert card.status_code == 503 and error_body(card)["code"] == "model_error"
@@ -195,7 +253,7 @@ def test_waiting_for_an_image_scan_does_not_block_other_requests(
 
     processor = client.app.state.services.processor  # type: ignore[attr-defined]
     release = threading.Event()
-    busy = processor._executor.submit(release.wait, 10)  # the worker is in a long scan
+    busy = processor._lanes[MediaKind.IMAGE].executor.submit(release.wait, 10)  # a long scan
     answers: list[int] = []
     upload = threading.Thread(
         target=lambda: answers.append(

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.cli import main
+from deepfake_detect.cli import credentials, main
+from deepfake_detect.core.provenance import C2paInfo, Claim, ClaimSource, Provenance
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
-from tests.support.media import write_video
+from tests.support.media import png_with_text, write_video
+from tests.support.provenance import full_provenance
 
 
 def cli_binary() -> str:
@@ -46,9 +48,42 @@ def test_scan_one_file_prints_a_table(
     assert main(["scan", str(face_photo)]) == 0
     out, err = capsys.readouterr()
     header, row = out.strip().splitlines()
-    assert header.split()[:3] == ["verdict", "score", "detail"]
+    assert header.split()[:4] == ["verdict", "score", "detail", "credentials"]
     assert row.split()[0] in ("fake", "real") and "1 face(s)" in row and row.endswith(str(face_photo))
+    assert row.split()[4] == "none"  # a plain JPEG: no metadata about its origin
     assert err == ""  # no progress bar off a terminal, no OpenCV chatter
+
+
+def test_a_file_declaring_ai_shows_in_the_table_and_the_json(
+    settings_env: dict[str, str], face_photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = png_with_text(face_photo, tmp_path / "generated.png")
+    assert main(["scan", str(png)]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[1]
+    assert row.split()[:2][0] == "fake" and row.split()[4:6] == ["AI:", "png_text"]
+    assert "(verdict from the file's metadata: PNG text chunk 'parameters' holds generation" in row
+    assert row.rstrip(")").endswith(("classifier: real", "classifier: fake"))
+    assert main(["scan", "--json", str(png)]) == 0
+    (record,) = records(capsys.readouterr().out)
+    assert record.verdict is Verdict.FAKE and record.verdict_reason and record.score is not None
+    assert record.provenance is not None and record.provenance.declared_ai
+
+
+@pytest.mark.parametrize(
+    ("provenance", "shown"),
+    [
+        (None, "-"),
+        (Provenance(), "none"),
+        (Provenance(claims=[Claim(source=ClaimSource.EXIF, generator="Editor")]), "no AI claim"),
+        (full_provenance(), "AI: c2pa"),
+        (Provenance(c2pa=C2paInfo(present=True, validated=False, error="x")), "C2PA unverified"),
+        (Provenance(c2pa=C2paInfo(present=True, validated=True, signature_valid=False)), "C2PA invalid"),
+        (Provenance(c2pa=C2paInfo(present=True, validated=True, signature_valid=True)), "C2PA untrusted"),
+        (Provenance(c2pa=C2paInfo(present=True, validated=True, trusted=True)), "C2PA trusted"),
+    ],
+)
+def test_the_credentials_column(provenance: Provenance | None, shown: str) -> None:
+    assert credentials(provenance) == shown
 
 
 def test_scan_folder_recursively_as_json(

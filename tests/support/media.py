@@ -95,3 +95,37 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# Generator parameters as the AUTOMATIC1111 Stable Diffusion web UI writes them into a PNG's
+# `parameters` text chunk: a file that declares it was generated (docs/provenance.md).
+A1111_PARAMETERS = (
+    "portrait photo of a woman, freckles, 85mm\n"
+    "Negative prompt: blurry, cartoon\n"
+    "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.6.0"
+)
+
+
+def png_with_text(source: Path, path: Path, text: dict[str, str] | None = None) -> Path:
+    """``source`` (any image) saved as a PNG at ``path`` with these text chunks (default: the
+    AUTOMATIC1111 ``parameters`` chunk)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text if text is not None else {"parameters": A1111_PARAMETERS}).items():
+        info.add_text(key, value)
+    Image.open(source).convert("RGB").save(path, format="PNG", pnginfo=info)
+    return path
+
+
+def xmp_packet(digital_source_type: str) -> bytes:
+    """An XMP packet whose IPTC digital source type is ``digital_source_type`` (a bare term)."""
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        f'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/{digital_source_type}"/>'
+        '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()

@@ -21,7 +21,7 @@ class Signer:
 
 
 def _paths(app: Any) -> set[str]:
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         return set(client.get("/openapi.json").json()["paths"])
 
 

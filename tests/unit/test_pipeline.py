@@ -9,15 +9,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepfake_detect.core import pipeline as pipeline_module
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.config import MediaLimits
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.core.provenance import ClaimSource, Provenance, ProvenanceConfig
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
-from tests.support.media import paste, png_bomb, read_bgr, write_image, write_video
+from tests.support.c2pa import make_pki
+from tests.support.c2pa import sign as sign_c2pa
+from tests.support.media import (
+    paste,
+    png_bomb,
+    png_with_text,
+    read_bgr,
+    write_image,
+    write_video,
+    xmp_packet,
+)
 
-STAGES = {"decode", "detect", "align", "classify", "total"}
+STAGES = {"provenance", "decode", "detect", "align", "classify", "total"}
 
 
 def detector_with_threshold(detector: ScanPipeline, threshold: float) -> ScanPipeline:
@@ -306,3 +318,179 @@ def test_card_controls_crop_size(tmp_path: Path, detector: ScanPipeline, face_ph
     assert ModelCard.load(path.with_suffix(".json")).preprocessing.input_size == 32
     small = ScanPipeline(detector.config, classifier=Classifier(path), face_detector=detector.face_detector)
     assert len(small.analyze(face_photo).result.faces) == 1
+
+
+# --- provenance: read for every opened file; a declaration of AI generation decides ---------------
+
+
+def test_png_declaring_generator_parameters_is_fake_whatever_the_classifier_says(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    """An A1111 `parameters` chunk makes the file fake with the reason, even where the classifier
+    calls every face real (threshold 1.0); the classifier's score and verdicts stay in the record."""
+    never_fake = detector_with_threshold(detector, 1.0)
+    declared = png_with_text(face_photo, tmp_path / "generated.png")
+    plain = png_with_text(face_photo, tmp_path / "plain.png", {})
+    result = never_fake.analyze(declared).result
+    baseline = never_fake.analyze(plain).result
+
+    assert result.status is Status.DONE and result.error is None
+    assert result.verdict is Verdict.FAKE
+    assert result.classifier_verdict is Verdict.REAL
+    assert result.verdict_reason is not None and "Stable Diffusion web UI parameters" in result.verdict_reason
+    # The classifier's own evidence is unchanged: same pixels, same score, faces and tracks still real.
+    assert result.score is not None and result.score == baseline.score
+    assert [f.score for f in result.faces] == [f.score for f in baseline.faces]
+    assert {f.verdict for f in result.faces} == {t.verdict for t in result.tracks} == {Verdict.REAL}
+    provenance = result.provenance
+    assert provenance is not None and provenance.declared_ai
+    assert provenance.reason == result.verdict_reason
+    claim = next(c for c in provenance.claims if c.declared_ai)
+    assert claim.source is ClaimSource.PNG_TEXT and "Steps: 30" in claim.raw["parameters"]
+    assert "provenance" in result.timings_ms and result.timings_ms["provenance"] >= 0
+    # The plain PNG: provenance read, nothing declared, the classifier decides.
+    assert baseline.provenance is not None and not baseline.provenance.declared_ai
+    assert baseline.verdict is baseline.classifier_verdict is Verdict.REAL
+    assert baseline.verdict_reason is None
+    again = DetectionResult.model_validate_json(result.model_dump_json())
+    assert again.provenance == provenance and again.verdict_reason == result.verdict_reason
+
+
+def test_plain_jpeg_has_provenance_without_claims_and_the_classifier_decides(
+    detector: ScanPipeline, face_photo: Path
+) -> None:
+    result = detector.analyze(face_photo).result
+    assert result.provenance is not None
+    assert result.provenance.claims == [] and not result.provenance.declared_ai
+    assert result.provenance.c2pa is None and result.provenance.errors == []
+    assert result.verdict_reason is None
+    assert result.verdict is result.classifier_verdict
+    assert result.score is not None and result.threshold is not None
+    assert result.verdict is (Verdict.FAKE if result.score >= result.threshold else Verdict.REAL)
+
+
+def test_declared_ai_without_a_face_is_fake_with_no_score(detector: ScanPipeline, tmp_path: Path) -> None:
+    wall = write_image(tmp_path / "wall.png", np.full((240, 320, 3), 180, np.uint8))
+    declared = png_with_text(wall, tmp_path / "generated-wall.png")
+    result = detector.analyze(declared).result
+    assert result.status is Status.DONE
+    assert result.verdict is Verdict.FAKE and result.classifier_verdict is Verdict.NO_FACE
+    assert result.score is None and result.faces == [] and result.verdict_reason
+
+
+def test_video_declaring_ai_in_xmp_is_fake(detector: ScanPipeline, tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mp4", 10)
+    path.write_bytes(path.read_bytes() + xmp_packet("trainedAlgorithmicMedia"))  # after the boxes
+    result = detector.analyze(path).result
+    assert result.status is Status.DONE and result.media_kind is MediaKind.VIDEO
+    assert result.verdict is Verdict.FAKE and result.classifier_verdict is Verdict.NO_FACE
+    assert result.verdict_reason is not None and "trainedAlgorithmicMedia" in result.verdict_reason
+    assert result.provenance is not None and result.provenance.claims[0].source is ClaimSource.XMP
+
+
+def test_a_capture_source_type_changes_nothing(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "camera.jpg"
+    path.write_bytes(face_photo.read_bytes() + xmp_packet("digitalCapture"))
+    result = detector.analyze(path).result
+    assert result.provenance is not None and len(result.provenance.claims) == 1
+    assert not result.provenance.declared_ai
+    assert result.verdict is result.classifier_verdict and result.verdict_reason is None
+
+
+def test_a_failed_scan_keeps_its_provenance_and_stays_failed(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    """A PNG cut short after its text chunks: it cannot be decoded, and it says it was generated.
+    Decision (docs/provenance.md): reported, never turned into a verdict."""
+    full = png_with_text(face_photo, tmp_path / "full.png")
+    (tmp_path / "cut.png").write_bytes(full.read_bytes()[:20_000])
+    result = detector.analyze(tmp_path / "cut.png").result
+    assert_failed(result, ErrorCode.CORRUPT_MEDIA)
+    assert result.provenance is not None and result.provenance.declared_ai
+    assert result.verdict_reason is None and result.classifier_verdict is None
+    assert "provenance" in result.timings_ms
+
+
+@pytest.mark.parametrize("case", ["missing", "too_large", "unsupported"])
+def test_a_file_refused_before_it_is_opened_has_no_provenance(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path, case: str
+) -> None:
+    pipeline, path = detector, tmp_path / "nothing.png"
+    if case == "too_large":
+        small_limit = detector.config.model_copy(update={"limits": MediaLimits(max_file_bytes=1000)})
+        pipeline = ScanPipeline(
+            small_limit, classifier=detector.classifier, face_detector=detector.face_detector
+        )
+        path = png_with_text(face_photo, tmp_path / "big.png")
+    elif case == "unsupported":
+        path = tmp_path / "anim.gif"
+        Image.new("RGB", (64, 64)).save(path)
+    result = pipeline.analyze(path).result
+    assert result.status is Status.FAILED and result.provenance is None
+    assert "provenance" not in result.timings_ms
+
+
+def test_the_reader_gets_the_pipeline_config_and_a_reader_failure_never_fails_a_scan(
+    detector: ScanPipeline, face_photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[ProvenanceConfig] = []
+
+    def exploding(path: Path, config: ProvenanceConfig) -> Provenance:
+        seen.append(config)
+        raise RuntimeError("simulated reader bug")
+
+    config = detector.config.model_copy(
+        update={"provenance": ProvenanceConfig(max_claims=3, c2pa_enabled=False)}
+    )
+    pipeline = ScanPipeline(config, classifier=detector.classifier, face_detector=detector.face_detector)
+    monkeypatch.setattr(pipeline_module, "read_provenance", exploding)
+    result = pipeline.analyze(face_photo).result
+    assert seen == [config.provenance]
+    assert result.status is Status.DONE and len(result.faces) == 1
+    assert result.provenance is not None and "simulated reader bug" in result.provenance.errors[0]
+    assert result.verdict is result.classifier_verdict and result.verdict_reason is None
+
+
+def test_records_made_before_provenance_still_load() -> None:
+    old = '{"id": "abc", "path": "old.jpg", "status": "done", "verdict": "real", "score": 0.1}'
+    result = DetectionResult.model_validate_json(old)
+    assert result.provenance is None and result.verdict_reason is None and result.classifier_verdict is None
+
+
+@pytest.fixture(scope="module")
+def pki() -> dict[str, bytes]:
+    return make_pki()
+
+
+def test_a_c2pa_ai_credential_decides_and_a_trusted_capture_credential_does_not(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path, pki: dict[str, bytes]
+) -> None:
+    """Signed content credentials on the face photo: one declaring AI generation (signer not on the
+    trust list: it still counts), one declaring a camera capture (trusted through the pipeline's
+    trust anchors: shown, never overriding the classifier)."""
+    photo = face_photo.read_bytes()
+    anchors = ProvenanceConfig(c2pa_trust_anchors_pem=pki["root"].decode())
+    pipeline = ScanPipeline(
+        detector.config.model_copy(update={"provenance": anchors}),
+        classifier=detector_with_threshold(detector, 1.0).classifier,
+        face_detector=detector.face_detector,
+    )
+    generated = tmp_path / "generated.jpg"
+    generated.write_bytes(sign_c2pa(pki, photo, "image/jpeg", "trainedAlgorithmicMedia"))
+    captured = tmp_path / "captured.jpg"
+    captured.write_bytes(sign_c2pa(pki, photo, "image/jpeg", "digitalCapture"))
+
+    ai = pipeline.analyze(generated).result
+    assert ai.verdict is Verdict.FAKE and ai.classifier_verdict is Verdict.REAL
+    assert ai.verdict_reason is not None and "trainedAlgorithmicMedia" in ai.verdict_reason
+    assert ai.provenance is not None and ai.provenance.c2pa is not None
+    assert ai.provenance.c2pa.validated and ai.provenance.c2pa.trusted
+    assert ai.provenance.claims[0].source is ClaimSource.C2PA
+
+    capture = pipeline.analyze(captured).result
+    assert capture.verdict is capture.classifier_verdict is Verdict.REAL and capture.verdict_reason is None
+    c2pa = capture.provenance.c2pa if capture.provenance else None
+    assert c2pa is not None and c2pa.validation_state == "Trusted" and c2pa.signer == "Provenance Test Signer"
+    assert capture.score == ai.score  # the same pixels: the classifier is not told about metadata

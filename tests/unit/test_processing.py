@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from deepfake_detect.api.services import QueueFullError
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
@@ -143,7 +144,7 @@ def test_restart_resumes_queued_and_interrupted_work(
     )
     try:
         restarted.start().result(WAIT_S)
-        restarted.submit("flush").result(WAIT_S)  # one worker: this runs after the resumed scans
+        restarted.flush(WAIT_S)  # both lanes: the resumed scans are done
     finally:
         restarted.shutdown()
     for record in (queued, interrupted):
@@ -178,7 +179,7 @@ def test_model_card_does_not_wait_for_queued_scans(
     release = threading.Event()
     try:
         worker.start().result(WAIT_S)
-        blocker = worker._executor.submit(release.wait, WAIT_S)  # a long scan in progress
+        blocker = worker._lanes[MediaKind.IMAGE].executor.submit(release.wait, WAIT_S)  # a long scan
         card = worker.detector.classifier.card  # answers now, not after the scan
         assert card.name == "tiny-test-classifier"
         assert not blocker.done()
@@ -216,3 +217,191 @@ def test_results_stored_before_the_evidence_field_still_show_their_evidence() ->
         again.evidence is not None and again.evidence.key == "evidence/x.jpg" and again.evidence.scale == 0.5
     )
     assert DetectionResult(path="b.jpg").evidence is None
+
+
+class FakeDetector:
+    """Stands in for ``ScanPipeline``: every scan is done with no face, after ``gate`` opens."""
+
+    def __init__(self, gate: threading.Event | None = None, crash: bool = False) -> None:
+        self.gate = gate
+        self.crash = crash
+        self.started = threading.Event()
+        self.scanned: list[str] = []
+
+    def analyze(self, path: Path, *, display_path: str | None = None, progress: object = None) -> Analysis:
+        self.started.set()
+        if self.gate is not None:
+            assert self.gate.wait(WAIT_S)
+        if self.crash:  # what a segfault or an OOM kill looks like from the store: no ending at all
+            raise Crash
+        self.scanned.append(display_path or path.name)
+        return Analysis(
+            DetectionResult(path=display_path or path.name, status=Status.DONE, verdict=Verdict.NO_FACE)
+        )
+
+
+class Crash(BaseException):
+    """Escapes the worker's ``except Exception`` like a dying process would."""
+
+
+def fake_processor(
+    settings: Settings,
+    stores: tuple[LocalMediaStore, SQLiteResultStore],
+    image: FakeDetector,
+    video: FakeDetector,
+    **service: int,
+) -> LocalProcessor:
+    changed = settings.updated({f"service.{name}": value for name, value in service.items()})
+    media, results = stores
+    worker = LocalProcessor(
+        changed,
+        media,
+        results,
+        detector=image,  # type: ignore[arg-type]
+        video_detector=video,  # type: ignore[arg-type]
+    )
+    worker.start().result(WAIT_S)
+    return worker
+
+
+def fake_upload(worker: LocalProcessor, kind: MediaKind, name: str) -> DetectionResult:
+    record = DetectionResult(
+        path=name,
+        media_kind=kind,
+        status=Status.QUEUED,
+        source={"key": f"uploads/{name}/f", "store": "local"},
+    )
+    worker.media.put(record.source["key"], b"bytes of " + name.encode())
+    worker.results.put(record)
+    return record
+
+
+def test_an_image_does_not_wait_behind_videos(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
+    gate = threading.Event()
+    video_detector, image_detector = FakeDetector(gate), FakeDetector()
+    worker = fake_processor(settings, stores, image_detector, video_detector)
+    try:
+        videos = [worker.submit(fake_upload(worker, MediaKind.VIDEO, f"v{i}.mp4").id) for i in range(3)]
+        assert video_detector.started.wait(WAIT_S)  # the first video is being scanned, two wait
+        image = worker.submit(fake_upload(worker, MediaKind.IMAGE, "a.jpg").id).result(WAIT_S)
+        assert image is not None and image.status is Status.DONE
+        assert not any(v.done() for v in videos)
+    finally:
+        gate.set()
+    try:
+        assert all(v.result(WAIT_S).status is Status.DONE for v in videos)  # type: ignore[union-attr]
+    finally:
+        worker.shutdown()
+
+
+def test_a_full_lane_refuses_with_queue_full_and_the_other_lane_still_accepts(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
+    gate = threading.Event()
+    video_detector = FakeDetector(gate)
+    worker = fake_processor(settings, stores, FakeDetector(), video_detector, queue_size=2, retry_after_s=7)
+    try:
+        running = worker.submit(fake_upload(worker, MediaKind.VIDEO, "v0.mp4").id, bounded=True)
+        assert video_detector.started.wait(WAIT_S)
+        waiting = [
+            worker.submit(fake_upload(worker, MediaKind.VIDEO, f"v{i}.mp4").id, bounded=True) for i in (1, 2)
+        ]
+        with pytest.raises(QueueFullError) as refused:
+            worker.check_room(MediaKind.VIDEO)
+        assert refused.value.retry_after_s == 7 and refused.value.kind is MediaKind.VIDEO
+        with pytest.raises(QueueFullError):
+            worker.submit(fake_upload(worker, MediaKind.VIDEO, "v3.mp4").id, bounded=True)
+        worker.check_room(MediaKind.IMAGE)  # images have their own lane
+        # Work resumed after a restart is queued whatever the size: it was accepted before.
+        resumed = worker.submit(fake_upload(worker, MediaKind.VIDEO, "v4.mp4").id)
+    finally:
+        gate.set()
+    try:
+        for future in (running, *waiting, resumed):
+            assert future.result(WAIT_S) is not None
+        worker.check_room(MediaKind.VIDEO)  # drained: room again
+    finally:
+        worker.shutdown()
+
+
+def test_discard_forgets_the_file_and_the_record(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
+    worker = fake_processor(settings, stores, FakeDetector(), FakeDetector())
+    try:
+        record = fake_upload(worker, MediaKind.IMAGE, "refused.jpg")
+        worker.discard(record)
+        assert worker.results.get(record.id) is None
+        assert not worker.media.exists(record.source["key"])
+        assert not (settings.data_dir / "media" / "uploads" / "refused.jpg").exists()  # no empty folder
+        worker.discard(record)  # twice is fine
+    finally:
+        worker.shutdown()
+
+
+def test_a_scan_that_kills_the_worker_is_failed_after_max_attempts(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
+    """Each start resumes the unfinished record and counts the attempt in SQLite; past
+    ``max_attempts`` the record is failed (internal_error) instead of crashing the service again."""
+    media, _ = stores
+    path = settings.data_dir / "r.sqlite3"
+    record: DetectionResult | None = None
+    for start in range(1, 5):
+        results = SQLiteResultStore(path)  # a fresh process: only the file carries over
+        crasher = FakeDetector(crash=True)
+        worker = LocalProcessor(
+            settings.updated({"service.max_attempts": 3}),
+            media,
+            results,
+            detector=crasher,  # type: ignore[arg-type]
+            video_detector=crasher,  # type: ignore[arg-type]
+        )
+        if record is None:
+            record = fake_upload(worker, MediaKind.VIDEO, "poison.mp4")  # accepted, then the crashes
+        worker.start().result(WAIT_S)  # resumes it
+        worker.flush(WAIT_S)
+        worker.shutdown()
+        stored = results.get(record.id)
+        assert stored is not None
+        if start <= 3:
+            assert crasher.started.is_set() and stored.status is Status.PROCESSING, start
+        else:
+            assert not crasher.started.is_set()
+            assert stored.status is Status.FAILED and stored.error is not None
+            assert stored.error.code is ErrorCode.INTERNAL_ERROR and "3 times" in stored.error.message
+        results.close()
+    assert list(SQLiteResultStore(path).pending()) == []
+
+
+def test_a_finished_scan_forgets_its_attempts(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore]
+) -> None:
+    _, results = stores
+    worker = fake_processor(settings, stores, FakeDetector(), FakeDetector(), max_attempts=1)
+    try:
+        record = fake_upload(worker, MediaKind.IMAGE, "ok.jpg")
+        results.begin_attempt("other")
+        assert worker.submit(record.id).result(WAIT_S).status is Status.DONE  # type: ignore[union-attr]
+        assert results.begin_attempt(record.id) == 1  # counted afresh: the finished scan's count is gone
+        assert results.begin_attempt("other") == 2
+    finally:
+        worker.shutdown()
+
+
+def test_error_messages_name_files_but_not_folders(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], face_photo: Path
+) -> None:
+    media, results = stores
+    broken = settings.model_copy(update={"classifier_model": "missing.onnx"})
+    worker = LocalProcessor(broken, media, results)
+    try:
+        record = upload(worker, face_photo, MediaKind.IMAGE)
+        result = worker.submit(record.id).result(WAIT_S)
+    finally:
+        worker.shutdown()
+    assert result is not None and result.error is not None
+    assert "missing.onnx" in result.error.message and str(settings.models_dir) not in result.error.message
+    assert "/" not in result.error.message

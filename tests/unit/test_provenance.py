@@ -3,7 +3,6 @@ here: PNG text chunks, XMP packets, EXIF, and C2PA manifests signed with a throw
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import subprocess
@@ -27,6 +26,7 @@ from deepfake_detect.core.provenance import (
 )
 from deepfake_detect.core.provenance import credentials as credentials_module
 from deepfake_detect.core.provenance.model import C2paInfo, Claim
+from tests.support.c2pa import make_pki, sign
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 A1111 = (
@@ -493,99 +493,14 @@ def test_describe_capture_and_failures() -> None:
 
 @pytest.fixture(scope="module")
 def pki() -> dict[str, bytes]:
-    """A root CA and an end-entity signing certificate as C2PA wants it (v3, not self-signed, digital
-    signature key usage, an e-mail protection EKU), made with ``cryptography``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    def name(common_name: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Provenance Test Org"),
-            ]
-        )
-
-    def usage(**bits: bool) -> x509.KeyUsage:
-        names = ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment"]
-        names += ["key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"]
-        return x509.KeyUsage(**{n: bits.get(n, False) for n in names})
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("Provenance Test Root"))
-        .issuer_name(name("Provenance Test Root"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage(key_cert_sign=True, crl_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(name("Provenance Test Signer"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return {
-        "chain": leaf.public_bytes(pem) + ca.public_bytes(pem),
-        "key": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        "root": ca.public_bytes(pem),
-    }
+    """A root CA and an end-entity signing certificate as C2PA wants it (tests/support/c2pa.py)."""
+    return make_pki()
 
 
 def _sign(
     pki: dict[str, bytes], source: bytes, mime: str, source_type: str, *, remote: str | None = None
 ) -> bytes:
-    c2pa = pytest.importorskip("c2pa")
-    manifest = {
-        "claim_generator_info": [{"name": "provenance-test", "version": "1.0"}],
-        "title": "test asset",
-        "assertions": [
-            {
-                "label": "c2pa.actions",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "digitalSourceType": IPTC + source_type,
-                            "softwareAgent": {"name": "TestGen", "version": "2"},
-                        }
-                    ]
-                },
-            }
-        ],
-    }
-    info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, pki["chain"], pki["key"], None)
-    signer = c2pa.Signer.from_info(info)
-    context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-    builder = c2pa.Builder(manifest, context=context)
-    if remote:
-        builder.set_no_embed()
-        builder.set_remote_url(remote)
-    out = io.BytesIO()
-    builder.sign(signer, mime, io.BytesIO(source), out)
-    return out.getvalue()
+    return sign(pki, source, mime, source_type, remote=remote)
 
 
 def test_c2pa_ai_credential_untrusted_signer_is_reported_and_decides(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from deepfake_detect.core.provenance import ProvenanceConfig
 from deepfake_detect.settings import Settings
 
 
@@ -27,3 +28,29 @@ def test_each_group_reads_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = Settings()
     assert settings.video.sample_frames == 9 and settings.aws.upload_bucket == "bucket"
     assert settings.pipeline().detection.min_face_size == 40
+
+
+def test_provenance_group_reaches_the_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text("-----BEGIN CERTIFICATE-----\nfile\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("DEEPFAKE_PROVENANCE_MAX_CLAIMS", "5")
+    monkeypatch.setenv("DEEPFAKE_PROVENANCE_C2PA_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("DEEPFAKE_PROVENANCE_C2PA_TRUST_ANCHORS_PEM", "-----BEGIN CERTIFICATE-----\ninline")
+    monkeypatch.setenv("DEEPFAKE_PROVENANCE_C2PA_TRUST_ANCHORS_FILE", str(anchors))
+    settings = Settings()
+    config = settings.pipeline().provenance
+    assert type(config) is ProvenanceConfig  # the core gets its own model, not the settings class
+    assert (config.max_claims, config.c2pa_timeout_s) == (5, 2.5)
+    assert config.c2pa_trust_anchors_pem is not None
+    assert config.c2pa_trust_anchors_pem.startswith("-----BEGIN CERTIFICATE-----\ninline\n")
+    assert config.c2pa_trust_anchors_pem.endswith("file\n-----END CERTIFICATE-----\n")
+    assert config.c2pa_allowed_certs_pem is None
+    assert settings.updated({"provenance.max_claims": 7}).pipeline().provenance.max_claims == 7
+
+
+def test_a_missing_trust_anchor_file_stops_the_pipeline_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DEEPFAKE_PROVENANCE_C2PA_ALLOWED_CERTS_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        Settings().pipeline()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
+from tests.support.provenance import declared_result, full_provenance
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -82,6 +84,32 @@ def test_put_get_round_trip(store: SQLiteResultStore) -> None:
     store.put(original)
     assert store.get(original.id) == original
     assert store.get("missing") is None
+
+
+def test_provenance_and_the_verdict_reason_round_trip(store: SQLiteResultStore) -> None:
+    original = declared_result()
+    store.put(original)
+    got = store.get(original.id)
+    assert got == original
+    assert got is not None and got.provenance == full_provenance()
+    assert (got.verdict, got.classifier_verdict, got.score) == (Verdict.FAKE, Verdict.REAL, 0.12)
+    assert got.verdict_reason == original.verdict_reason
+    assert store.list().items == [original]
+    # The document is the same JSON the CLI prints and the API answers.
+    (document,) = store._db.execute("SELECT document FROM results").fetchone()
+    assert json.loads(document) == json.loads(original.model_dump_json())
+
+
+def test_a_record_stored_before_provenance_still_loads(store: SQLiteResultStore) -> None:
+    old = {"id": "old1", "path": "old.jpg", "status": "done", "verdict": "real", "score": 0.2}
+    store._db.execute(
+        "INSERT INTO results (id, created_at, status, document) VALUES (?, ?, ?, ?)",
+        ("old1", "2020-01-01T00:00:00.000000+00:00", "done", json.dumps(old)),
+    )
+    got = store.get("old1")
+    assert got is not None and got.verdict is Verdict.REAL
+    assert got.provenance is None and got.verdict_reason is None and got.classifier_verdict is None
+    assert [r.id for r in store.list().items] == ["old1"]
 
 
 def test_put_replaces_by_id(store: SQLiteResultStore) -> None:

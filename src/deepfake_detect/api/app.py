@@ -11,8 +11,10 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from deepfake_detect import __version__
+from deepfake_detect.api import security
 from deepfake_detect.api.routes import detect, results, service, uploads
 from deepfake_detect.api.services import Services
 from deepfake_detect.settings import Settings, get_settings
@@ -55,6 +57,7 @@ def create_app(
     )
     if isinstance(services, Services):
         app.state.services = services
+    _secure(app, settings, mode)
     app.include_router(service.router)
     app.include_router(detect.router if mode == "local" else uploads.router)
     app.include_router(results.router)
@@ -72,3 +75,27 @@ def create_app(
             return RedirectResponse("/docs")
 
     return app
+
+
+def _secure(app: FastAPI, settings: Settings, mode: Mode) -> None:
+    """The middleware between the network and the routes (``api.security``), outermost first:
+    security headers, then (local service) the Host and Origin checks, then the body limit."""
+    upload_limit = settings.limits.max_upload_bytes + security.MULTIPART_OVERHEAD_BYTES
+
+    def limit_for(path: str) -> int:
+        if mode == "local" and path == security.UPLOAD_PATH:
+            return upload_limit
+        return security.MAX_REQUEST_BYTES
+
+    app.add_middleware(security.BodyLimit, limit_for=limit_for)
+    if mode == "local":
+        # The cloud API sits behind API Gateway and its JWT authorizer: no ambient credentials
+        # to forge a request with, and a Host that API Gateway sets.
+        app.add_middleware(security.SameOrigin)
+        app.add_middleware(
+            TrustedHostMiddleware,
+            allowed_hosts=security.trusted_hosts(settings.service.host, settings.service.extra_hosts),
+        )
+    page_policy = security.PAGE_POLICY_LOCAL if mode == "local" else security.PAGE_POLICY_CLOUD
+    app.add_middleware(security.SecurityHeaders, page_policy=page_policy)
+    security.install_error_handlers(app)

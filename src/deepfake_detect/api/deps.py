@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
@@ -18,6 +19,36 @@ class ErrorBody(BaseModel):
     result_id: str | None = None
 
 
+class ErrorResponse(BaseModel):
+    """Every error this service answers itself: ``{"detail": {"code", "message", "result_id"}}``."""
+
+    detail: ErrorBody
+
+
+class ValidationErrorResponse(BaseModel):
+    """FastAPI's own 422: a parameter or body field that does not match the schema."""
+
+    detail: list[dict[str, Any]]
+
+
+# The documented error answers of a route (OpenAPI ``responses``); a 422 is ours or FastAPI's.
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"model": ErrorResponse | ValidationErrorResponse if code == 422 else ErrorResponse}
+        for code in codes
+    }
+
+
+# An absolute POSIX path: the directories are dropped, the file name kept.
+_DIRECTORIES = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"()\[\]<>:,;/]+/)+")
+
+
+def public_message(text: str) -> str:
+    """``text`` without the directories of the paths in it, so an error shown to a client names
+    ``missing.onnx`` but not where the service is installed."""
+    return _DIRECTORIES.sub("", text)
+
+
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -26,11 +57,20 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def error_body(code: ErrorCode | str, message: str, result_id: str | None = None) -> dict[str, Any]:
+    return ErrorBody(code=str(code), message=public_message(message), result_id=result_id).model_dump()
+
+
 def client_error(
-    status_code: int, code: ErrorCode | str, message: str, result_id: str | None = None
+    status_code: int,
+    code: ErrorCode | str,
+    message: str,
+    result_id: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTTPException:
-    body = ErrorBody(code=str(code), message=message, result_id=result_id)
-    return HTTPException(status_code=status_code, detail=body.model_dump())
+    return HTTPException(
+        status_code=status_code, detail=error_body(code, message, result_id), headers=headers
+    )
 
 
 # Which client mistake each failed scan reflects; anything else is our fault (500).
@@ -42,6 +82,10 @@ _ERROR_STATUS = {
     ErrorCode.TOO_MANY_PIXELS: status.HTTP_413_CONTENT_TOO_LARGE,
     ErrorCode.VIDEO_TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
 }
+
+
+# Failures caused by the file the client sent (4xx); the rest are ours.
+CLIENT_ERRORS = frozenset(_ERROR_STATUS)
 
 
 def refused(error: MediaError) -> HTTPException:

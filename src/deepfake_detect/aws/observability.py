@@ -28,6 +28,7 @@ END_TO_END_LATENCY = "EndToEndLatency"  # from the S3 event to the stored result
 # Per-stage latency: the pipeline's timings plus the function's own stages.
 STAGE_METRICS = {
     "download": "DownloadLatency",
+    "provenance": "ProvenanceLatency",
     "decode": "DecodeLatency",
     "detect": "DetectLatency",
     "align": "AlignLatency",
@@ -90,6 +91,8 @@ class Telemetry:
                 "faces": len(result.faces),
                 "media_kind": result.media_kind.value,
                 "error_code": result.error and result.error.code.value,
+                "declared_ai": bool(result.provenance and result.provenance.declared_ai),
+                "classifier_verdict": result.classifier_verdict and result.classifier_verdict.value,
                 "timings_ms": timings,
                 "model_version": result.model and result.model.version,
             },

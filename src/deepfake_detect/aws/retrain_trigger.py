@@ -4,28 +4,53 @@ completed job's model.
 
 A job counts as running while its record in the models table still waits for its state-change
 event: a finished job's model must be gated before the next job starts, and the trigger runs
-one invocation at a time (reserved concurrency 1), so two schedule events cannot both launch.
-A record that waited far longer than any job may run is settled with ``DescribeTrainingJob``, so
-a lost event cannot block retraining forever.
+one invocation at a time (reserved concurrency 1). A record that waited far longer than any job
+may run is settled with ``DescribeTrainingJob``, so a lost event cannot block retraining forever.
+
+Launching is idempotent. The job is named from the schedule's own time (EventBridge Scheduler's
+``<aws.scheduler.scheduled-time>``, the same in every retry of one scheduled run), its record is
+written first with a conditional put, and only then is the job created; a retried event finds the
+record and starts nothing, or, if the first attempt died between the record and the job, starts the
+job under the same name (SageMaker refuses a second job of one name anyway).
+
+Every event first settles what an earlier invocation left half done (``promote.reconcile``: the
+SSM copy of the pointer, a ``PROMOTING`` record) and seeds the pointer with the shipped model if
+none exists. The stack's ``SeedModelPointer`` custom resource sends a CloudFormation event that does
+only that seeding, and answers CloudFormation whatever happens.
+
+The gate's time is bounded so it fits the function's 900 s (rather than moving it to a Processing
+job): at most ``gate_max_per_class`` files per class (200; ``gate_max_videos_per_class`` = 10 of
+them videos), three models (candidate, live, best ever), and a budget (``gate_time_budget_s``,
+780 s) past which the evaluation stops and the candidate is rejected rather than killed mid-way.
+Measured on this project's 2-vCPU CPU machine with the shipped classifier, on a worst-case gate
+set at the bounds (190 photos from london, web_photos, utkface, DFDC, SDFD, StyleGAN2 + 10 FF++
+720p videos per class), ``deepfake-detect retrain time-gate --gate-dir <dir>``: images 74 ms mean
+(1.07 s max), videos 3.1 s mean (3.9 s max) per file per model; 90 s per model, 270 s for three;
+the whole local gate (``retrain --candidate``, two models, bootstrap, report) took 204 s wall, the
+bootstrap of two comparisons 1.3 s. The Lambda's 3008 MB give about 1.7 vCPU: three models stay
+near 330 s, within the 780 s budget with more than 2x to spare.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
+import time
+import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, job_version, utc_now
-from deepfake_detect.registry.evaluate import Evaluator
+from deepfake_detect.registry.evaluate import Evaluator, select_files
 from deepfake_detect.registry.feedback import ExportSummary
-from deepfake_detect.registry.gate import ArtifactError, unpack_artifact
-from deepfake_detect.registry.promote import gate_and_promote, reject
+from deepfake_detect.registry.gate import ArtifactError, GatePolicy, unpack_artifact
+from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reconcile, reject
 from deepfake_detect.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Outcomes (the handler turns them into metrics; the alarm watches the failed ones).
-STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED = (
+STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED, SEEDED, SEED_FAILED, RECONCILED = (
     "started",
     "skipped",
     "ignored",
@@ -43,6 +68,9 @@ STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED = (
     "rejected",
     "failed",
     "stopped",
+    "seeded",
+    "seed_failed",
+    "reconciled",
 )
 # Outcome -> metric the trigger emits; the names are the contract with template.yaml's alarm.
 OUTCOME_METRICS = {
@@ -53,6 +81,9 @@ OUTCOME_METRICS = {
     STOPPED: "TrainingJobsFailed",
     PROMOTED: "ModelsPromoted",
     REJECTED: "CandidatesRejected",
+    SEEDED: "ModelPointerSeeded",
+    SEED_FAILED: "ModelPointerSeedFailed",
+    RECONCILED: "RetrainReconciled",
 }
 _TERMINAL = {"Completed", "Failed", "Stopped"}
 # Slack past the job's own time limit before a record without an event is reconciled.
@@ -69,6 +100,7 @@ class RetrainTrigger:
         evaluator: Callable[[], Evaluator],
         export_feedback: Callable[[], ExportSummary] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        shipped_model: Path | None = None,
     ) -> None:
         self.settings = settings
         self.sagemaker, self.s3 = sagemaker, s3
@@ -76,41 +108,104 @@ class RetrainTrigger:
         self.evaluator = evaluator  # built on demand: the gate set is downloaded only to gate
         self.export_feedback = export_feedback
         self.clock = clock
+        self.shipped_model = shipped_model  # the classifier baked into the image: the seed
+        self.policy = GatePolicy.from_settings(settings.training)
+
+    # ---------------------------------------------------------------- every event
+    def prepare(self) -> list[ModelRecord]:
+        """Settle what an earlier invocation left half done, then seed the pointer if there is none."""
+        settled = reconcile(self.registry)
+        self.seed()
+        return settled
+
+    def seed(self) -> dict[str, Any]:
+        """Point the registry at the shipped model (its version and sha256) unless a pointer exists:
+        a cold start then finds the model it already has, and a redeploy never moves the pointer."""
+        current = self.registry.current()
+        if current is not None:
+            return {"outcome": IGNORED, "reason": "the pointer exists", "version": current.version}
+        if self.shipped_model is None or not self.shipped_model.is_file():
+            return {"outcome": IGNORED, "reason": "no shipped model to seed the pointer with"}
+        pointer = adopt_baseline(self.registry, self.shipped_model)
+        log.info("model pointer seeded with the shipped model %s", pointer.version)
+        return {"outcome": SEEDED, "version": pointer.version, "sha256": pointer.sha256}
 
     # ---------------------------------------------------------------- launch
-    def on_schedule(self) -> dict[str, Any]:
+    def on_schedule(self, scheduled: datetime | None = None) -> dict[str, Any]:
+        """Start one job for the schedule's run at ``scheduled`` (a manual launch: now)."""
+        now = self.clock()
+        version = job_version((scheduled or now).astimezone(UTC))
+        job_name = f"{self.settings.training.job_prefix}-{version.replace('.', '-')}"
+        existing = self.registry.get_record(version)
+        if existing is not None:
+            return self._resume(existing)
         running = self.running_job()
         if running is not None:
             log.info("training job %s is still running or awaiting its gate: no new job", running)
             return {"outcome": SKIPPED, "running_job": running}
-        now = self.clock()
-        version = job_version(now)
-        job_name = f"{self.settings.training.job_prefix}-{version.replace('.', '-')}"
         exported = self.export_feedback() if self.export_feedback else None
         arguments = self.job_arguments(job_name, version)
-        self.sagemaker.create_training_job(**arguments)
-        self.registry.put_record(
-            ModelRecord(
-                version=version,
-                status=ModelStatus.TRAINING,
-                job_name=job_name,
-                created_at=now,
-                started_at=now,
-                artifact=f"{arguments['OutputDataConfig']['S3OutputPath']}{job_name}/output/model.tar.gz",
-                data={
-                    "channels": {
-                        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
-                        for c in arguments["InputDataConfig"]
-                    },
-                    "feedback": exported.as_dict() if exported else None,
-                    "hyperparameters": arguments["HyperParameters"],
-                    "instance_type": self.settings.training.instance_type,
-                    "spot": self.settings.training.use_spot,
+        record = ModelRecord(
+            version=version,
+            status=ModelStatus.TRAINING,
+            job_name=job_name,
+            created_at=now,
+            started_at=now,
+            artifact=f"{arguments['OutputDataConfig']['S3OutputPath']}{job_name}/output/model.tar.gz",
+            data={
+                "channels": {
+                    c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                    for c in arguments["InputDataConfig"]
                 },
-            )
+                "feedback": exported.as_dict() if exported else None,
+                "hyperparameters": arguments["HyperParameters"],
+                "instance_type": self.settings.training.instance_type,
+                "spot": self.settings.training.use_spot,
+                "scheduled_time": scheduled.isoformat() if scheduled else None,
+            },
         )
-        log.info("started training job %s (model version %s)", job_name, version)
-        return {"outcome": STARTED, "job_name": job_name, "version": version}
+        # The record first, conditionally: of two deliveries of one scheduled run only one gets here.
+        if not self.registry.create_record(record):
+            return {"outcome": SKIPPED, "reason": f"{job_name} was already launched", "job_name": job_name}
+        return self._create_job(record, arguments)
+
+    def _create_job(self, record: ModelRecord, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.sagemaker.create_training_job(**arguments)
+        except ClientError as exc:
+            if _error_code(exc) == "ResourceInUse":  # SageMaker's own guard: the name is taken
+                return {
+                    "outcome": SKIPPED,
+                    "reason": f"{record.job_name} already exists",
+                    "job_name": record.job_name,
+                }
+            record.status, record.finished_at = ModelStatus.FAILED, self.clock()
+            record.failure_reason = f"CreateTrainingJob failed: {exc}"
+            self.registry.put_record(record)
+            raise
+        log.info("started training job %s (model version %s)", record.job_name, record.version)
+        return {"outcome": STARTED, "job_name": record.job_name, "version": record.version}
+
+    def _resume(self, record: ModelRecord) -> dict[str, Any]:
+        """A retried delivery of a scheduled run whose record exists."""
+        skipped = {"outcome": SKIPPED, "job_name": record.job_name, "version": record.version}
+        if record.status is not ModelStatus.TRAINING or self._job_status(record.job_name) is not None:
+            return {**skipped, "reason": f"{record.job_name} was already launched ({record.status.value})"}
+        log.warning("record %s has no training job (the launch died in between): starting it", record.version)
+        return self._create_job(record, self.job_arguments(record.job_name, record.version))
+
+    def _job_status(self, job_name: str) -> str | None:
+        """SageMaker's status of the job, None if there is no such job."""
+        try:
+            job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        except ClientError as exc:
+            message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+            if _error_code(exc) in ("ValidationException", "ResourceNotFound") and (
+                "not found" in message or "could not find" in message
+            ):
+                return None
+            raise
+        return str(job["TrainingJobStatus"])
 
     def job_arguments(self, job_name: str, version: str) -> dict[str, Any]:
         s = self.settings
@@ -157,23 +252,27 @@ class RetrainTrigger:
             if record.status is not ModelStatus.TRAINING:
                 continue
             started = record.started_at or record.created_at
-            if self.clock() - started < horizon + _STALE_SLACK:
+            if self.clock() - started < horizon + _STALE_SLACK or not self._settle(record):
                 return record.job_name
-            self._reconcile(record)
         return None
 
-    def _reconcile(self, record: ModelRecord) -> None:
-        """A record whose completion event never came: settle it from SageMaker's own status."""
-        status = self.sagemaker.describe_training_job(TrainingJobName=record.job_name)["TrainingJobStatus"]
-        if status in _TERMINAL:
+    def _settle(self, record: ModelRecord) -> bool:
+        """A record whose completion event never came: settle it from SageMaker's own status.
+        False when SageMaker says the job still runs."""
+        status = self._job_status(record.job_name)
+        if status is None or status in _TERMINAL:
             record.status = ModelStatus.FAILED
             record.failure_reason = (
                 f"no state-change event was received; SageMaker says {status}. "
                 "Not gated: start the gate by hand if the model is wanted."
+                if status
+                else "the training job was never created (the launch died after its record)"
             )
             record.finished_at = self.clock()
             self.registry.put_record(record)
             log.warning("settled stale training record %s: %s", record.job_name, status)
+            return True
+        return False
 
     # ---------------------------------------------------------------- completion
     def on_state_change(self, detail: dict[str, Any]) -> dict[str, Any]:
@@ -211,11 +310,7 @@ class RetrainTrigger:
                 decided = reject(self.registry, record, [str(exc)])
             else:
                 decided = gate_and_promote(
-                    self.registry,
-                    record,
-                    onnx_path,
-                    self.evaluator(),
-                    max_auc_drop=self.settings.training.gate_max_auc_drop,
+                    self.registry, record, onnx_path, self.evaluator(), policy=self.policy
                 )
         return {
             "outcome": PROMOTED if decided.status is ModelStatus.PROMOTED else REJECTED,
@@ -232,10 +327,14 @@ class RetrainTrigger:
         try:
             self.s3.download_file(bucket, key, str(target))
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey"):
+            if _error_code(exc) in ("404", "NoSuchKey"):
                 raise ArtifactError(f"the job's model artifact {uri} does not exist") from exc
             raise
         return target
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 # ---------------------------------------------------------------- events and wiring
@@ -246,34 +345,127 @@ class UnknownEventError(ValueError):
     """An event the trigger does not handle (a mis-wired rule); the invocation fails loudly."""
 
 
+def scheduled_time(event: dict[str, Any]) -> datetime | None:
+    """The scheduled run's time: EventBridge Scheduler's ``scheduled_time`` (the template's Input
+    carries ``<aws.scheduler.scheduled-time>``) or an EventBridge rule's ``time``; None: a manual launch."""
+    value = event.get("scheduled_time") or (
+        event.get("time") if event.get("detail-type") == "Scheduled Event" else None
+    )
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise UnknownEventError(f"the schedule's time {value!r} is not an ISO 8601 time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def handle_event(trigger: RetrainTrigger, event: dict[str, Any]) -> dict[str, Any]:
-    """Route a Lambda event: the schedule (or a manual ``{"action": "launch"}``), or a job's state change."""
+    """Route a Lambda event: the schedule (or a manual ``{"action": "launch"}``), a job's state change,
+    the stack's seeding custom resource, or ``{"action": "reconcile"}``. Each starts by settling
+    half-done work and seeding a missing pointer (``prepare``)."""
+    if "RequestType" in event and "ResponseURL" in event:
+        return handle_custom_resource(trigger, event)
     if event.get("detail-type") == STATE_CHANGE:
+        trigger.prepare()
         return trigger.on_state_change(dict(event.get("detail") or {}))
     if event.get("action") == "launch" or event.get("detail-type") == "Scheduled Event":
-        return trigger.on_schedule()
+        when = scheduled_time(event)
+        trigger.prepare()
+        return trigger.on_schedule(when)
+    if event.get("action") == "reconcile":  # by hand: after a failed event, or a stack upgrade
+        settled = trigger.prepare()
+        current = trigger.registry.current()
+        return {
+            "outcome": RECONCILED,
+            "settled": {r.version: r.status.value for r in settled},
+            "version": current.version if current else None,
+        }
     raise UnknownEventError(
         f"not a schedule or training-job event: detail-type "
         f"{event.get('detail-type')!r}, keys {sorted(event)}"
     )
 
 
-def download_prefix(s3: S3Client, bucket: str, prefix: str, directory: Path) -> Path:
-    """Copy every object under ``prefix`` into ``directory`` (the gate set), keeping relative paths."""
+def send_cfn_response(url: str, body: dict[str, Any]) -> None:
+    """PUT the custom resource's answer to CloudFormation's presigned URL (an empty content type is
+    what the URL was signed for)."""
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(data))}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def handle_custom_resource(
+    trigger: RetrainTrigger,
+    event: dict[str, Any],
+    respond: Callable[[str, dict[str, Any]], None] = send_cfn_response,
+) -> dict[str, Any]:
+    """``Custom::ModelPointerSeed``: on Create and Update, seed the pointer only if absent; on Delete,
+    nothing (the pointer and the promoted models outlive the stack). Always answers CloudFormation,
+    so a failure fails the deploy with its reason instead of hanging it."""
+    physical = str(event.get("PhysicalResourceId") or f"{trigger.settings.aws.model_parameter}-seed")
+    outcome: dict[str, Any]
+    try:
+        if event["RequestType"] in ("Create", "Update"):
+            reconcile(trigger.registry)
+            outcome = trigger.seed()
+            current = trigger.registry.current()
+            outcome.setdefault("version", current.version if current else None)
+        else:
+            outcome = {"outcome": IGNORED, "reason": "the pointer outlives the stack"}
+        status, reason = "SUCCESS", outcome.get("reason", outcome["outcome"])
+    except Exception as exc:
+        log.exception("seeding the model pointer failed")
+        outcome = {"outcome": SEED_FAILED, "reason": str(exc)}
+        status, reason = "FAILED", f"seeding the model pointer failed: {exc}"[:1000]
+    respond(
+        str(event["ResponseURL"]),
+        {
+            "Status": status,
+            "Reason": f"{reason} (see CloudWatch Logs)",
+            "PhysicalResourceId": physical,
+            "StackId": event.get("StackId"),
+            "RequestId": event.get("RequestId"),
+            "LogicalResourceId": event.get("LogicalResourceId"),
+            "NoEcho": False,
+            "Data": {"Version": str(outcome.get("version") or "")},
+        },
+    )
+    return outcome
+
+
+def download_prefix(
+    s3: S3Client,
+    bucket: str,
+    prefix: str,
+    directory: Path,
+    keep: Callable[[list[str]], list[str]] | None = None,
+) -> Path:
+    """Copy the objects under ``prefix`` into ``directory`` (the gate set), keeping relative paths;
+    ``keep`` picks which of the relative names to copy (all by default)."""
     root = directory.resolve()
+    names: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
             target = (root / key[len(prefix) :]).resolve()
             if key.endswith("/") or not target.is_relative_to(root):
                 continue  # folder markers, and keys that would land outside the folder
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, key, str(target))
+            names.append(target.relative_to(root).as_posix())
+    for name in keep(names) if keep else names:
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, prefix + name, str(target))
     return root
 
 
 def aws_trigger(settings: Settings) -> RetrainTrigger:
     """The trigger over the deployment's bucket, tables and parameter (built once per container)."""
+    from dataclasses import replace
+
     import boto3
 
     from deepfake_detect.aws.clients import dynamodb_client, s3_client
@@ -289,12 +481,25 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
     )
     registry = AwsModelRegistry.from_settings(settings)
 
+    bounds = {
+        "max_per_class": settings.training.gate_max_per_class,
+        "max_videos_per_class": settings.training.gate_max_videos_per_class,
+    }
+    found: dict[str, int] = {}
+
+    def keep(names: list[str]) -> list[str]:
+        chosen, counts = select_files(names, **bounds)
+        found.update(counts)
+        return chosen
+
     def evaluator() -> Evaluator:
+        deadline = time.monotonic() + settings.training.gate_time_budget_s
         # A fresh copy per gate (the set may have changed); one folder, so /tmp does not fill up.
         folder = Path(tempfile.gettempdir()) / "gate-set"
         shutil.rmtree(folder, ignore_errors=True)
-        gate = download_prefix(s3, settings.aws.models_bucket, settings.aws.gate_prefix, folder)
-        return PipelineEvaluator(settings.pipeline(), GateSet.from_folder(gate))
+        root = download_prefix(s3, settings.aws.models_bucket, settings.aws.gate_prefix, folder, keep)
+        gate = replace(GateSet.from_folder(root, **bounds), available=dict(found))
+        return PipelineEvaluator(settings.pipeline(), gate, deadline=deadline)
 
     export: Callable[[], ExportSummary] | None = None
     if settings.aws.feedback_table:
@@ -308,4 +513,6 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
                 prefix=f"{settings.training.data_prefix}feedback/",
             )
 
-    return RetrainTrigger(settings, sagemaker, s3, registry, evaluator, export)
+    return RetrainTrigger(
+        settings, sagemaker, s3, registry, evaluator, export, shipped_model=settings.classifier_path
+    )

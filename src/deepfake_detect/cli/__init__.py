@@ -13,6 +13,8 @@ from tqdm import tqdm
 from deepfake_detect.cli.progress import ProgressBar
 from deepfake_detect.cli.registry import add_commands as add_registry_commands
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
+from deepfake_detect.core.provenance.model import Provenance
+from deepfake_detect.core.provenance.rules import strongest_ai_claim
 from deepfake_detect.core.result import DetectionResult
 from deepfake_detect.settings import get_settings
 
@@ -35,15 +37,45 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
-HEADER = f"{'verdict':<8} {'score':>6} {'detail':<18} {'time':>11}  path"
+HEADER = f"{'verdict':<8} {'score':>6} {'detail':<18} {'credentials':<15} {'time':>11}  path"
+
+
+def credentials(provenance: Provenance | None) -> str:
+    """The credentials column: what the file's own metadata says, in a word or two.
+
+    ``AI: <source>`` the file declares AI generation (c2pa, xmp, png_text or exif; the verdict is
+    then fake); ``C2PA trusted`` / ``C2PA untrusted`` valid content credentials whose signer is or is
+    not on the trust list; ``C2PA invalid`` credentials that fail validation; ``C2PA unverified`` a
+    manifest store that could not be validated; ``no AI claim`` metadata that names no generator
+    (a camera, an editor); ``none`` nothing; ``-`` not read (the file was refused before).
+    """
+    if provenance is None:
+        return "-"
+    if provenance.declared_ai:
+        strongest = strongest_ai_claim(provenance.claims)
+        return f"AI: {strongest.source.value if strongest else 'metadata'}"
+    c2pa = provenance.c2pa
+    if c2pa is not None and c2pa.present:
+        if not c2pa.validated:
+            return "C2PA unverified"
+        if c2pa.signature_valid is False or c2pa.hashes_match is False or c2pa.validation_state == "Invalid":
+            return "C2PA invalid"
+        return "C2PA trusted" if c2pa.trusted else "C2PA untrusted"
+    return "no AI claim" if provenance.claims else "none"
 
 
 def _row(result: DetectionResult) -> str:
     score = f"{result.score:.3f}" if result.score is not None else "-"
     detail = str(result.error.code) if result.error else f"{len(result.tracks)} face(s)"
     total = result.timings_ms.get("total", 0.0)
-    row = f"{result.verdict or '-':<8} {score:>6} {detail:<18} {total:>8.0f} ms  {result.path}"
-    return f"{row}  ({result.error.message})" if result.error else row
+    origin = credentials(result.provenance)
+    row = f"{result.verdict or '-':<8} {score:>6} {detail:<18} {origin:<15} {total:>8.0f} ms  {result.path}"
+    if result.error:
+        return f"{row}  ({result.error.message})"
+    if result.verdict_reason:  # the verdict is not the classifier's: say why, and what it said
+        said = result.classifier_verdict or "-"
+        return f"{row}  (verdict from the file's metadata: {result.verdict_reason}; classifier: {said})"
+    return row
 
 
 def _frames(text: str) -> int:

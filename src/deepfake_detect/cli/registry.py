@@ -1,11 +1,13 @@
-"""The registry's CLI commands: ``deepfake-detect retrain`` and ``deepfake-detect rollback``
-(registered on the main parser by ``add_commands``)."""
+"""The registry's CLI commands: ``deepfake-detect retrain`` (``retrain status``: the latest gate
+report; ``retrain time-gate``: how long the gate takes on this machine) and ``deepfake-detect
+rollback`` (registered on the main parser by ``add_commands``)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +24,36 @@ def _say(text: str) -> None:
     tqdm.write(text, file=sys.stderr)
 
 
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def _metrics_line(label: str, metrics: Any) -> str:
     if metrics is None:
         return f"  {label:<9} -"
-    auc = "-" if metrics.auc is None else f"{metrics.auc:.4f}"
-    fpr = "-" if metrics.fpr is None else f"{metrics.fpr:.4f}"
     return (
-        f"  {label:<9} AUC {auc}  FPR {fpr} at threshold {metrics.threshold:.4f}  "
+        f"  {label:<9} AUC {_num(metrics.auc)}  TPR {_num(metrics.tpr)}  FPR {_num(metrics.fpr)} "
+        f"at threshold {metrics.threshold:.4f}  "
         f"({metrics.n_real} real, {metrics.n_fake} fake, {metrics.n_skipped} without a face)"
     )
 
 
+def _settings(args: argparse.Namespace) -> Any:
+    settings = get_settings()
+    if getattr(args, "data_dir", None) is not None:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    return settings
+
+
 def retrain(args: argparse.Namespace) -> int:
+    if args.action == "status":
+        return retrain_status(args)
+    if args.action == "time-gate":
+        return time_gate(args)
     from deepfake_detect.local.retrain import run_local_retrain
     from deepfake_detect.registry.evaluate import GateSetError
 
-    settings = get_settings()
-    if args.data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    settings = _settings(args)
     bar = ProgressBar("gate", "file", enabled=not args.no_progress and sys.stderr.isatty())
     try:
         record = run_local_retrain(
@@ -59,14 +73,98 @@ def retrain(args: argparse.Namespace) -> int:
     if decision is not None and decision.candidate is not None:
         print(f"gate (current model: {decision.current_version or 'none'}):")
         print(_metrics_line("current", decision.current))
+        for comparison in decision.comparisons:
+            if comparison.role != "live":
+                print(_metrics_line(comparison.role, comparison.reference))
         print(_metrics_line("candidate", decision.candidate))
     reasons = "; ".join(decision.reasons) if decision else record.failure_reason
+    if record.failure_reason and decision is not None:
+        reasons = f"{reasons}; {record.failure_reason}"
     print(f"{record.status.value}: model {record.version}: {reasons}")
+    if record.report:
+        print(f"report: {record.report} (deepfake-detect retrain status --version {record.version})")
     return EXIT_OK if record.status is ModelStatus.PROMOTED else EXIT_NOT_PROMOTED
 
 
+def retrain_status(args: argparse.Namespace) -> int:
+    """The latest candidate (or ``--version``): its record and the gate's report."""
+    try:
+        registry = _registry(args)
+        current = registry.current()
+        if args.version:
+            record = registry.get_record(args.version)
+            if record is None:
+                raise RegistryError(f"no model version {args.version!r} in the registry")
+        else:
+            candidates = [r for r in registry.records() if r.status is not ModelStatus.BASELINE]
+            if not candidates:
+                print(f"current model: {current.version if current else 'none'}; no retraining recorded")
+                return EXIT_OK
+            record = candidates[0]
+        report = registry.load_report(record)
+    except RegistryError as exc:
+        print(f"deepfake-detect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"current model: {current.version if current else 'none'}")
+    when = (record.finished_at or record.started_at or record.created_at).strftime("%Y-%m-%d %H:%M")
+    print(f"model {record.version}: {record.status.value} ({when}; job {record.job_name or '-'})")
+    if record.failure_reason:
+        print(f"  {record.failure_reason}")
+    if report is not None:
+        print(f"report: {record.report}")
+        print(report, end="")
+    elif record.decision is not None:
+        print("reasons:")
+        for reason in record.decision.reasons:
+            print(f"  - {reason}")
+    elif record.status is ModelStatus.TRAINING:
+        print("  training, or awaiting its gate")
+    return EXIT_OK
+
+
+def time_gate(args: argparse.Namespace) -> int:
+    """Score the bounded gate set once with the shipped model and project the gate's time: three
+    models (candidate, live, best ever) against ``gate_time_budget_s``."""
+    from deepfake_detect.core.formats import VIDEO_EXTENSIONS
+    from deepfake_detect.core.pipeline import ScanPipeline
+    from deepfake_detect.local.retrain import gate_set
+    from deepfake_detect.registry.evaluate import GateSetError
+
+    settings = _settings(args)
+    try:
+        gate = gate_set(settings, args.gate_dir)
+    except GateSetError as exc:
+        print(f"deepfake-detect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    pipeline = ScanPipeline(settings.pipeline())
+    pipeline.analyze(gate.files[0][0])  # warm-up: sessions and the first allocation are not per file
+    seconds: dict[str, list[float]] = {"image": [], "video": []}
+    for path, _ in gate.files:
+        start = time.perf_counter()
+        pipeline.analyze(path)
+        kind = "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
+        seconds[kind].append(time.perf_counter() - start)
+    one = sum(sum(v) for v in seconds.values())
+    budget = settings.training.gate_time_budget_s
+    print(
+        f"gate set: {gate.info()} (bounds: {settings.training.gate_max_per_class} per class, "
+        f"{settings.training.gate_max_videos_per_class} videos)"
+    )
+    for kind, values in seconds.items():
+        if values:
+            print(
+                f"  {kind}s: {len(values)}, mean {1000 * sum(values) / len(values):.0f} ms, "
+                f"max {1000 * max(values):.0f} ms per file per model"
+            )
+    print(
+        f"one model: {one:.1f} s; the gate (3 models): {3 * one:.1f} s; budget {budget:.0f} s: "
+        f"{'fits' if 3 * one <= budget else 'DOES NOT FIT'} ({budget / max(3 * one, 1e-9):.1f}x)"
+    )
+    return EXIT_OK if 3 * one <= budget else EXIT_NOT_PROMOTED
+
+
 def _registry(args: argparse.Namespace) -> ModelRegistry:
-    settings = get_settings()
+    settings = _settings(args)
     if args.aws:
         from deepfake_detect.aws.registry import AwsModelRegistry
 
@@ -78,7 +176,7 @@ def _registry(args: argparse.Namespace) -> ModelRegistry:
 
 def _row(record: ModelRecord, current: str | None) -> str:
     decision = record.decision
-    candidate = decision.candidate if decision else None
+    candidate = record.gate or (decision.candidate if decision else None)
     auc = f"{candidate.auc:.4f}" if candidate and candidate.auc is not None else "-"
     fpr = f"{candidate.fpr:.4f}" if candidate and candidate.fpr is not None else "-"
     mark = "*" if record.version == current else " "
@@ -111,10 +209,22 @@ def add_commands(commands: Any) -> None:
         "retrain",
         help="train, gate and promote a new classifier on this machine",
         description="Export reviewer-labelled files, train a candidate (python -m training.train), "
-        "evaluate it and the current model on the gate set, and promote it only if it is "
-        "not worse (AUC not lower by more than the gate's margin, false positive rate "
-        "at threshold not higher).",
+        "score it, the current model and the best model ever promoted on the gate set, and promote "
+        "it only if it is not worse than either: at each model's card threshold, the paired "
+        "bootstrap interval of the TPR and FPR differences within the gate's margins, AUC and ECE "
+        "too, with enough real and fake gate files. `retrain status` shows the latest decision and "
+        "its report; `retrain time-gate` measures the gate's time on this machine.",
         epilog="exit status: 0 promoted, 1 rejected or training failed, 2 no gate set or bad registry",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("status", "time-gate"),
+        help="status: the latest candidate's record and gate report; time-gate: time the gate set",
+    )
+    p.add_argument("--version", help="status: this model version instead of the latest")
+    p.add_argument(
+        "--aws", action="store_true", help="status: the deployed stack's registry (as rollback --aws)"
     )
     p.add_argument(
         "--gate-dir",

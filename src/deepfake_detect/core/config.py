@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepfake_detect.core.provenance.model import ProvenanceConfig
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,11 +48,13 @@ class MediaLimits(_Frozen):
 
 
 class PipelineConfig(_Frozen):
-    """Everything ``ScanPipeline`` reads: its two model files and the three groups above."""
+    """Everything ``ScanPipeline`` reads: its two model files, the three groups above and the
+    provenance reader's bounds and trust anchors (``core.provenance.ProvenanceConfig``)."""
 
     detector_path: Path
     classifier_path: Path
     detection: DetectionConfig = DetectionConfig()
     video: VideoConfig = VideoConfig()
     limits: MediaLimits = MediaLimits()
+    provenance: ProvenanceConfig = ProvenanceConfig()
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 lets the runtime choose")

@@ -1,4 +1,12 @@
-"""The detection pipeline: decode -> detect faces -> align -> classify -> track -> verdict."""
+"""The detection pipeline: provenance -> decode -> detect faces -> align -> classify -> track -> verdict.
+
+Every file that is opened (it exists, is within the size limit and is a supported kind of media) has
+its provenance read first (``core.provenance``: bounded by ``PipelineConfig.provenance``, never
+raising), so a file that then fails to decode still reports what its metadata declares. The verdict
+rule (``apply_provenance``) runs last: a file whose own metadata declares AI generation is ``fake``
+whatever the classifier said, with ``verdict_reason``; ``score``, ``classifier_verdict`` and the
+per-face and per-track verdicts stay the classifier's. A failed scan stays failed.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +33,9 @@ from deepfake_detect.core.media import (
     sample_frames,
     sample_indices,
 )
+from deepfake_detect.core.provenance.model import Provenance
+from deepfake_detect.core.provenance.reader import read_provenance
+from deepfake_detect.core.provenance.rules import apply_provenance
 from deepfake_detect.core.result import (
     DetectionResult,
     FaceResult,
@@ -92,37 +103,65 @@ class ScanPipeline:
         shown = display_path or str(path)
         timer = _Timer()
         kind = MediaKind.UNKNOWN
+        provenance: Provenance | None = None
         try:
             with timer.stage("total"):
                 kind, _ = probe_file(path, self.config.limits.max_file_bytes)
+                with timer.stage("provenance"):
+                    provenance = self._read_provenance(path)
                 if kind is MediaKind.IMAGE:
                     analysis = self._analyze_image(path, shown, timer)
                 else:
                     analysis = self._analyze_video(path, shown, timer, progress)
         except MediaError as exc:
-            return Analysis(
-                DetectionResult.failed(
-                    shown,
-                    exc.code,
-                    exc.message,
-                    media_kind=kind,
-                    model=self.model_info,
-                    timings_ms=dict(timer.ms),
-                )
-            )
+            return self._failed(shown, exc.code, exc.message, kind, timer, provenance)
         except Exception as exc:  # a bug or a broken model must still give a result, not a crash
-            return Analysis(
-                DetectionResult.failed(
-                    shown,
-                    ErrorCode.INTERNAL_ERROR,
-                    f"{type(exc).__name__}: {exc}",
-                    media_kind=kind,
-                    model=self.model_info,
-                    timings_ms=dict(timer.ms),
-                )
-            )
-        analysis.result.timings_ms = {k: round(v, 2) for k, v in timer.ms.items()}
+            message = f"{type(exc).__name__}: {exc}"
+            return self._failed(shown, ErrorCode.INTERNAL_ERROR, message, kind, timer, provenance)
+        result = analysis.result
+        result.timings_ms = _rounded(timer.ms)
+        self._decide(result, provenance)
         return analysis
+
+    def _failed(
+        self,
+        shown: str,
+        code: ErrorCode,
+        message: str,
+        kind: MediaKind,
+        timer: _Timer,
+        provenance: Provenance | None,
+    ) -> Analysis:
+        """A failed scan: its error, and the provenance when the file was read that far (it stays
+        failed: a declaration only ever decides the verdict of a scan that finished)."""
+        return Analysis(
+            DetectionResult.failed(
+                shown,
+                code,
+                message,
+                media_kind=kind,
+                model=self.model_info,
+                timings_ms=_rounded(timer.ms),
+                provenance=provenance,
+            )
+        )
+
+    def _read_provenance(self, path: Path) -> Provenance:
+        try:
+            return read_provenance(path, self.config.provenance)
+        except Exception as exc:  # it never raises; were it to, the scan must still go on
+            return Provenance(errors=[f"provenance: {type(exc).__name__}: {exc}"])
+
+    @staticmethod
+    def _decide(result: DetectionResult, provenance: Provenance | None) -> None:
+        """The verdict rule (docs/provenance.md): the classifier's verdict is kept as
+        ``classifier_verdict``; a declaration of AI generation in the file's own metadata makes the
+        file ``fake``, with the reason. ``score`` stays the classifier's."""
+        result.provenance = provenance
+        result.classifier_verdict = result.verdict
+        if result.verdict is not None:
+            verdict, reason = apply_provenance(result.verdict.value, provenance)
+            result.verdict, result.verdict_reason = Verdict(verdict), reason
 
     def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
         with timer.stage("decode"):
@@ -282,3 +321,7 @@ class ScanPipeline:
             return
         result.score = max(t.score for t in result.tracks if t.counted)
         result.verdict = self._verdict(result.score)
+
+
+def _rounded(ms: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 2) for name, value in ms.items()}

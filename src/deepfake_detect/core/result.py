@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.provenance.model import Provenance
 
 
 class MediaKind(StrEnum):
@@ -92,8 +93,26 @@ class DetectionResult(BaseModel):
     media_kind: MediaKind = MediaKind.UNKNOWN
     status: Status = Status.DONE
     progress: float | None = Field(None, description="fraction of the work done while processing")
-    verdict: Verdict | None = None
-    score: float | None = Field(None, description="probability that the file is manipulated")
+    verdict: Verdict | None = Field(
+        None,
+        description="the file's verdict: the classifier's, unless the file's own metadata declares AI "
+        "generation (then fake, with verdict_reason)",
+    )
+    verdict_reason: str | None = Field(
+        None,
+        description="set only when the verdict is not the classifier's: why (the file's own metadata "
+        "declares AI generation; the declaring claim is in provenance)",
+    )
+    classifier_verdict: Verdict | None = Field(
+        None,
+        description="the classifier's own verdict (fake, real or no_face); it differs from verdict only "
+        "when verdict_reason is set. None for failed scans and for records older than provenance",
+    )
+    score: float | None = Field(
+        None,
+        description="the classifier's calibrated probability that the file is manipulated (provenance "
+        "never changes it)",
+    )
     threshold: float | None = None
     width: int | None = None
     height: int | None = None
@@ -106,7 +125,17 @@ class DetectionResult(BaseModel):
     tracks: list[TrackResult] = Field(default_factory=list)
     frames: list[FrameScore] = Field(default_factory=list)
     model: ModelInfo | None = None
-    timings_ms: dict[str, float] = Field(default_factory=dict)
+    provenance: Provenance | None = Field(
+        None,
+        description="what the file's own metadata says about its origin (C2PA content credentials, XMP, "
+        "EXIF, PNG text): read for every file that was opened, a failed scan's included. None when the "
+        "file was refused before it was opened (missing, empty, too large, unsupported) and in records "
+        "made before it was read",
+    )
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="milliseconds per stage: provenance, decode, detect, align, classify, track, total",
+    )
     error: ErrorInfo | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source: dict[str, str] = Field(default_factory=dict, description="where the file came from")

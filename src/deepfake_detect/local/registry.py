@@ -1,21 +1,31 @@
 """The local registry: ``<registry>/models/<version>/`` folders, records in SQLite, and
 ``current.json`` naming the served version (replaced atomically, so a reader never sees half a
-pointer). Nothing to install or run."""
+pointer). Nothing to install or run.
+
+The pointer file is the authoritative pointer (there is no served copy to repair): a conditional
+update reads, compares and replaces it while holding an exclusive ``flock`` on
+``<registry>/.pointer.lock``, so two processes (a retrain and a rollback) cannot both move it.
+Gate reports are written next to the candidate, in ``<registry>/jobs/<version>/``."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from deepfake_detect.core.model_card import file_sha256
-from deepfake_detect.registry.base import ModelPointer, ModelRecord, RegistryError
+from deepfake_detect.registry.base import ModelPointer, ModelRecord, PointerConflictError, RegistryError
 
 POINTER_FILE = "current.json"
+LOCK_FILE = ".pointer.lock"
+REPORT_FILE = "gate-report.json"
 
 
 class LocalModelRegistry:
@@ -56,13 +66,30 @@ class LocalModelRegistry:
         except ValidationError as exc:
             raise RegistryError(f"{self.pointer_path} is not a model pointer: {exc}") from exc
 
-    def set_current(self, pointer: ModelPointer) -> None:
+    @contextmanager
+    def _pointer_lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def set_current(self, pointer: ModelPointer, *, expected: str | None) -> None:
         if not self._path(pointer.onnx_key).is_file():
             raise RegistryError(f"version {pointer.version} is not published in {self.root}")
-        self.root.mkdir(parents=True, exist_ok=True)
-        partial = self.pointer_path.with_suffix(".partial")
-        partial.write_text(pointer.model_dump_json(indent=2) + "\n")
-        os.replace(partial, self.pointer_path)
+        with self._pointer_lock():
+            found = self.current()
+            actual = found.version if found else None
+            if actual != expected:
+                raise PointerConflictError(expected, actual)
+            partial = self.pointer_path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_text(pointer.model_dump_json(indent=2) + "\n")
+            os.replace(partial, self.pointer_path)
+
+    def repair(self) -> ModelPointer | None:
+        return self.current()  # one file, replaced atomically: nothing can be half done
 
     # ---------------------------------------------------------------- files
     def _path(self, key: str) -> Path:
@@ -102,6 +129,17 @@ class LocalModelRegistry:
                 (record.version, record.created_at.isoformat(), record.model_dump_json()),
             )
 
+    def create_record(self, record: ModelRecord) -> bool:
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO models (version, created_at, document) VALUES (?, ?, ?)",
+                    (record.version, record.created_at.isoformat(), record.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
     def get_record(self, version: str) -> ModelRecord | None:
         with self._lock:
             row = self._db.execute("SELECT document FROM models WHERE version = ?", (version,)).fetchone()
@@ -111,3 +149,20 @@ class LocalModelRegistry:
         with self._lock:
             rows = self._db.execute("SELECT document FROM models ORDER BY created_at DESC").fetchall()
         return [ModelRecord.model_validate_json(r[0]) for r in rows]
+
+    # ---------------------------------------------------------------- gate reports
+    def _report_path(self, record: ModelRecord) -> Path:
+        return Path(record.report) if record.report else self._path(f"jobs/{record.version}/{REPORT_FILE}")
+
+    def save_report(self, record: ModelRecord, report_json: str, summary: str) -> str:
+        path = self._path(f"jobs/{record.version}/{REPORT_FILE}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report_json)
+        path.with_suffix(".txt").write_text(summary)
+        return str(path)
+
+    def load_report(self, record: ModelRecord) -> str | None:
+        try:
+            return self._report_path(record).with_suffix(".txt").read_text()
+        except FileNotFoundError:
+            return None

@@ -2,7 +2,10 @@
 the local stores (feedback and media under ``data_dir``) and the local registry.
 
 Training runs ``python -m training.train`` in a child process (torch stays out of this process);
-its output folder is the candidate, gated and promoted exactly as the Lambda trigger does it.
+its output folder is the candidate, gated and promoted exactly as the Lambda trigger does it:
+the same gate policy (``TrainingSettings.gate_*``), the same bounded gate set, the same
+``reconcile`` of a promotion an earlier run left half done, the report beside the candidate in
+``<registry>/jobs/<version>/gate-report.{json,txt}`` (``deepfake-detect retrain status``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from deepfake_detect.local.stores import LocalMediaStore
 from deepfake_detect.registry.base import ModelRecord, ModelStatus, job_version, utc_now
 from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
 from deepfake_detect.registry.feedback import ExportSummary, export_channel
-from deepfake_detect.registry.gate import ArtifactError, find_model, unpack_artifact
-from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reject
+from deepfake_detect.registry.gate import ArtifactError, GatePolicy, find_model, unpack_artifact
+from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reconcile, reject
 from deepfake_detect.settings import Settings
 
 # say(text): a stage line for the user; gate_progress(done, total): per gate file.
@@ -92,9 +95,11 @@ def run_local_retrain(
     gate_progress: GateProgress | None = None,
 ) -> ModelRecord:
     """Train (or take ``candidate``: a folder or a model.tar.gz trained elsewhere), gate, promote."""
-    gate = GateSet.from_folder(gate_dir or settings.gate_path)  # before any long work: fail early
+    gate = gate_set(settings, gate_dir)  # before any long work: fail early
     registry = LocalModelRegistry(settings.registry_path)
     try:
+        for settled in reconcile(registry):
+            say(f"registry: the half-done promotion of {settled.version} is now {settled.status.value}")
         if registry.current() is None and settings.classifier_path.is_file():
             baseline = adopt_baseline(registry, settings.classifier_path)
             say(f"registry: the shipped model {baseline.version} is the current model")
@@ -135,10 +140,23 @@ def run_local_retrain(
             return record
         except ArtifactError as exc:
             return reject(registry, record, [str(exc)])
-        say(f"3/3 gate: the current model and candidate {version} on {len(gate.files)} gate files")
+        say(
+            f"3/3 gate: candidate {version} against the current model and the best model ever "
+            f"promoted, on {gate.count(0)} real and {gate.count(1)} fake gate files"
+        )
+        # No deadline here (nothing caps a local run); the gate set has the same bounds as in AWS.
         evaluator = PipelineEvaluator(settings.pipeline(), gate, progress=gate_progress)
         return gate_and_promote(
-            registry, record, onnx_path, evaluator, max_auc_drop=settings.training.gate_max_auc_drop
+            registry, record, onnx_path, evaluator, policy=GatePolicy.from_settings(settings.training)
         )
     finally:
         registry.close()
+
+
+def gate_set(settings: Settings, gate_dir: Path | None = None) -> GateSet:
+    """The gate set with the same bounds as in AWS."""
+    return GateSet.from_folder(
+        gate_dir or settings.gate_path,
+        max_per_class=settings.training.gate_max_per_class,
+        max_videos_per_class=settings.training.gate_max_videos_per_class,
+    )

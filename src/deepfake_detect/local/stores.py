@@ -56,6 +56,20 @@ class LocalMediaStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        """Remove the object (and its partial copy, and its folder once empty); a missing one is fine."""
+        path = self._path(key)
+        for doomed in (path, path.with_name(path.name + ".partial")):
+            doomed.unlink(missing_ok=True)
+        folder = path.parent
+        root = self.root.resolve()
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+            folder = folder.parent
+
 
 class SQLiteResultStore:
     """Results as JSON documents, with the columns we sort and filter on pulled out."""
@@ -74,6 +88,11 @@ class SQLiteResultStore:
                 document TEXT NOT NULL)"""
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS results_newest ON results (created_at DESC, id DESC)")
+        # How often each unfinished scan was started: a file that kills the process mid-scan is
+        # resumed on every start, and this is how the worker knows to stop trying.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, started INTEGER NOT NULL)"
+        )
 
     def put(self, result: DetectionResult) -> None:
         with self._lock:
@@ -103,6 +122,26 @@ class SQLiteResultStore:
         next_token = _encode_token(rows[limit - 1][1], rows[limit - 1][2]) if len(rows) > limit else None
         return Page(items=items, next_token=next_token)
 
+    def delete(self, result_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+            self._db.execute("DELETE FROM attempts WHERE id = ?", (result_id,))
+
+    def begin_attempt(self, result_id: str) -> int:
+        """Count one more start of this record's scan; returns the count, this one included."""
+        with self._lock:
+            row = self._db.execute(
+                "INSERT INTO attempts (id, started) VALUES (?, 1) "
+                "ON CONFLICT (id) DO UPDATE SET started = started + 1 RETURNING started",
+                (result_id,),
+            ).fetchone()
+        return int(row[0])
+
+    def end_attempts(self, result_id: str) -> None:
+        """The scan finished (done or failed): forget its count."""
+        with self._lock:
+            self._db.execute("DELETE FROM attempts WHERE id = ?", (result_id,))
+
     def pending(self) -> Iterator[DetectionResult]:
         with self._lock:
             rows = self._db.execute(
@@ -131,7 +170,7 @@ def _encode_token(created_at: str, result_id: str) -> str:
 def _decode_token(token: str) -> tuple[str, str]:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: "[[[[...]]]]"
         raise ValueError("invalid page token") from exc
     if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
         raise ValueError("invalid page token")

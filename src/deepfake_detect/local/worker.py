@@ -1,8 +1,16 @@
-"""Runs the detector for the local service: one worker thread owns the models and does all scans.
+"""Runs the detector for the local service, in two lanes: one worker thread scans images, another
+videos, so an image is never queued behind a video (each lane owns its detector: OpenCV's is not
+thread-safe). The video lane loads its models on its first video.
 
-Uploads are queued here; images are awaited by the request, videos finish in the background.
-Records still ``queued`` or ``processing`` when the service stopped are picked up on start, so
-no upload is lost to a restart.
+Uploads are queued here, at most ``settings.service.queue_size`` waiting per lane (a fuller lane
+refuses with ``QueueFullError``: 429); images are awaited by the request, videos finish in the
+background. Records still ``queued`` or ``processing`` when the service stopped are picked up on
+start, so no upload is lost to a restart, and every start of a scan is counted in the result store:
+a file that kills the process mid-scan is failed (``internal_error``) after
+``settings.service.max_attempts`` starts instead of being retried on every start forever.
+
+A file that failed for what it is (corrupt, too large, unsupported: ``api.deps.CLIENT_ERRORS``) is
+deleted, its failed record kept; the file of a scan that failed for our own reasons is kept.
 """
 
 from __future__ import annotations
@@ -11,7 +19,10 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, runtime_checkable
 
+from deepfake_detect.api.deps import CLIENT_ERRORS, public_message
+from deepfake_detect.api.services import QueueFullError
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.media import open_video, probe_file
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
@@ -23,8 +34,58 @@ from deepfake_detect.store.evidence import finish
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class AttemptLog(Protocol):
+    """Counts the starts of each unfinished scan where a crash cannot lose them
+    (``SQLiteResultStore`` keeps them next to the records)."""
+
+    def begin_attempt(self, result_id: str) -> int: ...
+
+    def end_attempts(self, result_id: str) -> None: ...
+
+
+@runtime_checkable
+class _Deletable(Protocol):
+    def delete(self, key: str, /) -> None: ...
+
+
+class _MemoryAttempts:
+    """The fallback for a result store that keeps no counts: not restart-safe."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def begin_attempt(self, result_id: str) -> int:
+        with self._lock:
+            self._started[result_id] = self._started.get(result_id, 0) + 1
+            return self._started[result_id]
+
+    def end_attempts(self, result_id: str) -> None:
+        with self._lock:
+            self._started.pop(result_id, None)
+
+
+class _Lane:
+    """One worker thread, its detector and its count of scans waiting to start."""
+
+    def __init__(self, kind: MediaKind, detector: ScanPipeline | None, scan_lock: threading.Lock) -> None:
+        self.kind = kind
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"detector-{kind.value}")
+        self.detector = detector
+        self.scan_lock = scan_lock  # shared by lanes that share one injected detector
+        self.loaded: Future[ScanPipeline] | None = None
+        self.waiting = 0
+
+
 class LocalProcessor:
-    """A single worker thread that owns the ``ScanPipeline`` (OpenCV's detector is not thread-safe)."""
+    """The local service's scanner: an image lane and a video lane, each one thread that owns its
+    ``ScanPipeline``.
+
+    ``detector`` (tests) is used by both lanes unless ``video_detector`` is given; a shared
+    detector is used by one lane at a time, so then an image can wait for a running video scan.
+    Without either, each lane loads the registry's live model itself (``local_live_detector``).
+    """
 
     def __init__(
         self,
@@ -32,57 +93,124 @@ class LocalProcessor:
         media: MediaStore,
         results: ResultStore,
         detector: ScanPipeline | None = None,
+        *,
+        video_detector: ScanPipeline | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self.settings = settings
         self.media = media
         self.results = results
-        self._detector = detector
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
+        if attempts is None:
+            attempts = results if isinstance(results, AttemptLog) else _MemoryAttempts()
+        self.attempts = attempts
+        image_lock = threading.Lock()
+        video_lock = image_lock if video_detector is None and detector is not None else threading.Lock()
+        self._lanes = {
+            MediaKind.IMAGE: _Lane(MediaKind.IMAGE, detector, image_lock),
+            MediaKind.VIDEO: _Lane(MediaKind.VIDEO, video_detector or detector, video_lock),
+        }
         self._lock = threading.Lock()
-        self._loaded: Future[ScanPipeline] | None = None
 
     def start(self) -> Future[ScanPipeline]:
-        """Load the models in the worker thread and resume work left unfinished by a restart."""
-        loaded = self._ensure_loading()
+        """Load the image lane's models and resume work left unfinished by a restart (which is
+        queued whatever the queue's size: it was accepted before)."""
+        loaded = self._ensure_loading(self._lanes[MediaKind.IMAGE])
         for record in self.results.pending():
-            self.submit(record.id)
+            self._enqueue(self._lane_for(record.media_kind), record.id)
         return loaded
 
-    def _ensure_loading(self) -> Future[ScanPipeline]:
-        """The model load, queued once and always ahead of any scan (the worker never waits on
-        work queued behind it)."""
+    def _lane_for(self, kind: MediaKind) -> _Lane:
+        return self._lanes[MediaKind.VIDEO if kind is MediaKind.VIDEO else MediaKind.IMAGE]
+
+    def _ensure_loading(self, lane: _Lane) -> Future[ScanPipeline]:
+        """The lane's model load, queued once and always ahead of any scan on it (the worker
+        never waits on work queued behind it)."""
         with self._lock:
-            if self._loaded is None:
-                if self._detector is not None:
+            if lane.loaded is None:
+                if lane.detector is not None:
                     ready: Future[ScanPipeline] = Future()
-                    ready.set_result(self._detector)
-                    self._loaded = ready
+                    ready.set_result(lane.detector)
+                    lane.loaded = ready
                 else:
                     from deepfake_detect.local.wiring import local_live_detector  # wiring builds this worker
 
-                    self._loaded = self._executor.submit(local_live_detector, self.settings)
-            return self._loaded
+                    lane.loaded = lane.executor.submit(local_live_detector, self.settings, lane.kind.value)
+            return lane.loaded
 
     @property
     def detector(self) -> ScanPipeline:
-        """The loaded detector (raises what the load raised). Waits for the load only, not for
-        the scans queued after it; only the worker thread may call ``analyze`` on it."""
-        return self._ensure_loading().result()
+        """The image lane's loaded detector (raises what the load raised). Waits for the load
+        only, not for the scans queued after it; only a lane's thread may call ``analyze``."""
+        return self._ensure_loading(self._lanes[MediaKind.IMAGE]).result()
 
-    def submit(self, result_id: str) -> Future[DetectionResult | None]:
-        self._ensure_loading()
-        return self._executor.submit(self._process, result_id)
+    def check_room(self, kind: MediaKind) -> None:
+        lane = self._lane_for(kind)
+        with self._lock:
+            self._check_room(lane)
+
+    def _check_room(self, lane: _Lane) -> None:
+        service = self.settings.service
+        if lane.waiting >= service.queue_size:
+            raise QueueFullError(lane.kind, lane.waiting, service.retry_after_s)
+
+    def submit(self, result_id: str, *, bounded: bool = False) -> Future[DetectionResult | None]:
+        record = self.results.get(result_id)
+        lane = self._lane_for(record.media_kind if record is not None else MediaKind.IMAGE)
+        return self._enqueue(lane, result_id, bounded=bounded)
+
+    def _enqueue(
+        self, lane: _Lane, result_id: str, *, bounded: bool = False
+    ) -> Future[DetectionResult | None]:
+        self._ensure_loading(lane)
+        with self._lock:
+            if bounded:
+                self._check_room(lane)
+            lane.waiting += 1
+        try:
+            return lane.executor.submit(self._run, lane, result_id)
+        except BaseException:  # shut down: the record stays queued for the next start
+            with self._lock:
+                lane.waiting -= 1
+            raise
+
+    def _run(self, lane: _Lane, result_id: str) -> DetectionResult | None:
+        with self._lock:
+            lane.waiting -= 1
+        return self._process(lane, result_id)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every scan queued so far (on both lanes) has finished."""
+        markers = [lane.executor.submit(lambda: None) for lane in self._lanes.values()]
+        for marker in markers:
+            marker.result(timeout)
 
     def shutdown(self) -> None:
         # A scan cut short stays ``processing`` in the store and is resumed by the next start().
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes.values():
+            lane.executor.shutdown(wait=False, cancel_futures=True)
+
+    def discard(self, record: DetectionResult) -> None:
+        """Forget an upload refused before it was queued (the queue was full, the request
+        failed): its file and its record. Never raises."""
+        try:
+            self._delete_media(record)
+            if isinstance(self.results, _Deletable):
+                self.results.delete(record.id)
+        except Exception:
+            log.exception("could not discard the refused upload %s", record.id)
+
+    def _delete_media(self, record: DetectionResult) -> None:
+        key = record.source.get("key")
+        if key and isinstance(self.media, _Deletable):
+            self.media.delete(key)
 
     def precheck(self, record: DetectionResult) -> DetectionResult | None:
         """Refuse an upload that cannot be scanned, cheaply and before it is queued.
 
         Reads only headers (type, size, a video's dimensions and length), so the client hears
         about a truncated or oversized video now rather than after polling. Returns the stored
-        failed record, or None when the file looks scannable. Safe to call from any thread.
+        failed record (its file is deleted: it will never be scanned), or None when the file
+        looks scannable. Safe to call from any thread.
         """
         settings = self.settings
         try:
@@ -94,37 +222,63 @@ class LocalProcessor:
                     )
                     capture.release()
         except MediaError as exc:
-            failed = DetectionResult.failed(record.path, exc.code, exc.message, media_kind=record.media_kind)
+            failed = DetectionResult.failed(
+                record.path, exc.code, public_message(exc.message), media_kind=record.media_kind
+            )
         except (KeyError, ValueError):
             failed = DetectionResult.failed(record.path, ErrorCode.NOT_FOUND, "the uploaded file is gone")
         else:
             return None
         failed.id, failed.created_at, failed.source = record.id, record.created_at, record.source
         self.results.put(failed)
+        try:
+            self._delete_media(record)
+        except Exception:
+            log.exception("could not delete the refused upload %s", record.id)
         return failed
 
-    def _process(self, result_id: str) -> DetectionResult | None:
+    def _process(self, lane: _Lane, result_id: str) -> DetectionResult | None:
         record = self.results.get(result_id)
         if record is None or record.status in (Status.DONE, Status.FAILED):
             return record
+        started = self.attempts.begin_attempt(result_id)
+        limit = self.settings.service.max_attempts
+        if started > limit:
+            log.error("%s was started %d times without finishing; failing it", record.path, started - 1)
+            return self._fail(
+                record,
+                ErrorCode.INTERNAL_ERROR,
+                f"the scan was started {started - 1} times and never finished (the file may crash "
+                "the scanner); it is not retried",
+            )
         try:
-            detector = self._ensure_loading().result()  # already done: the load runs first
+            detector = self._ensure_loading(lane).result()  # already done: the load runs first
         except Exception as exc:
             log.exception("cannot load the models")
             return self._fail(
                 record, ErrorCode.MODEL_ERROR, f"the models could not be loaded: {type(exc).__name__}: {exc}"
             )
         try:
-            return self._scan(detector, record)
+            with lane.scan_lock:
+                result = self._scan(detector, record)
+            if result.error is not None and result.error.code in CLIENT_ERRORS:
+                self._delete_media(record)  # never scanned again; an internal error's file is kept
+            return self._finished(result)
         except Exception as exc:  # a store or encoder failure: the record must not stay "processing"
             log.exception("scan of %s failed", record.path)
             return self._fail(record, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
 
+    def _finished(self, result: DetectionResult) -> DetectionResult:
+        self.attempts.end_attempts(result.id)
+        return result
+
     def _fail(self, record: DetectionResult, code: ErrorCode, message: str) -> DetectionResult:
-        failed = DetectionResult.failed(record.path, code, message, media_kind=record.media_kind)
+        failed = DetectionResult.failed(
+            record.path, code, public_message(message), media_kind=record.media_kind
+        )
         failed.id, failed.created_at, failed.source = record.id, record.created_at, record.source
         self.results.put(failed)
-        return failed
+        return self._finished(failed)
 
     def _scan(self, detector: ScanPipeline, record: DetectionResult) -> DetectionResult:
         record.status, record.progress = Status.PROCESSING, 0.0

@@ -1,46 +1,120 @@
-"""The gate's rule and its metrics."""
+"""The gate's rule: non-inferiority at each model's card threshold on a paired bootstrap, AUC and ECE,
+a minimum of gate files per class; and its metrics."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from deepfake_detect.core.metrics import roc_auc
-from deepfake_detect.registry.base import GateMetrics
-from deepfake_detect.registry.gate import decide, gate_metrics
-
-
-def metrics(auc: float | None, fpr: float | None, threshold: float = 0.5) -> GateMetrics:
-    return GateMetrics(auc=auc, fpr=fpr, tpr=0.9, threshold=threshold, n_real=100, n_fake=100)
-
-
-@pytest.mark.parametrize(
-    ("candidate", "current", "promote"),
-    [
-        (metrics(0.95, 0.04), metrics(0.90, 0.05), True),  # better on both
-        (metrics(0.90, 0.05), metrics(0.90, 0.05), True),  # equal is not worse
-        (metrics(0.896, 0.05), metrics(0.90, 0.05), True),  # AUC 0.004 lower: within the margin
-        (metrics(0.894, 0.05), metrics(0.90, 0.05), False),  # AUC 0.006 lower
-        (metrics(0.99, 0.051), metrics(0.90, 0.05), False),  # a higher FPR at threshold is never accepted
-        (metrics(None, 0.0), metrics(0.90, 0.05), False),  # the candidate could not be measured
-    ],
+from deepfake_detect.registry.gate import (
+    GatePolicy,
+    Reference,
+    compare,
+    decide,
+    expected_calibration_error,
+    gate_metrics,
+    render_summary,
 )
-def test_promote_only_when_not_worse(candidate: GateMetrics, current: GateMetrics, promote: bool) -> None:
-    decision = decide(candidate, current, max_auc_drop=0.005, current_version="1")
-    assert decision.promote is promote
-    assert decision.reasons
-    assert decision.candidate == candidate and decision.current == current and decision.current_version == "1"
+from tests.unit.registry.conftest import POLICY, scores
 
 
-def test_both_failures_are_reported() -> None:
-    decision = decide(metrics(0.5, 0.5), metrics(0.9, 0.05))
+def live(model: object) -> list[Reference]:
+    return [Reference("live", "1", model)]  # type: ignore[arg-type]
+
+
+def test_a_model_as_good_as_the_live_one_is_promoted() -> None:
+    same = scores(caught=45, flagged=1)
+    decision = decide(same, live(same), POLICY)
+    assert decision.promote, decision.reasons
+    [comparison] = decision.comparisons
+    assert comparison.passed and comparison.tpr is not None
+    assert (comparison.tpr.point, comparison.tpr.low, comparison.tpr.high) == (0.0, 0.0, 0.0)
+    assert decision.current_version == "1" and decision.policy["seed"] == 0
+
+
+def test_equal_auc_but_lower_tpr_at_the_operating_point_is_rejected() -> None:
+    """The same scores, so the same ranking and AUC; but the candidate's card threshold sits above
+    most of its fakes: at the threshold the product uses it catches far fewer."""
+    reference = scores(caught=45, flagged=1, threshold=0.5)
+    fake = [0.8] * 10 + [0.75] * 35 + [0.4] * 5
+    candidate = scores(fake=fake, flagged=1, threshold=0.78)
+    current = scores(fake=fake, flagged=1, threshold=0.5)
+    assert candidate.metrics().auc == current.metrics().auc == pytest.approx(reference.metrics().auc)
+    decision = decide(candidate, live(current), POLICY)
     assert not decision.promote
-    assert len(decision.reasons) == 2
-    assert "AUC" in decision.reasons[0] and "false positive rate" in decision.reasons[1]
+    [reason] = decision.reasons
+    assert reason.startswith("TPR at the card threshold 0.2000 vs 0.9000")
+    [comparison] = decision.comparisons
+    assert comparison.auc is not None and comparison.auc.point == 0.0  # AUC alone would have passed
+    assert comparison.tpr is not None and comparison.tpr.high < -POLICY.tpr_margin
 
 
-def test_first_model_is_promoted_when_measurable() -> None:
-    assert decide(metrics(0.7, 0.1), None).promote
-    assert not decide(metrics(None, None), None).promote
+def test_more_false_positives_at_the_threshold_are_rejected() -> None:
+    decision = decide(scores(flagged=6), live(scores(flagged=1)), POLICY)
+    assert not decision.promote
+    assert any(
+        r.startswith("false positive rate at the card threshold 0.1200 vs 0.0200") for r in decision.reasons
+    )
+
+
+def test_a_small_difference_within_the_margin_passes_and_a_large_one_does_not() -> None:
+    base = scores(caught=45, n=400)
+    assert decide(scores(caught=44, n=400), live(base), POLICY).promote  # one fake in 400
+    assert not decide(scores(caught=30, n=400), live(base), POLICY).promote  # fifteen
+
+
+def test_worse_calibration_is_rejected() -> None:
+    candidate = scores(real=[0.45] * 49 + [0.6], fake=[0.55] * 45 + [0.4] * 5)  # the same calls, mushy
+    decision = decide(candidate, live(scores(caught=45, flagged=1)), POLICY)
+    assert not decision.promote
+    assert any("calibration error (ECE)" in r for r in decision.reasons), decision.reasons
+
+
+def test_below_the_minimum_per_class_is_rejected_with_the_counts() -> None:
+    small = scores(n=19)
+    decision = decide(small, live(small), POLICY)
+    assert not decision.promote and decision.comparisons == []
+    assert decision.reasons == [
+        "the gate set has 19 scored real and 19 scored fake files (0 without a face or unreadable); "
+        "the gate needs at least 20 of each to compare models"
+    ]
+
+
+def test_unscored_files_count_against_the_minimum() -> None:
+    candidate = scores(real=[0.2] * 18 + [None] * 10, fake=[0.8] * 30)
+    decision = decide(candidate, live(candidate), POLICY)
+    assert not decision.promote and "18 scored real" in decision.reasons[0]
+    assert "(10 without a face or unreadable)" in decision.reasons[0]
+
+
+def test_only_files_both_models_scored_are_paired() -> None:
+    reference = scores(real=[0.2] * 30 + [None] * 20, fake=[0.8] * 50)
+    comparison = compare(scores(), Reference("live", "1", reference), GatePolicy(min_per_class=40))
+    assert not comparison.passed
+    assert comparison.candidate.n_real == comparison.reference.n_real == 30
+    assert "scored by both the candidate and the live model 1" in comparison.reasons[0]
+
+
+def test_the_decision_is_reproducible() -> None:
+    candidate, reference = scores(caught=42, flagged=2, n=60), scores(caught=44, flagged=1, n=60)
+    first = decide(candidate, live(reference), POLICY)
+    assert decide(candidate, live(reference), POLICY) == first
+    other_seed = decide(candidate, live(reference), GatePolicy(min_per_class=20, resamples=1000, seed=7))
+    assert other_seed.comparisons != first.comparisons  # the seed is what fixes the intervals
+
+
+def test_the_first_model_needs_only_to_be_measurable() -> None:
+    assert decide(scores(), [], POLICY).promote
+    assert not decide(scores(n=5), [], POLICY).promote
+
+
+def test_the_summary_names_the_decision_and_every_comparison() -> None:
+    decision = decide(scores(caught=30), [*live(scores()), Reference("best", "0.9", scores())], POLICY)
+    text = render_summary("2.0", decision, {"real_used": 50, "fake_used": 50})
+    assert text.startswith("gate report for candidate 2.0: REJECT\n")
+    assert "vs live 1:" in text and "vs best 0.9:" in text and "TPR difference -0.3000" in text
+    assert "gate set: real_used 50, fake_used 50" in text
 
 
 def test_roc_auc_counts_ties_half() -> None:
@@ -56,3 +130,35 @@ def test_gate_metrics_rates_at_threshold() -> None:
     assert m.fpr == 0.25 and m.tpr == 0.5
     assert (m.n_real, m.n_fake, m.n_skipped, m.threshold) == (4, 2, 3, 0.5)
     assert m.auc == pytest.approx(7 / 8)
+
+
+def test_expected_calibration_error() -> None:
+    labels = np.array([0, 0, 1, 1])
+    assert expected_calibration_error(labels, np.array([0.0, 0.0, 1.0, 1.0])) == 0.0
+    # Bin 5 holds all four at 0.5 with half of them fake: calibrated.
+    assert expected_calibration_error(labels, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
+    assert expected_calibration_error(labels, np.array([0.9, 0.9, 0.1, 0.1])) == pytest.approx(0.9)
+    assert expected_calibration_error(np.array([], dtype=np.int64), np.array([])) is None
+
+
+def test_the_vectorised_bootstrap_equals_resampling_the_files() -> None:
+    """Each resample's statistics, computed from multiplicities, equal those of the resampled list."""
+    from deepfake_detect.registry.gate import _bootstrap, _Paired
+
+    rng = np.random.default_rng(3)
+    candidate = scores(real=list(rng.random(23)), fake=list(rng.random(17)), threshold=0.55)
+    reference = scores(real=list(rng.random(23)), fake=list(rng.random(17)), threshold=0.45)
+    paired = _Paired.of(candidate, reference)
+    policy = GatePolicy(resamples=100, seed=11)
+    deltas = _bootstrap(paired, (0.55, 0.45), policy)
+    draws = np.random.default_rng(11)
+    real, fake = np.flatnonzero(paired.labels == 0), np.flatnonzero(paired.labels == 1)
+    w_real = draws.multinomial(real.size, np.full(real.size, 1 / real.size), size=100)
+    w_fake = draws.multinomial(fake.size, np.full(fake.size, 1 / fake.size), size=100)
+    for b in (0, 57, 99):
+        rows = np.concatenate([np.repeat(real, w_real[b]), np.repeat(fake, w_fake[b])])
+        y = paired.labels[rows]
+        mine = gate_metrics(y, paired.candidate[rows], 0.55)
+        theirs = gate_metrics(y, paired.reference[rows], 0.45)
+        for name in ("tpr", "fpr", "auc", "ece"):
+            assert deltas[name][b] == pytest.approx(getattr(mine, name) - getattr(theirs, name)), name

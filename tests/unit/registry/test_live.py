@@ -18,7 +18,8 @@ from tests.support.retrain import build_cast_classifier
 def publish(registry: LocalModelRegistry, tmp_path: Path, version: str, sign: float = 1.0) -> ModelPointer:
     path = build_cast_classifier(tmp_path / f"src-{version}", version=version, sign=sign)
     pointer = registry.publish(version, path, path.with_suffix(".json"))
-    registry.set_current(pointer)
+    current = registry.current()
+    registry.set_current(pointer, expected=current.version if current else None)
     return pointer
 
 
@@ -56,7 +57,7 @@ def test_promotion_is_picked_up_after_the_interval(
     assert result.model.sha256 == registry.current().sha256  # type: ignore[union-attr]
     assert not model.refresh(force=True)  # the same pointer: nothing to load
     # A rollback travels the same way.
-    registry.set_current(publish(registry, tmp_path, "2.1", sign=-1.0))
+    publish(registry, tmp_path, "2.1", sign=-1.0)
     clock.now += 301
     assert model.analyze(face_photo).result.model.version == "2.1"  # type: ignore[union-attr]
 

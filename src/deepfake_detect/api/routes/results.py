@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from deepfake_detect.api.deps import ErrorBody, ServicesDep, client_error
+from deepfake_detect.api.deps import ServicesDep, client_error, error_responses
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.registry.feedback import Feedback, Label
 
@@ -26,7 +26,7 @@ class FeedbackRequest(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-@router.get("/v1/results", tags=["results"])
+@router.get("/v1/results", tags=["results"], responses=error_responses(400))
 def list_results(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -35,12 +35,13 @@ def list_results(
     """Past results, newest first."""
     try:
         page = services.results.list(limit=limit, token=token)
-    except ValueError as exc:
-        raise client_error(400, "invalid_token", str(exc)) from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: a token of "[[[[...]]]]"
+        message = "invalid page token: pass next_token as it was given"
+        raise client_error(400, "invalid_token", message) from exc
     return ResultPage(items=page.items, next_token=page.next_token)
 
 
-@router.get("/v1/results/{result_id}", tags=["results"], responses={404: {"model": ErrorBody}})
+@router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(404))
 def get_result(services: ServicesDep, result_id: str) -> DetectionResult:
     result = services.results.get(result_id)
     if result is None:
@@ -51,7 +52,7 @@ def get_result(services: ServicesDep, result_id: str) -> DetectionResult:
 @router.get(
     "/v1/results/{result_id}/evidence.jpg",
     tags=["results"],
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(404)},
 )
 def get_evidence(services: ServicesDep, result_id: str) -> Response:
     """The image, or the video's most suspicious frame, that the face boxes refer to."""
@@ -69,7 +70,7 @@ def get_evidence(services: ServicesDep, result_id: str) -> Response:
 @router.post(
     "/v1/results/{result_id}/feedback",
     tags=["results"],
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    responses=error_responses(400, 403, 404, 409, 413),
 )
 def post_feedback(services: ServicesDep, result_id: str, body: FeedbackRequest) -> Feedback:
     """A reviewer's label for a scanned file; labelled files train the next model.

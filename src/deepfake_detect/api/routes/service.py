@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from deepfake_detect import __version__
-from deepfake_detect.api.deps import ServicesDep, client_error
+from deepfake_detect.api.deps import ServicesDep, client_error, error_responses
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.model_card import ModelCard
 
@@ -23,7 +24,14 @@ def health(services: ServicesDep) -> dict[str, str | int]:
     }
 
 
-@router.get("/v1/model", tags=["model"])
+# HEAD for uptime checks: a GET's headers, no body (the server drops it). Not in the schema:
+# HEAD is implied by GET there.
+@router.head("/health", include_in_schema=False)
+def health_head(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(health(services))
+
+
+@router.get("/v1/model", tags=["model"], responses=error_responses(503))
 def model(services: ServicesDep) -> ModelCard:
     try:
         return services.model_card()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from deepfake_detect.api.deps import ServicesDep, client_error, refused
+from deepfake_detect.api.deps import ServicesDep, client_error, error_responses, refused
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.formats import check_content_type
 
@@ -19,7 +19,7 @@ class UploadRequest(BaseModel):
     content_type: str
 
 
-@router.post("/v1/uploads", tags=["detect"])
+@router.post("/v1/uploads", tags=["detect"], responses=error_responses(400, 413, 415))
 def create_upload(services: ServicesDep, request: UploadRequest) -> dict[str, Any]:
     """Cloud only: a presigned POST to upload one file straight to the bucket."""
     if services.uploads is None:  # the router is only included in cloud mode

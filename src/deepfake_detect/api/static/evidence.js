@@ -1,8 +1,9 @@
 // The result view: the evidence image with boxes and heat maps, the faces, the technical details.
 import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
+import { renderCredentials } from "./provenance.js";
 import { service } from "./service.js";
 import { renderTimeline } from "./timeline.js";
-import { verdictWords } from "./verdicts.js";
+import { declared, verdictWords } from "./verdicts.js";
 import { BOX_FAKE, BOX_REAL, POLL_MAX_MS } from "./words.js";
 
 // ---------------------------------------------------------------- the result view
@@ -34,6 +35,7 @@ export function showResult(result, { focus, pinned, update = false }) {
   $("verdict-detail").textContent = words.detail;
 
   renderEvidence(result);
+  renderCredentials(result);
   renderFaces(result);
   renderTimeline(result);
   renderDetails(result);
@@ -75,6 +77,9 @@ export function renderEvidence(result) {
       faces.map((f, i) => `${faceLabel(result, f, i)}: ${percent(f.score)}`).join("; ")
     : `The ${kind} that was checked`;
   let caption = faces.length ? "Each face is boxed and labelled with its probability of manipulation." : "";
+  if (faces.length && declared(result)) {
+    caption += " The boxes are the model's view of each face; the verdict comes from the file's own metadata.";
+  }
   if (result.media_kind === "video" && faces.length) {
     caption = `The most suspicious moment, at ${formatSeconds(faces[0].timestamp_s)}. ` + caption;
   }
@@ -223,6 +228,8 @@ export function renderDetails(result) {
     ["Duration", typeof result.duration_s === "number" ? formatSeconds(result.duration_s) : null],
     ["Frames sampled", result.frames_sampled],
     ["Model", result.model ? `${result.model.name} ${result.model.version}` : null],
+    ["Model's own verdict", result.verdict_reason && result.classifier_verdict
+      ? result.classifier_verdict.replace("_", " ") : null],
     ["Time taken", result.timings_ms && result.timings_ms.total
       ? `${Math.round(result.timings_ms.total)} ms` : null],
   ];
@@ -231,10 +238,12 @@ export function renderDetails(result) {
   $("result-details").append(el("dt", { text: "Raw result" }), el("dd", null, link));
 }
 
+/** Name and value rows; a value is text, or a node (a list, a table) put in as it is. */
 export function fillPairs(dl, rows) {
   dl.replaceChildren();
   for (const [key, value] of rows) {
     if (value === null || value === undefined || value === "") continue;
-    dl.append(el("dt", { text: key }), el("dd", { text: String(value) }));
+    const dd = value instanceof Node ? el("dd", null, value) : el("dd", { text: String(value) });
+    dl.append(el("dt", { text: key }), dd);
   }
 }

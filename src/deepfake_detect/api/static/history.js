@@ -8,6 +8,7 @@ export const past = { token: null, loading: false, refreshTimer: 0 };
 
 export function historyVerdict(item) {
   if (item.status === "queued" || item.status === "processing") return "Checking…";
+  if (item.verdict === "fake" && item.verdict_reason) return "AI-generated (declared)";
   switch (item.verdict) {
     case "fake": return `Manipulated ${percent(item.score)}`;
     case "real": return `Authentic ${percent(item.score)}`;

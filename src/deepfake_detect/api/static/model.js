@@ -4,22 +4,109 @@ import { drawOverlay, fillPairs, view } from "./evidence.js";
 import { service } from "./service.js";
 
 // ---------------------------------------------------------------- model card
-export const METRIC_PERCENT = /acc|auc|precision|recall|f1|tpr|fpr|rate/i;
+// Metrics whose values in [0, 1] are rates, shown as percentages (AUC and ECE stay numbers).
+export const METRIC_PERCENT = /acc|precision|recall|f1|tpr|fpr|rate|called_fake|caught/i;
 
-export function metricRows(metrics, prefix, depth) {
+const words = (key) => String(key).replace(/_/g, " ");
+const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** One metric value as text; ``rates`` marks a group whose numbers are all rates (robustness). */
+export function formatMetric(key, value, rates = false) {
+  if (typeof value === "number") {
+    if ((rates || METRIC_PERCENT.test(key)) && key !== "n" && value >= 0 && value <= 1) {
+      return `${(value * 100).toFixed(1)}%`;
+    }
+    if (Number.isInteger(value)) return value.toLocaleString("en");
+    const size = Math.abs(value);
+    return size !== 0 && size < 0.001 ? value.toExponential(2) : String(Number(value.toFixed(4)));
+  }
+  if (Array.isArray(value)) {
+    const base = key.replace(/_?95ci$/, "");
+    const parts = value.map((v) => (isObject(v) || Array.isArray(v) ? JSON.stringify(v) : formatMetric(base, v, rates)));
+    return /95ci$/.test(key) && value.length === 2 ? `${parts[0]} to ${parts[1]} (95% interval)` : parts.join(", ");
+  }
+  return String(value);
+}
+
+/** A table of a list of records (one column per key), in a sideways scroller. */
+export function recordTable(records, caption, cls = null) {
+  const columns = [];
+  for (const record of records) {
+    for (const key of Object.keys(isObject(record) ? record : {})) if (!columns.includes(key)) columns.push(key);
+  }
+  const cell = (tag, text) => el(tag, { text });
+  const table = el("table", { class: cls },
+    caption ? el("caption", { class: "visually-hidden", text: caption }) : null,
+    el("thead", null, el("tr", null, ...columns.map((c) => el("th", { scope: "col", text: words(c) })))),
+    el("tbody", null, ...records.map((record) => el("tr", null, ...columns.map((c) => {
+      const value = isObject(record) ? record[c] : null;
+      return cell("td", value === null || value === undefined ? "–" : formatMetric(c, value));
+    })))));
+  // A scroller is focusable, so that a keyboard can scroll it too.
+  return el("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": caption || "table" }, table);
+}
+
+/** The metrics tree as nested, folded groups: each level's values as name/value pairs, each
+ * deeper level a <details> of its own, a list of records as a table. Nothing is "[object Object]". */
+export function metricsTree(metrics, label = "") {
+  const fragment = document.createDocumentFragment();
+  const rates = typeof metrics.rate === "string";
   const rows = [];
-  for (const [key, value] of Object.entries(metrics || {})) {
-    const name = prefix ? `${prefix} › ${key.replace(/_/g, " ")}` : key.replace(/_/g, " ");
-    if (typeof value === "number") {
-      const asPercent = METRIC_PERCENT.test(key) && value >= 0 && value <= 1;
-      rows.push([name, asPercent ? `${(value * 100).toFixed(1)}%` : String(Number(value.toFixed(4)))]);
-    } else if (value && typeof value === "object" && !Array.isArray(value) && depth < 2) {
-      rows.push(...metricRows(value, name, depth + 1));
-    } else if (value !== null && value !== undefined) {
-      rows.push([name, Array.isArray(value) ? value.join(", ") : String(value)]);
+  const groups = [];
+  for (const [key, value] of Object.entries(metrics)) {
+    if (value === null || value === undefined) continue;
+    if (isObject(value)) groups.push([key, value]);
+    else if (Array.isArray(value) && value.some(isObject)) groups.push([key, value]);
+    else rows.push([words(key), formatMetric(key, value, rates)]);
+  }
+  if (rows.length) {
+    const dl = el("dl", { class: "kv" });
+    fillPairs(dl, rows);
+    fragment.append(dl);
+  }
+  for (const [key, value] of groups) {
+    const name = label ? `${label} › ${words(key)}` : words(key);
+    const body = Array.isArray(value) ? recordTable(value, name) : metricsTree(value, name);
+    const count = Array.isArray(value) ? ` (${value.length})` : "";
+    fragment.append(el("details", { class: "metric-group", "data-metric": name },
+      el("summary", { text: `${words(key)}${count}` }), body));
+  }
+  return fragment;
+}
+
+const sentence = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
+
+/** The card's training data: sources as a list, per-source counts as a table (with the totals),
+ * other groups as name/value pairs, single values as lines. */
+export function trainingData(data) {
+  if (data === null || data === undefined) return [];
+  if (!isObject(data)) data = { sources: Array.isArray(data) ? data : [String(data)] };
+  const table = Object.entries(data).find(([, v]) => isObject(v) && Object.values(v).length
+    && Object.values(v).every(isObject));
+  const parts = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (value === null || value === undefined) continue;
+    const title = el("p", { class: "card-note", text: `${sentence(words(key))}:` });
+    if (Array.isArray(value)) {
+      if (!value.length) continue;
+      parts.push(title, el("ul", { class: "card-list" },
+        ...value.map((v) => el("li", { text: isObject(v) ? JSON.stringify(v) : String(v) }))));
+    } else if (table && key === table[0]) {
+      // {source: {train, val, test}}: one row per source, and the totals ("faces") below them.
+      const rows = Object.entries(value).map(([name, counts]) => ({ source: name, ...counts }));
+      if (isObject(data.faces)) rows.push({ source: "all", ...data.faces });
+      parts.push(title, recordTable(rows, words(key), "card-table"));
+    } else if (isObject(value)) {
+      if (table && key === "faces") continue; // the totals row of the table
+      const dl = el("dl", { class: "kv" });
+      fillPairs(dl, Object.entries(value).filter(([, v]) => !isObject(v))
+        .map(([k, v]) => [words(k), formatMetric(k, v)]));
+      parts.push(title, dl);
+    } else {
+      parts.push(el("p", { class: "card-note", text: `${sentence(words(key))}: ${formatMetric(key, value)}` }));
     }
   }
-  return rows;
+  return parts;
 }
 
 export async function loadModelCard() {
@@ -28,8 +115,6 @@ export async function loadModelCard() {
     const card = await getJson("v1/model");
     service.card = card;
     service.inputSize = card.preprocessing && card.preprocessing.input_size;
-    const data = Array.isArray(card.training_data) ? card.training_data.join(", ")
-      : Object.keys(card.training_data || {}).join(", ");
     fillPairs(dl, [
       ["Name", card.name],
       ["Version", card.version],
@@ -38,13 +123,19 @@ export async function loadModelCard() {
       ["Decision threshold", typeof card.threshold === "number" ? percent(card.threshold) : null],
       ["Face crop", service.inputSize ? `${service.inputSize} × ${service.inputSize} pixels` : null],
       ["Heat map", card.outputs && card.outputs.cam ? "class-activation map" : "not available"],
-      ["Training data", data],
       ["Licence", card.license],
     ]);
-    // The evaluation can run to dozens of rows: folded away, so it does not make the page long.
-    const metrics = metricRows(card.metrics, "", 0);
-    fillPairs($("model-metrics"), metrics);
-    $("model-metrics-block").hidden = metrics.length === 0;
+    // The training data gets the panel's whole width (its table does not fit beside a name column),
+    // folded like the metrics so that the page stays short.
+    const training = trainingData(card.training_data);
+    $("model-training").replaceChildren(...training);
+    $("model-training-block").hidden = training.length === 0;
+    // The evaluation runs to hundreds of values: folded away, group by group, so it does not make
+    // the page long.
+    const metrics = $("model-metrics");
+    const tree = isObject(card.metrics) ? metricsTree(card.metrics) : null;
+    metrics.replaceChildren(...(tree ? [tree] : []));
+    $("model-metrics-block").hidden = !metrics.children.length;
     const limits = $("model-limitations");
     limits.replaceChildren();
     if (card.limitations && card.limitations.length) {

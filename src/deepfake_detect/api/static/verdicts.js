@@ -3,7 +3,22 @@ import { $, percent } from "./client.js";
 import { ERROR_WORDS } from "./words.js";
 
 // ---------------------------------------------------------------- verdict words
+/** What the classifier alone said, in a few words (for a verdict its file's metadata decided). */
+export function classifierWords(result) {
+  switch (result.classifier_verdict) {
+    case "fake": return `the model alone also calls it manipulated (${percent(result.score)} probability)`;
+    case "real": return `the model alone sees no sign of manipulation (${percent(result.score)} probability)`;
+    case "no_face": return "the model found no face to score";
+    default: return typeof result.score === "number"
+      ? `the model gives a ${percent(result.score)} probability of manipulation` : "";
+  }
+}
+
+/** The verdict was decided by the file's own metadata, not by the classifier. */
+export const declared = (result) => result.verdict === "fake" && Boolean(result.verdict_reason);
+
 export function summary(result) {
+  if (declared(result)) return `AI-generated, by its own metadata; ${classifierWords(result)}`;
   switch (result.verdict) {
     case "fake": return `likely manipulated (${percent(result.score)} probability)`;
     case "real": return `no sign of manipulation (${percent(result.score)} probability of manipulation)`;
@@ -18,6 +33,16 @@ export function verdictWords(result) {
   // The server decides every verdict; the threshold is only quoted.
   const threshold = result.threshold;
   const kind = result.media_kind === "video" ? "video" : "photo";
+  if (declared(result)) {
+    const said = classifierWords(result);
+    return {
+      cls: "fake",
+      title: "AI-generated, by its own metadata",
+      detail: `This ${kind} declares that it was made by a generative model: ${result.verdict_reason}. ` +
+        "A file's own declaration decides the verdict" + (said ? `; ${said}.` : ".") +
+        " See Content credentials below.",
+    };
+  }
   switch (result.verdict) {
     case "fake":
       return {

@@ -32,7 +32,9 @@ class Claim(_Record):
     """One statement that the file makes about itself (a C2PA manifest, an XMP packet, its EXIF, its
     PNG text chunks)."""
 
-    source: ClaimSource
+    source: ClaimSource = Field(
+        description="where it was read: c2pa (a manifest), xmp (a packet), exif, png_text (the text chunks)"
+    )
     digital_source_type: str | None = Field(
         None, description="IPTC/C2PA digital source type as written (URI or bare term)"
     )
@@ -60,28 +62,37 @@ class C2paInfo(_Record):
         False, description="the C2PA SDK read and validated it; false means present but not validated"
     )
     validation_state: str | None = Field(None, description="the SDK's verdict: Invalid, Valid or Trusted")
-    signature_valid: bool | None = None
-    trusted: bool | None = None
-    hashes_match: bool | None = None
-    signer: str | None = None
-    issuer: str | None = None
-    signed_at: str | None = None
-    claim_generator: str | None = None
-    active_manifest: str | None = None
-    manifests: int = 0
+    signature_valid: bool | None = Field(
+        None, description="the active manifest's claim signature validates (None: not checked)"
+    )
+    trusted: bool | None = Field(
+        None, description="the signer chains to the configured trust anchors (None: not checked)"
+    )
+    hashes_match: bool | None = Field(
+        None, description="the hard-binding hash assertions match the file's bytes (None: not checked)"
+    )
+    signer: str | None = Field(None, description="the signing certificate's common name (or issuer)")
+    issuer: str | None = Field(None, description="the issuer of the signing certificate")
+    signed_at: str | None = Field(None, description="the signing time, as the SDK reports it")
+    claim_generator: str | None = Field(None, description="the software that wrote the active manifest")
+    active_manifest: str | None = Field(None, description="the label of the active manifest")
+    manifests: int = Field(0, description="manifests in the store (ingredients' included)")
     failures: list[str] = Field(default_factory=list, description="validation failure codes (bounded)")
     remote_url: str | None = Field(None, description="a remote manifest the file points to (never fetched)")
-    sdk_version: str | None = None
+    sdk_version: str | None = Field(None, description="the C2PA SDK version that read the store")
     error: str | None = Field(None, description="why the store could not be read or validated")
 
 
 class Provenance(_Record):
     """What a file's own metadata says about where it came from."""
 
-    claims: list[Claim] = Field(default_factory=list)
+    claims: list[Claim] = Field(
+        default_factory=list,
+        description="one per C2PA manifest, XMP packet, EXIF block or set of PNG text chunks",
+    )
     declared_ai: bool = Field(False, description="some claim declares generation by an AI model")
     reason: str | None = Field(None, description="the strongest such claim, in words")
-    c2pa: C2paInfo | None = None
+    c2pa: C2paInfo | None = Field(None, description="the C2PA manifest store; None when the file has none")
     errors: list[str] = Field(default_factory=list, description="what could not be read, and why")
 
     def to_dict(self) -> dict[str, Any]:
