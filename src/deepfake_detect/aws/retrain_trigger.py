@@ -235,6 +235,15 @@ class RetrainTrigger:
             },
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": s.training.use_spot,
+            # Training finds these folders by SageMaker's layout on its own (training/config.py);
+            # the variables say the same for anyone reading the job, and win where they differ.
+            "Environment": {
+                "SM_CHANNEL_SHARED": "/opt/ml/input/data/shared",
+                "SM_CHANNEL_FEEDBACK": "/opt/ml/input/data/feedback",
+                "SM_MODEL_DIR": "/opt/ml/model",
+                "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+                "PYTHONUNBUFFERED": "1",
+            },
             "Tags": [{"Key": "deepfake-detect:model-version", "Value": version}],
         }
         if s.training.use_spot:

@@ -149,6 +149,8 @@ def test_schedule_starts_one_job_with_the_settings(
     assert job["EnableManagedSpotTraining"] is True
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
     assert job["HyperParameters"] == {"epochs": "6", "version": "2026.11.27-030000"}
+    assert job["Environment"]["SM_MODEL_DIR"] == "/opt/ml/model"
+    assert job["Environment"]["SM_CHANNEL_FEEDBACK"] == "/opt/ml/input/data/feedback"
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
     assert channels == {
         "shared": "s3://models/training-data/shared/",
