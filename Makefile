@@ -9,7 +9,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 SHARED ?= ../shared
 export DEEPFAKE_SHARED_DIR ?= $(abspath $(SHARED))
 
-.PHONY: build-ApiFunction run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack sam-validate train evaluate clean
+.PHONY: build-ApiFunction build-DeadLetterFunction run test venv venv-dev models system-deps lint typecheck unit integration e2e bench stack sam-validate train evaluate clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -106,3 +106,7 @@ build-ApiFunction:
 	pip install --disable-pip-version-check -q --no-deps --target "$(ARTIFACTS_DIR)" "$(ARTIFACTS_DIR)"/.wheel/*.whl
 	rm -rf "$(ARTIFACTS_DIR)/.wheel" "$(ARTIFACTS_DIR)/training" "$(ARTIFACTS_DIR)/bin"
 	cp functions/api/app.py "$(ARTIFACTS_DIR)/api_app.py"
+
+# The dead-letter consumer ships in the API's zip (no scanner either), with its own entry point.
+build-DeadLetterFunction: build-ApiFunction
+	cp functions/dead_letters/app.py "$(ARTIFACTS_DIR)/dead_letter_app.py"

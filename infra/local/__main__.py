@@ -103,6 +103,7 @@ def run_stack(args: argparse.Namespace) -> int:
     from deepfake_detect.api.app import create_app
     from deepfake_detect.aws.api import cloud_services
     from deepfake_detect.settings import Settings
+    from infra.local.auth import DevJwtAuthorizer
 
     logging.basicConfig(level=logging.INFO)
     base = Settings()
@@ -121,15 +122,19 @@ def run_stack(args: argparse.Namespace) -> int:
             f"moto server      {stack.endpoint}\nDynamoDB Local   {stack.dynamodb_endpoint}\n"
             f"upload bucket    s3://{resources.upload_bucket}/{settings.aws.upload_prefix}\n"
             f"results table    {resources.results_table}\nqueue            {resources.queue_url}\n"
-            f"cloud API        http://127.0.0.1:{port}/docs\nlogs             {work_dir}\n"
+            f"event bus        {resources.event_bus_name} (Scan Completed events)\n"
+            f"cloud API        http://127.0.0.1:{port}/docs (as 'stack-user'; another user: "
+            "Authorization: Bearer $(python -m infra.local token --sub bob))\n"
+            f"logs             {work_dir}\n"
             "environment for the AWS CLI or boto3:"
         )
         for name, value in stack.environment(settings).items():
             print(f"  export {name}={value}")
         print(f"  export AWS_ENDPOINT_URL={stack.endpoint}")
         try:
+            # The JWT authorizer's part, without signatures: a bearer token's claims, else one user.
             uvicorn.run(
-                create_app(settings, cloud_services(settings)),
+                DevJwtAuthorizer(create_app(settings, cloud_services(settings))),
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
@@ -150,7 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--queue-arn", required=True)
     worker.add_argument("--batch-size", type=int, default=10)
     worker.add_argument("--timeout", type=float, default=120.0)
+    token = commands.add_parser("token", help="an unsigned token for the local stack's cloud API")
+    token.add_argument("--sub", required=True, help="the user's id (owner of what they upload)")
+    token.add_argument("--email", default="")
+    token.add_argument("--group", action="append", default=[], help="e.g. reviewers (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "token":
+        from infra.local.auth import dev_token
+
+        print(dev_token(args.sub, args.email, tuple(args.group)))
+        return 0
     return run_worker(args) if args.command == "worker" else run_stack(args)
 
 

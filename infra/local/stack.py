@@ -112,9 +112,11 @@ class StackResources:
     queue_name: str
     dead_letter_queue_name: str
     model_parameter: str
+    event_bus_name: str = ""
     queue_url: str = ""
     queue_arn: str = ""
     dead_letter_queue_url: str = ""
+    max_receive_count: int = 0  # the detect queue's, as provisioned
 
     @classmethod
     def named(cls, suffix: str) -> StackResources:
@@ -127,6 +129,7 @@ class StackResources:
             queue_name=f"deepfake-detect-{suffix}",
             dead_letter_queue_name=f"deepfake-detect-dlq-{suffix}",
             model_parameter=f"/deepfake-{suffix}/current-model",
+            event_bus_name=f"deepfake-events-{suffix}",
         )
 
 
@@ -224,6 +227,9 @@ class LocalAwsStack:
                 "aws.results_table": resources.results_table,
                 "aws.idempotency_table": resources.idempotency_table,
                 "aws.model_parameter": resources.model_parameter,
+                "aws.event_bus_name": resources.event_bus_name,
+                "aws.max_receive_count": resources.max_receive_count or 5,
+                "aws.detect_queue_url": resources.queue_url,
             }
         )
 
@@ -239,6 +245,11 @@ class LocalAwsStack:
             "aws.results_table",
             "aws.idempotency_table",
             "aws.model_parameter",
+            "aws.event_bus_name",
+            "aws.max_receive_count",
+            "aws.min_start_s",
+            "aws.finish_reserve_s",
+            "aws.pipeline_owner",
             "models_dir",
             "classifier_model",
             "detector_model",
@@ -263,6 +274,7 @@ class LocalAwsStack:
         self._create_tables(declared, resources)
         self._create_queues(declared, resources, visibility_timeout_s, max_receive_count)
         self._create_buckets(declared, resources)
+        self._create_event_bus(declared, resources)
         self._publish_model(resources, settings)
         return resources
 
@@ -317,6 +329,7 @@ class LocalAwsStack:
         )["Attributes"]["QueueArn"]
         queue = declared["DetectQueue"]["Properties"]
         redrive = queue["RedrivePolicy"]
+        resources.max_receive_count = int(max_receive_count or redrive["maxReceiveCount"])
         resources.queue_url = sqs.create_queue(
             QueueName=resources.queue_name,
             Attributes={
@@ -363,6 +376,12 @@ class LocalAwsStack:
         s3.put_bucket_notification_configuration(
             Bucket=resources.upload_bucket, NotificationConfiguration={"QueueConfigurations": configs}
         )
+
+    def _create_event_bus(self, declared: dict[str, Any], resources: StackResources) -> None:
+        """The bus the detect function puts Scan Completed events on (the template's EventBus; its
+        conditional webhook rule is not created here: tests add their own rules)."""
+        if declared.get("EventBus", {}).get("Type") == "AWS::Events::EventBus":
+            self.client("events").create_event_bus(Name=resources.event_bus_name)
 
     def _publish_model(self, resources: StackResources, settings: Settings) -> None:
         """The state the stack's SeedModelPointer leaves: the shipped classifier and its card under

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from deepfake_detect.core.config import DetectionConfig, MediaLimits, PipelineConfig, VideoConfig
@@ -93,6 +94,23 @@ class ServiceSettings(BaseSettings):
     max_attempts: int = Field(
         3, ge=1, description="starts of one scan (across restarts) before it is failed as internal_error"
     )
+    retention_interval_s: float = Field(
+        3600.0,
+        gt=0.0,
+        description="how often the service deletes results past DEEPFAKE_RESULT_RETENTION_DAYS",
+    )
+    # Completion events of the local service (docs/events.md): each result that reaches done or
+    # failed is posted here, signed with the secret, retried with backoff, never holding up a scan.
+    webhook_url: str = Field("", description="where Scan Completed events are posted ('' for none)")
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="the HMAC-SHA256 key of X-Deepfake-Signature (needed with the URL)"
+    )
+    webhook_max_attempts: int = Field(6, ge=1, le=50, description="deliveries tried per event")
+    webhook_backoff_s: float = Field(
+        2.0, gt=0.0, description="wait before the 2nd attempt; doubled after each failure"
+    )
+    webhook_max_backoff_s: float = Field(300.0, gt=0.0, description="the longest wait between attempts")
+    webhook_timeout_s: float = Field(10.0, gt=0.0, description="one attempt's connect + answer time")
 
     @field_validator("extra_hosts", mode="before")
     @classmethod
@@ -111,6 +129,20 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"{host!r}: a wildcard host must look like '*.example.lan'")
         return hosts
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("the webhook URL must be http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> ServiceSettings:
+        if self.webhook_url and not self.webhook_secret.get_secret_value():
+            raise ValueError("DEEPFAKE_SERVICE_WEBHOOK_SECRET is needed with DEEPFAKE_SERVICE_WEBHOOK_URL")
+        return self
+
 
 class AwsSettings(BaseSettings):
     """The cloud deployment and the local AWS stack.
@@ -128,7 +160,7 @@ class AwsSettings(BaseSettings):
     upload_bucket: str = ""
     upload_prefix: str = Field("uploads/", description="keys under this prefix are scanned")
     results_table: str = ""
-    results_index: str = "by_created"
+    results_index: str = Field("by_owner", description="the results table's index: owner + created_key")
     idempotency_table: str = ""
     presign_expires_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     result_retention_days: int = Field(365, ge=1, description="DynamoDB TTL of finished results")
@@ -144,6 +176,29 @@ class AwsSettings(BaseSettings):
     model_parameter: str = Field("", description="SSM parameter naming the current model")
     feedback_table: str = Field("", description="DynamoDB table of reviewer labels")
     gate_prefix: str = Field("gate/", description="the gate set in the models bucket: <prefix>real/, fake/")
+    # Owners (the API) and the detect function's resilience (docs/deploy.md).
+    reviewers_group: str = Field("reviewers", description="the Cognito group whose members may label results")
+    pipeline_owner: str = Field(
+        "",
+        description="owner (a user's sub) of files put in the bucket outside the API; '' leaves them "
+        "unowned (in no one's list)",
+    )
+    max_receive_count: int = Field(
+        5, ge=1, description="the detect queue's maxReceiveCount: on the last receive a failure is recorded"
+    )
+    finish_reserve_s: float = Field(
+        10.0, ge=0.0, description="seconds an invocation keeps to store a result: a scan still running is cut"
+    )
+    min_start_s: float = Field(
+        20.0,
+        ge=0.0,
+        description="a file is not started with less time left; it is retried in a later invocation",
+    )
+    # Completion events (docs/events.md) and the backfill command's queue.
+    event_bus_name: str = Field(
+        "", description="EventBridge bus the detect function puts Scan Completed events on ('' none)"
+    )
+    detect_queue_url: str = Field("", description="the detect queue (deepfake-detect backfill)")
 
 
 class TrainingSettings(BaseSettings):
@@ -216,6 +271,12 @@ class Settings(BaseSettings):
     # How often a detect worker re-reads the model pointer (a promotion reaches it within this).
     model_refresh_s: float = Field(300.0, ge=0.0)
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 lets the runtime choose")
+    # The local store's retention, like the bucket's lifecycle in the cloud: results older than
+    # this are deleted with their upload and evidence image (at start, then every
+    # service.retention_interval_s). None keeps them.
+    result_retention_days: float | None = Field(
+        None, gt=0, description="local results (and their files) are deleted after this many days"
+    )
 
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)

@@ -87,14 +87,20 @@ def seen_texts(page: Page) -> list[str]:
 
 
 def overlay_pixel(page: Page, x: float, y: float, original_width: float) -> list[int]:
-    """RGBA of the overlay canvas at a point given in original image pixels."""
+    """RGBA of the overlay canvas at a point given in original image pixels: the most opaque of
+    the pixel there and its neighbours (a 2.5 px line centred on a pixel's edge, x.5, covers the
+    pixel that x rounds to only in part)."""
     pixel: list[int] = page.evaluate(
         """([x, y, width]) => {
             const canvas = document.getElementById('evidence-overlay');
             const s = canvas.width / width;
-            const px = Math.min(canvas.width - 1, Math.max(0, Math.round(x * s)));
-            const py = Math.min(canvas.height - 1, Math.max(0, Math.round(y * s)));
-            return Array.from(canvas.getContext('2d').getImageData(px, py, 1, 1).data);
+            const clamp = (v, most) => Math.min(most, Math.max(0, v));
+            const px = clamp(Math.round(x * s) - 1, canvas.width - 3);
+            const py = clamp(Math.round(y * s) - 1, canvas.height - 3);
+            const data = canvas.getContext('2d').getImageData(px, py, 3, 3).data;
+            let best = 0;
+            for (let i = 4; i < data.length; i += 4) if (data[i + 3] > data[best + 3]) best = i;
+            return Array.from(data.slice(best, best + 4));
         }""",
         [x, y, original_width],
     )

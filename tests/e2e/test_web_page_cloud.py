@@ -2,12 +2,15 @@
 
 S3 is moto in server mode on loopback (a real HTTP endpoint, so the browser does the cross-origin
 presigned POST itself). The API is the real app with the real ``S3UploadSigner``; results live in
-SQLite instead of DynamoDB (the page cannot tell). A small watcher stands in for the S3 event ->
-SQS -> detect function chain: when an uploaded object lands, it runs the scan.
+SQLite instead of DynamoDB (the page cannot tell), reviewers' labels in a DynamoDB table on the same
+moto server. A small watcher stands in for the S3 event -> SQS -> detect function chain: when an
+uploaded object lands, it runs the scan. The caller is the one API Gateway's JWT authorizer would
+name, set by the test (``CloudStack.caller``): a signed-in reviewer unless a test says otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -15,15 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from moto.server import ThreadedMotoServer
 from playwright.sync_api import Page, expect
+from starlette.requests import HTTPConnection
 
 from deepfake_detect.api.app import create_app
+from deepfake_detect.api.identity import REVIEWERS_GROUP, Caller
 from deepfake_detect.api.services import Services
 from deepfake_detect.aws.api import S3UploadSigner
-from deepfake_detect.aws.clients import s3_client
+from deepfake_detect.aws.clients import dynamodb_client, s3_client
+from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.stores import S3MediaStore
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.local.stores import SQLiteResultStore
@@ -46,12 +53,27 @@ from tests.support.net import free_port
 pytestmark = pytest.mark.e2e
 
 BUCKET = "deepfake-uploads-e2e"
+FEEDBACK_TABLE = "deepfake-feedback-e2e"
+# The signed-in user the token would name: a reviewer, and the same person outside the group.
+REVIEWER = Caller(
+    owner="a1b2c3d4-sub-of-alice", name="alice@example.com", groups=frozenset({REVIEWERS_GROUP})
+)
+NOT_A_REVIEWER = Caller(owner=REVIEWER.owner, name=REVIEWER.name, groups=frozenset())
 
 
 @dataclass
 class CloudStack:
     server: LiveServer
     settings: Settings
+    callers: list[Caller]  # callers[0] is who every request comes from
+
+    @property
+    def caller(self) -> Caller:
+        return self.callers[0]
+
+    @caller.setter
+    def caller(self, caller: Caller) -> None:
+        self.callers[0] = caller
 
 
 def _scan_landed_uploads(
@@ -90,7 +112,12 @@ def cloud_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
             models_dir=tiny_model_dir,
             classifier_model=TINY_MODEL,
             data_dir=root / "data",
-            aws=AwsSettings(endpoint_url=f"http://127.0.0.1:{moto_port}", upload_bucket=BUCKET),
+            aws=AwsSettings(
+                endpoint_url=f"http://127.0.0.1:{moto_port}",
+                dynamodb_endpoint_url=f"http://127.0.0.1:{moto_port}",
+                upload_bucket=BUCKET,
+                feedback_table=FEEDBACK_TABLE,
+            ),
             limits=LimitsSettings(max_upload_bytes=6_000_000),
             video=VideoSettings(sample_frames=16),
             intra_op_threads=1,
@@ -110,15 +137,29 @@ def cloud_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
                 ]
             },
         )
+        dynamodb = dynamodb_client(settings)
+        dynamodb.create_table(  # as template.yaml's FeedbackTable
+            TableName=FEEDBACK_TABLE,
+            KeySchema=[{"AttributeName": "result_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "result_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         media = S3MediaStore(s3, BUCKET, tmp_dir=root)
         results = SQLiteResultStore(root / "results.sqlite3")
         card = ModelCard.load((tiny_model_dir / TINY_MODEL).with_suffix(".json"))
+        callers = [REVIEWER]
+
+        def identity(connection: HTTPConnection) -> Caller:
+            return callers[0]
+
         services = Services(
             settings=settings,
             media=media,
             results=results,
             model_card=lambda: card,
             uploads=S3UploadSigner(s3, settings, results),
+            feedback=DynamoDBFeedbackStore(dynamodb, FEEDBACK_TABLE),
+            identity=identity,
         )
         assert services.mode == "cloud"
         app = create_app(settings, services)
@@ -142,7 +183,9 @@ def cloud_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
                     pytest.fail("the cloud-mode API did not start", pytrace=False)
                 time.sleep(0.05)
             url = f"http://127.0.0.1:{api_port}"
-            yield CloudStack(LiveServer(url=url, data_dir=root, log_path=root / "none.log"), settings)
+            yield CloudStack(
+                LiveServer(url=url, data_dir=root, log_path=root / "none.log"), settings, callers
+            )
         finally:
             stop.set()
             scanner.join(timeout=10)
@@ -199,3 +242,93 @@ def test_cloud_upload_goes_to_the_bucket_and_polls(
     job_row(page, video.name).get_by_role("button", name="View result").click()
     expect(page.locator("#timeline svg polyline")).not_to_have_count(0)
     page.screenshot(path=str(artifacts / "cloud-mode.png"), full_page=True)
+
+
+def test_cloud_result_to_share_print_and_review(
+    page: Page, cloud_stack: CloudStack, shared_data: Path, artifacts: Path
+) -> None:
+    """The report and the reviewer's side on the cloud back end: the address, the JSON, the print
+    view and the PDF, a label recorded under the signed-in user (in DynamoDB), and the API's 403
+    for a user outside the reviewers group, shown in its own words."""
+    server = cloud_stack.server
+    first = shared_data / "deepface_photos" / "img2.jpg"
+    second = shared_data / "deepface_photos" / "img3.jpg"
+    open_page(page, server)
+    page.set_input_files("#file-input", [first, second])
+    wait_finished(page, first.name)
+    wait_finished(page, second.name)
+    shown = page.locator("#result-file").inner_text()
+    other = second if shown == first.name else first
+    result = shown_result(page, server)
+    assert page.url == f"{server.url}/#result/{result['id']}"
+
+    # Back and forward between the result that opened by itself, the one picked, and none.
+    job_row(page, other.name).get_by_role("button", name="View result").click()
+    expect(page.locator("#result-file")).to_have_text(other.name)
+    page.go_back()
+    expect(page.locator("#result-file")).to_have_text(shown)
+    page.go_back()
+    expect(page.locator("#result-panel")).to_be_hidden()
+    page.go_forward()
+    expect(page.locator("#result-file")).to_have_text(shown)
+    # The link opens it on a fresh load.
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#result-file")).to_have_text(shown)
+    expect(page.locator("#evidence-image")).to_be_visible()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download JSON").click()
+    assert (
+        json.loads(Path(download_info.value.path()).read_text())
+        == server.api(f"/v1/results/{result['id']}").json()
+    )
+
+    page.emulate_media(media="print")
+    for selector in ("#report-header", "#verdict-title", "#evidence-image", "#faces"):
+        expect(page.locator(selector)).to_be_visible()
+    for selector in ("#upload-panel", "#history", "#model-card", "#result-actions", "#review"):
+        expect(page.locator(selector)).to_be_hidden()
+    facts = page.locator("#report-facts")
+    # The hash is the detect function's to record (source.sha256); until it does, the report says so.
+    sha256 = result["source"].get("sha256")
+    expect(facts).to_contain_text(sha256 if sha256 else "not recorded by this service")
+    expect(facts).to_contain_text(f"{server.url}/#result/{result['id']}")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
+    page.emulate_media(media="screen")
+
+    # A label, recorded under the signed-in reviewer.
+    expect(page.locator("#review-signed-in")).to_be_visible()
+    page.get_by_text("Add a note").click()
+    page.get_by_label("Note (optional)").fill("a known stock photo")
+    page.get_by_role("button", name="Fake", exact=True).click()
+    current = page.locator("#review-current")
+    expect(current).to_contain_text(f"Reviewed: fake, by {REVIEWER.name} on")
+    labels = server.api(f"/v1/feedback?result_id={result['id']}").json()["items"]
+    assert [(x["label"], x["reviewer"], x["note"]) for x in labels] == [
+        ("fake", REVIEWER.name, "a known stock photo")
+    ]
+    row = page.locator(f"#history > li[data-result-id='{result['id']}']")
+    expect(row.locator(".h-review")).to_have_text("reviewed: fake")
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(row.locator(".h-review")).to_have_text("reviewed: fake")
+
+    # The same person outside the reviewers group: the API's 403, in its own words.
+    cloud_stack.caller = NOT_A_REVIEWER
+    try:
+        refused = httpx.post(
+            f"{server.url}/v1/results/{result['id']}/feedback", json={"label": "real"}, timeout=10
+        )
+        assert refused.status_code == 403
+        reason = refused.json()["detail"]["message"]
+        page.get_by_role("button", name="Real", exact=True).click()
+        expect(page.locator("#review-error")).to_have_text(
+            f"You may not label results here. The server said: {reason}"
+        )
+        expect(current).to_contain_text("Reviewed: fake")
+        page.screenshot(path=str(artifacts / "cloud-review-refused.png"), full_page=True)
+    finally:
+        cloud_stack.caller = REVIEWER
+    assert server.api(f"/v1/feedback?result_id={result['id']}").json()["items"][0]["label"] == "fake"

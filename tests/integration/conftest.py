@@ -32,6 +32,8 @@ VISIBILITY_TIMEOUT_S = 3
 MAX_RECEIVE_COUNT = 3
 # The context's time limit: also how long a crashed invocation's "in progress" marker blocks a retry.
 FUNCTION_TIMEOUT_S = 2.0
+FINISH_RESERVE_S = 0.2
+MIN_START_S = 0.3
 _suffixes = itertools.count()
 
 
@@ -58,21 +60,37 @@ def resources(aws_stack: LocalAwsStack, base_settings: Settings) -> StackResourc
 
 @pytest.fixture
 def cloud_settings(aws_stack: LocalAwsStack, base_settings: Settings, resources: StackResources) -> Settings:
-    return aws_stack.settings(base_settings, resources)
+    # The detect function's time reserves, scaled to FUNCTION_TIMEOUT_S (in AWS: 10 and 20 of 120 s).
+    return aws_stack.settings(base_settings, resources).updated(
+        {"aws.finish_reserve_s": FINISH_RESERVE_S, "aws.min_start_s": MIN_START_S}
+    )
 
 
 @dataclass
 class CountingDetector:
-    """Wraps the real detector: counts scans per file and can crash the "runtime" on the n-th scan."""
+    """Wraps the real detector: counts scans per file and can crash the "runtime" on the n-th scan,
+    or on every scan of a poison file (``crash_names``), or never finish one (``slow_names``: it
+    reports progress until the time budget stops it, as a long video would)."""
 
     detector: ScanPipeline
     crash_on: int | None = None
+    crash_names: frozenset[str] = frozenset()
+    slow_names: frozenset[str] = frozenset()
     scanned: list[str] = field(default_factory=list)
 
     def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
         if self.crash_on is not None and len(self.scanned) + 1 == self.crash_on:
             self.scanned.append(f"crash:{display_path}")
             raise SimulatedCrash(f"runtime died while scanning {display_path}")
+        if display_path in self.crash_names:
+            self.scanned.append(f"crash:{display_path}")
+            raise SimulatedCrash(f"{display_path} kills the runtime")
+        if display_path in self.slow_names:
+            self.scanned.append(f"slow:{display_path}")
+            while True:
+                if progress is not None:
+                    progress(0, 32)
+                time.sleep(0.01)
         self.scanned.append(display_path or str(path))
         return self.detector.analyze(path, display_path=display_path, progress=progress)
 
@@ -88,8 +106,15 @@ MakeWorker = Callable[..., tuple[LambdaWorker, CountingDetector]]
 def make_worker(
     aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, detector: ScanPipeline
 ) -> MakeWorker:
-    def build(crash_on: int | None = None, batch_size: int = 10) -> tuple[LambdaWorker, CountingDetector]:
-        counting = CountingDetector(detector, crash_on=crash_on)
+    def build(
+        crash_on: int | None = None,
+        batch_size: int = 10,
+        crash_names: frozenset[str] = frozenset(),
+        slow_names: frozenset[str] = frozenset(),
+    ) -> tuple[LambdaWorker, CountingDetector]:
+        counting = CountingDetector(
+            detector, crash_on=crash_on, crash_names=crash_names, slow_names=slow_names
+        )
         analyzer: Analyzer = counting
         handler = make_detect_handler(cloud_settings, aws_dependencies(cloud_settings, detector=analyzer))
         worker = LambdaWorker(
@@ -108,13 +133,13 @@ def make_worker(
 @pytest.fixture
 def worker_processes(
     aws_stack: LocalAwsStack, cloud_settings: Settings, resources: StackResources, tmp_path: Path
-) -> Iterator[Callable[[int], list[Any]]]:
+) -> Iterator[Callable[..., list[Any]]]:
     started: list[Any] = []
 
-    def start(count: int) -> list[Any]:
+    def start(count: int, extra_env: dict[str, str] | None = None) -> list[Any]:
         started.extend(
             start_workers(
-                aws_stack.environment(cloud_settings),
+                {**aws_stack.environment(cloud_settings), **(extra_env or {})},
                 resources,
                 count,
                 tmp_path,

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from deepfake_detect.api.app import create_app
 from deepfake_detect.aws.api import cloud_services
@@ -21,6 +20,7 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verd
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from infra.local.stack import LocalAwsStack, StackResources
 from tests.integration.conftest import MakeWorker, SimulatedCrash, drain, wait_until
+from tests.support.lambda_api import LambdaApi, user_claims
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,13 @@ def results_store(stack: LocalAwsStack, resources: StackResources) -> DynamoDBRe
 
 
 def all_results(store: DynamoDBResultStore) -> list[DetectionResult]:
-    items, token = [], None
-    while True:
-        page = store.list(limit=100, token=token)
-        items.extend(page.items)
-        if page.next_token is None:
-            return items
-        token = page.next_token
+    """Every record of every owner (and of none): the table, not one owner's list."""
+    items = []
+    for page in store.client.get_paginator("scan").paginate(TableName=store.table):
+        for item in page.get("Items", []):
+            if "deleted_at" not in item:
+                items.append(store._decode(item))
+    return items
 
 
 def finished_by_key(store: DynamoDBResultStore) -> dict[str, DetectionResult]:
@@ -63,60 +63,72 @@ def test_image_and_video_end_to_end_through_the_api(
     face_photo: Path,
     real_video: Path,
 ) -> None:
-    with TestClient(create_app(cloud_settings, cloud_services(cloud_settings))) as api:
-        assert api.get("/health").json()["mode"] == "cloud"
-        upload = api.post("/v1/uploads", json={"filename": "my portrait.jpg", "content_type": "image/jpeg"})
-        assert upload.status_code == 200, upload.text
-        ticket = upload.json()
-        assert api.get(ticket["result_url"]).json()["status"] == "queued"
-        # The client uploads straight to the bucket with the presigned POST.
-        posted = httpx.post(
-            ticket["url"],
-            data=ticket["fields"],
-            files={"file": ("my portrait.jpg", face_photo.read_bytes(), "image/jpeg")},
-        )
-        assert posted.status_code in (200, 204), posted.text
-        # A pipeline drops a video in; the space in its key arrives URL-encoded in the event.
-        video_key = "uploads/pipeline/talking head.mp4"
-        put(aws_stack, resources, video_key, real_video.read_bytes())
+    # The API as Lambda runs it: HTTP API events with the JWT authorizer's claims, through Mangum.
+    # A pipeline's files belong to the pipeline's own user.
+    settings = cloud_settings.updated({"aws.pipeline_owner": "pipeline-sub"})
+    lambda_api = LambdaApi(create_app(settings, cloud_services(settings)))
+    api, pipeline = (
+        lambda_api.as_user(user_claims("alice-sub")),
+        lambda_api.as_user(user_claims("pipeline-sub")),
+    )
+    assert api.get("/health").json()["mode"] == "cloud"
+    upload = api.post("/v1/uploads", body={"filename": "my portrait.jpg", "content_type": "image/jpeg"})
+    assert upload.status_code == 200, upload.content
+    ticket = upload.json()
+    assert api.get(ticket["result_url"]).json()["status"] == "queued"
+    # The client uploads straight to the bucket with the presigned POST.
+    posted = httpx.post(
+        ticket["url"],
+        data=ticket["fields"],
+        files={"file": ("my portrait.jpg", face_photo.read_bytes(), "image/jpeg")},
+    )
+    assert posted.status_code in (200, 204), posted.text
+    # A pipeline drops a video in; the space in its key arrives URL-encoded in the event.
+    video_key = "uploads/pipeline/talking head.mp4"
+    put(aws_stack, resources, video_key, real_video.read_bytes())
 
-        worker_processes(1)  # imports functions/detect/app.py, as a Lambda container does
-        store = results_store(aws_stack, resources)
-        wait_until(
-            lambda: {ticket["key"], video_key} <= finished_by_key(store).keys(),
-            120,
-            "the image and the video to be scanned",
-        )
+    # imports functions/detect/app.py, as a Lambda container does (with the pipeline owner)
+    worker_processes(1, {"DEEPFAKE_AWS_PIPELINE_OWNER": "pipeline-sub"})
+    store = results_store(aws_stack, resources)
+    wait_until(
+        lambda: {ticket["key"], video_key} <= finished_by_key(store).keys(),
+        120,
+        "the image and the video to be scanned",
+    )
 
-        image = api.get(ticket["result_url"]).json()
-        assert image["status"] == "done", image
-        assert image["id"] == ticket["result_id"]
-        assert image["media_kind"] == "image" and image["verdict"] in ("real", "fake")
-        assert len(image["faces"]) == 1
-        assert image["model"]["name"] == "tiny-test-classifier"
-        # Provenance was read in the Lambda and stored with the record: a plain JPEG declares nothing.
-        assert image["provenance"] is not None and image["provenance"]["declared_ai"] is False
-        assert image["verdict_reason"] is None and image["classifier_verdict"] == image["verdict"]
-        evidence = api.get(f"{ticket['result_url']}/evidence.jpg")
-        assert evidence.status_code == 200 and evidence.content[:3] == b"\xff\xd8\xff"
+    image = api.get(ticket["result_url"]).json()
+    assert image["status"] == "done", image
+    assert image["id"] == ticket["result_id"] and image["owner"] == "alice-sub"
+    assert image["media_kind"] == "image" and image["verdict"] in ("real", "fake")
+    assert len(image["faces"]) == 1
+    assert image["model"]["name"] == "tiny-test-classifier"
+    # Provenance was read in the Lambda and stored with the record: a plain JPEG declares nothing.
+    assert image["provenance"] is not None and image["provenance"]["declared_ai"] is False
+    assert image["verdict_reason"] is None and image["classifier_verdict"] == image["verdict"]
+    evidence = api.get(f"{ticket['result_url']}/evidence.jpg")
+    assert evidence.status_code == 200 and evidence.content[:3] == b"\xff\xd8\xff"
 
-        video = finished_by_key(store)[video_key]
-        assert video.status is Status.DONE and video.media_kind is MediaKind.VIDEO
-        assert video.path == "talking head.mp4"
-        assert video.frames_sampled == cloud_settings.video.sample_frames
-        assert video.tracks and video.verdict in (Verdict.REAL, Verdict.FAKE)
+    video = finished_by_key(store)[video_key]
+    assert video.status is Status.DONE and video.media_kind is MediaKind.VIDEO
+    assert video.path == "talking head.mp4"
+    assert video.frames_sampled == cloud_settings.video.sample_frames
+    assert video.tracks and video.verdict in (Verdict.REAL, Verdict.FAKE)
+    assert video.owner == "pipeline-sub"
 
-        # The rows are in DynamoDB, and the API lists them newest first, one page at a time.
-        raw = aws_stack.client("dynamodb").get_item(
-            TableName=resources.results_table, Key={"id": {"S": ticket["result_id"]}}
-        )["Item"]
-        assert raw["status"]["S"] == "done" and int(raw["expires_at"]["N"]) > time.time()
-        first = api.get("/v1/results", params={"limit": 1}).json()
-        second = api.get("/v1/results", params={"limit": 1, "token": first["next_token"]}).json()
-        assert [first["items"][0]["id"], second["items"][0]["id"]] == [video.id, ticket["result_id"]]
-        assert second["next_token"] is None
-        assert api.get("/v1/results", params={"token": "garbage"}).status_code == 400
-        assert api.get("/v1/model").json()["name"] == "tiny-test-classifier"
+    # The rows are in DynamoDB, and the API lists each owner's newest first, a page at a time.
+    raw = aws_stack.client("dynamodb").get_item(
+        TableName=resources.results_table, Key={"id": {"S": ticket["result_id"]}}
+    )["Item"]
+    assert raw["status"]["S"] == "done" and int(raw["expires_at"]["N"]) > time.time()
+    assert raw["owner"]["S"] == "alice-sub"
+    extra = api.post("/v1/uploads", body={"filename": "later.jpg", "content_type": "image/jpeg"}).json()
+    first = api.get("/v1/results", query={"limit": 1}).json()
+    second = api.get("/v1/results", query={"limit": 1, "token": first["next_token"]}).json()
+    assert [first["items"][0]["id"], second["items"][0]["id"]] == [extra["result_id"], ticket["result_id"]]
+    assert second["next_token"] is None
+    assert [r["id"] for r in pipeline.get("/v1/results").json()["items"]] == [video.id]
+    assert api.get("/v1/results", query={"token": "garbage"}).status_code == 400
+    assert api.get("/v1/model").json()["name"] == "tiny-test-classifier"
 
 
 def test_a_corrupt_file_fails_alone_and_the_batch_goes_on(

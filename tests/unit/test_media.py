@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -374,8 +375,8 @@ _RealCapture = cv2.VideoCapture
 class _NoFrameCount:
     """A capture whose container does not announce its frame count (as streamed mkv/webm)."""
 
-    def __init__(self, path: str) -> None:
-        self._capture = _RealCapture(path)
+    def __init__(self, path: str, *args: object) -> None:
+        self._capture = _RealCapture(path, *args)
 
     def get(self, prop: int) -> float:
         return -1.0 if prop == cv2.CAP_PROP_FRAME_COUNT else float(self._capture.get(prop))
@@ -399,3 +400,132 @@ def test_videos_without_a_frame_count_are_counted(tmp_path: Path, monkeypatch: p
     with pytest.raises(MediaError) as caught:  # the length limit holds without a header count
         open_video(path, 10_000_000, 2.0)
     assert caught.value.code is ErrorCode.VIDEO_TOO_LONG
+
+
+class _CountingCapture:
+    """A capture that counts the frames it decodes (raw-packet captures decode nothing)."""
+
+    decoded = 0
+
+    def __init__(self, path: str, *args: object) -> None:
+        self._capture = _RealCapture(path, *args)
+        self._raw = bool(args)
+
+    def grab(self) -> bool:
+        _CountingCapture.decoded += not self._raw
+        return bool(self._capture.grab())
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        _CountingCapture.decoded += not self._raw
+        return self._capture.read()  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._capture, name)
+
+
+@pytest.fixture
+def streamed_webm(tmp_path: Path) -> Path:
+    """A VP8 WebM without Duration or Cues, as a browser's MediaRecorder writes one."""
+    from tests.support.hostile import streamed_webm as strip
+
+    written = write_video(tmp_path / "written.webm", 120, fps=20, fourcc="VP80")
+    path = tmp_path / "stream.webm"
+    path.write_bytes(strip(written.read_bytes()))
+    capture = cv2.VideoCapture(str(path))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) <= 0  # OpenCV cannot tell the length
+    capture.release()
+    return path
+
+
+def test_a_streamed_webm_is_counted_without_decoding_and_decoded_once(
+    streamed_webm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cv2, "VideoCapture", _CountingCapture)
+    _CountingCapture.decoded = 0
+    capture, info = open_video(streamed_webm, 10_000_000, 60)
+    try:
+        assert (info.frame_count, info.seekable) == (120, False)
+        assert info.fps == pytest.approx(20.0) and info.duration_s == pytest.approx(6.0)
+        assert _CountingCapture.decoded == 0  # counted from packets
+        frames = list(sample_frames(capture, info, 4))
+    finally:
+        capture.release()
+    assert [f.index for f in frames] == [15, 45, 75, 105]
+    for frame in frames:
+        assert abs(float(frame.image.mean()) - (frame.index * 7) % 256) < 6
+    assert _CountingCapture.decoded <= 106  # every frame up to the last sample, once
+    with pytest.raises(MediaError) as caught:
+        open_video(streamed_webm, 10_000_000, 5.0)
+    assert caught.value.code is ErrorCode.VIDEO_TOO_LONG
+
+
+def test_keyframes_decide_between_seeking_and_decoding_on(tmp_path: Path) -> None:
+    """mp4v from OpenCV has a keyframe every 12 frames: samples 100 frames apart are reached by
+    seeking to the keyframe before them; samples 8 apart by decoding on."""
+    from deepfake_detect.core.media import _seek_pays
+
+    background = np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))[:, :, None].repeat(3, axis=2)
+
+    def draw(i: int) -> np.ndarray:  # a still picture with a patch whose grey encodes the index
+        frame = background.copy()
+        frame[:48, :48] = (i * 3) % 250
+        return frame
+
+    path = write_video(tmp_path / "gop.mp4", 400, fps=25, draw=draw)
+    capture, info = open_video(path, 10_000_000, 60, index=True)
+    try:
+        assert info.keyframes is not None and info.keyframes[:3] == (0, 12, 24)
+        assert _seek_pays(0, 200, info) and not _seek_pays(192, 200, info)
+        frames = list(sample_frames(capture, info, 4))
+    finally:
+        capture.release()
+    assert [f.index for f in frames] == [50, 150, 250, 350]
+    for frame in frames:
+        assert abs(float(frame.image[8:40, 8:40].mean()) - (frame.index * 3) % 250) < 6
+    assert not _seek_pays(0, 200, VideoInfo(160, 120, 25.0, 400, keyframes=(0,)))  # one GOP: never
+    assert not _seek_pays(0, 200, VideoInfo(160, 120, 25.0, 400, seekable=False))
+
+
+def test_video_frames_with_extreme_sides_are_bad_dimensions(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "strip.avi", 3, size=(800, 32), fourcc="MJPG")
+    with pytest.raises(MediaError) as caught:
+        open_video(path, 10_000_000, 60)
+    assert caught.value.code is ErrorCode.BAD_DIMENSIONS
+
+
+def test_prefetched_items_come_in_order_and_errors_where_they_happened() -> None:
+    from deepfake_detect.core.media import prefetched
+
+    def items() -> Iterator[int]:
+        yield from range(5)
+        raise MediaError(ErrorCode.CORRUPT_MEDIA, "stopped at 5")
+
+    seen = []
+    with pytest.raises(MediaError, match="stopped at 5"), prefetched(items()) as ahead:
+        for item in ahead:
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_leaving_a_prefetch_early_stops_its_producer() -> None:
+    """The producer reads from a capture that is released right after: it must be done by then."""
+    import threading
+
+    from deepfake_detect.core.media import prefetched
+
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    before = threading.active_count()
+    with prefetched(endless(), depth=1) as ahead:
+        assert next(ahead) == 0
+    assert threading.active_count() == before
+    count = len(produced)
+    assert count <= 4  # at most the one taken, the one queued and the one in hand
+    assert len(produced) == count  # and nothing is produced after

@@ -234,7 +234,9 @@ def test_file_size_limit(detector: ScanPipeline, face_photo: Path) -> None:
 
 def test_a_broken_model_gives_a_failed_result_not_a_crash(detector: ScanPipeline, face_photo: Path) -> None:
     class Exploding:
-        def detect(self, image: np.ndarray) -> list[object]:
+        max_side = 640
+
+        def detect(self, image: np.ndarray, *, pixel_size: float = 1.0) -> list[object]:
             raise RuntimeError("simulated OpenCV failure")
 
     broken = ScanPipeline(detector.config, classifier=detector.classifier, face_detector=Exploding())  # type: ignore[arg-type]
@@ -494,3 +496,131 @@ def test_a_c2pa_ai_credential_decides_and_a_trusted_capture_credential_does_not(
     c2pa = capture.provenance.c2pa if capture.provenance else None
     assert c2pa is not None and c2pa.validation_state == "Trusted" and c2pa.signer == "Provenance Test Signer"
     assert capture.score == ai.score  # the same pixels: the classifier is not told about metadata
+
+
+# --- decoding at the scale the work needs ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def phone_jpeg(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12 MP phone photo (4032x3024 stored sideways, EXIF orientation 6) of a studio portrait."""
+    from tests.support.hostile import phone_photo
+
+    portrait = shared_data / "london" / "london_002_neutral.jpg"
+    return phone_photo(portrait, tmp_path_factory.mktemp("phone") / "phone.jpg")
+
+
+def _spy_regions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from deepfake_detect.core.media import ImageSource
+
+    factors: list[int] = []
+    region = ImageSource.region
+
+    def spy(self: ImageSource, box: tuple[int, int, int, int], factor: int):  # type: ignore[no-untyped-def]
+        factors.append(factor)
+        return region(self, box, factor)
+
+    monkeypatch.setattr(ImageSource, "region", spy)
+    return factors
+
+
+def _full_size_faces(detector: ScanPipeline, path: Path) -> list[tuple[float, float, float, float]]:
+    from deepfake_detect.core.media import decode_image
+
+    image = decode_image(path.read_bytes(), 10**9)
+    return [face.box for face in detector.face_detector.detect(image)]
+
+
+def test_a_12_mp_phone_photo_is_decoded_reduced_and_its_boxes_are_in_original_pixels(
+    detector: ScanPipeline, phone_jpeg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factors = _spy_regions(monkeypatch)
+    analysis = detector.analyze(phone_jpeg)
+    result = analysis.result
+    assert result.status is Status.DONE and (result.width, result.height) == (3024, 4032)
+    assert factors[0] == 4  # detection: a 1/4-scale DCT decode (1008 px), not 12 MP
+    assert len(result.faces) == 1 and min(factors) > 1  # the face is large: never decoded in full
+    (expected,) = _full_size_faces(detector, phone_jpeg)
+    face = result.faces[0]
+    assert np.abs(np.array(face.box) - np.array(expected)).max() < 0.02 * expected[2]
+    # The crop-to-image transform maps the crop into original pixels: its centre lies in the box.
+    matrix = np.array(face.crop_to_image)
+    size = detector.classifier.geometry.size
+    cx, cy = matrix @ np.array([size / 2, size / 2, 1.0])
+    x, y, w, h = face.box
+    assert x < cx < x + w and y < cy < y + h
+    # The evidence is decoded only when asked for, at most 1280 px, with its scale.
+    assert analysis._evidence is None
+    assert analysis.evidence is not None and analysis.evidence.shape == (1280, 960, 3)
+    assert analysis.evidence_scale == pytest.approx(1280 / 4032)
+
+
+def test_each_face_is_cropped_from_the_coarsest_decode_that_keeps_its_pixels(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small face in a large photo is cropped from the full-size pixels; a large one from a
+    reduced decode: never fewer source pixels than crop pixels, never more than twice as many."""
+    face = read_bgr(face_photo)
+    canvas = np.full((2400, 3200, 3), 70, np.uint8)
+    canvas = paste(canvas, np.asarray(cv2.resize(face, (1600, 1600)), np.uint8), 1500, 300)
+    canvas = paste(canvas, np.asarray(cv2.resize(face, (120, 120)), np.uint8), 200, 1900)
+    path = write_image(tmp_path / "two.jpg", canvas, quality=92)
+    factors = _spy_regions(monkeypatch)
+    result = detector.analyze(path).result
+    assert len(result.faces) == 2
+    crop_factors = factors[1:]
+    for face_result in result.faces:
+        matrix = np.array(face_result.crop_to_image)
+        source_per_crop = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        expected = max((f for f in (1, 2, 4, 8) if f <= source_per_crop + 1e-6), default=1)
+        assert expected in crop_factors
+    assert sorted(crop_factors)[0] == 1 and sorted(crop_factors)[-1] >= 4
+    # The same boxes as detection on the full decode, to within one pixel of the detector's input.
+    detector_pixel = 3200 / detector.face_detector.max_side
+    boxes = sorted(_full_size_faces(detector, path))
+    for got, want in zip(sorted(f.box for f in result.faces), boxes, strict=True):
+        assert np.abs(np.array(got) - np.array(want)).max() < max(detector_pixel, 0.02 * want[2])
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "height", "code"),
+    [
+        ("line.png", 65_000, 1, ErrorCode.BAD_DIMENSIONS),
+        ("long.png", 50_000_000, 1, ErrorCode.BAD_DIMENSIONS),
+        ("dense.png", 10_000, 5_000, ErrorCode.TOO_MANY_PIXELS),
+    ],
+)
+def test_hostile_images_are_refused_with_a_code(
+    detector: ScanPipeline, tmp_path: Path, name: str, width: int, height: int, code: ErrorCode
+) -> None:
+    from tests.support.hostile import flat_png
+
+    path = tmp_path / name
+    path.write_bytes(flat_png(width, height))
+    assert_failed(detector.analyze(path).result, code)
+
+
+def test_a_jpeg_cut_short_and_closed_again_fails_instead_of_scoring_grey(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    from tests.support.hostile import cut_and_closed
+
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(cut_and_closed(face_photo.read_bytes(), 0.6))
+    assert_failed(detector.analyze(path).result, ErrorCode.CORRUPT_MEDIA)
+
+
+def test_a_large_video_frame_is_kept_only_downscaled_for_the_evidence(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    from tests.support.hostile import moving_face_frames, write_frames
+
+    frames = moving_face_frames(read_bgr(face_photo), (1920, 1080), 6)
+    path = write_frames(tmp_path / "hd.avi", frames, fps=6, fourcc="MJPG")
+    analysis = detector.analyze(path)
+    result = analysis.result
+    assert (result.width, result.height) == (1920, 1080) and len(result.tracks) == 1
+    assert analysis.evidence is not None and analysis.evidence.shape == (720, 1280, 3)
+    assert analysis.evidence_scale == pytest.approx(1280 / 1920)
+    worst = max(result.faces, key=lambda f: f.score)
+    assert result.evidence_frame_index == worst.frame_index

@@ -15,7 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from deepfake_detect import __version__
 from deepfake_detect.api import security
-from deepfake_detect.api.routes import detect, results, service, uploads
+from deepfake_detect.api.routes import detect, events, export, report, results, service, stats, uploads
 from deepfake_detect.api.services import Services
 from deepfake_detect.settings import Settings, get_settings
 
@@ -45,7 +45,11 @@ def create_app(
         processor = app.state.services.processor
         if processor is not None:
             processor.start()
+        for task in app.state.services.background:  # local retention
+            task.start()
         yield
+        for task in app.state.services.background:
+            task.shutdown()
         if processor is not None:
             processor.shutdown()
 
@@ -60,7 +64,13 @@ def create_app(
     _secure(app, settings, mode)
     app.include_router(service.router)
     app.include_router(detect.router if mode == "local" else uploads.router)
+    app.include_router(export.router)  # before results: /v1/results/export is not a result id
     app.include_router(results.router)
+    app.include_router(report.router)  # reviewers' labels for the history and the report
+    app.include_router(stats.router)  # accuracy over time: verdicts against reviewers' labels
+    if mode == "local":
+        app.include_router(events.router)  # the local webhook's delivery attempts
+    events.document_events(app)  # the Scan Completed event, in both modes
 
     if STATIC_DIR.is_dir() and (STATIC_DIR / "index.html").is_file():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
+from deepfake_detect.api.identity import Caller
 from deepfake_detect.api.services import Services
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.result import DetectionResult
@@ -57,6 +58,32 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def get_caller(request: Request, services: ServicesDep) -> Caller:
+    """The caller, or 401 when the deployment cannot tell who it is (in the cloud: no verified
+    token's claims reached the function, which only a route outside the authorizer would allow)."""
+    caller = services.identity(request)
+    if caller is None:
+        raise client_error(
+            status.HTTP_401_UNAUTHORIZED,
+            "unauthenticated",
+            "sign in: this request carries no verified identity",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def owned_result(services: Services, caller: Caller, result_id: str) -> DetectionResult:
+    """The caller's own result; 404 for one that does not exist and for another owner's alike
+    (a 403 would confirm that the id exists)."""
+    result = services.results.get(result_id)
+    if result is None or not caller.owns(result):
+        raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
+    return result
+
+
 def error_body(code: ErrorCode | str, message: str, result_id: str | None = None) -> dict[str, Any]:
     return ErrorBody(code=str(code), message=public_message(message), result_id=result_id).model_dump()
 
@@ -80,6 +107,7 @@ _ERROR_STATUS = {
     ErrorCode.UNSUPPORTED_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     ErrorCode.CORRUPT_MEDIA: status.HTTP_422_UNPROCESSABLE_CONTENT,
     ErrorCode.TOO_MANY_PIXELS: status.HTTP_413_CONTENT_TOO_LARGE,
+    ErrorCode.BAD_DIMENSIONS: status.HTTP_422_UNPROCESSABLE_CONTENT,
     ErrorCode.VIDEO_TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
 }
 

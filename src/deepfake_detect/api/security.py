@@ -28,6 +28,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import URL, Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deepfake_detect.api.deps import error_body
@@ -190,13 +191,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            declared = (headers or {}).get("Allow", "")
+            headers = {
+                **(headers or {}),
+                "Allow": ", ".join(_allowed_methods(app, request.url.path, declared)),
+            }
         if exc.status_code < 200 or exc.status_code in (204, 205, 304):
-            return Response(status_code=exc.status_code, headers=exc.headers)
+            return Response(status_code=exc.status_code, headers=headers)
         detail: Any = exc.detail
         if not isinstance(detail, dict):
             code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
             detail = error_body(code, str(detail))
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
     async def too_deep(request: Request, exc: Exception) -> JSONResponse:
         body = error_body("too_deeply_nested", "the request nests too deeply to be read")
@@ -212,6 +220,24 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RecursionError, too_deep)
     app.add_exception_handler(Exception, internal)
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _allowed_methods(app: FastAPI, path: str, declared: str) -> list[str]:
+    """Every method the API documents for this path (``GET`` and ``DELETE`` of one result are two
+    routes, and Starlette's 405 names the first one's only), with those Starlette named. A path
+    documented as it is (``/v1/results/export``) answers for itself, not for a template it also
+    matches (``/v1/results/{result_id}``)."""
+    methods = {m.strip() for m in declared.split(",") if m.strip()}
+    paths = app.openapi().get("paths", {})
+    if path in paths:
+        return sorted({m.upper() for m in paths[path] if m.upper() in _HTTP_METHODS})
+    for template, operations in paths.items():
+        if compile_path(template)[0].match(path):
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return sorted(methods)
 
 
 async def _answer(error: RequestTooLarge, scope: Scope, receive: Receive, send: Send) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from deepfake_detect.api.identity import Identify, local_caller
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, MediaKind
-from deepfake_detect.registry.feedback import FeedbackStore
+from deepfake_detect.registry.accuracy import ReviewedSource
+from deepfake_detect.registry.feedback import Feedback, FeedbackStore
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.base import MediaStore, ResultStore
+from deepfake_detect.store.base import DeletableMediaStore, MediaStore, ResultStore
+from deepfake_detect.store.deletion import ResultDeleter
+from deepfake_detect.store.events import DeliveryLog
 
 
 class QueueFullError(Exception):
@@ -49,9 +53,26 @@ class Processor(Protocol):
 
 
 class UploadSigner(Protocol):
-    """Cloud uploads: hands the client a presigned POST so the file goes straight to the bucket."""
+    """Cloud uploads: hands the client a presigned POST so the file goes straight to the bucket,
+    and records the queued result as ``owner``'s."""
 
-    def presign(self, filename: str, content_type: str) -> dict[str, Any]: ...
+    def presign(self, filename: str, content_type: str, owner: str) -> dict[str, Any]: ...
+
+
+class ReviewMetrics(Protocol):
+    """Told of every label stored (the cloud: EMF metrics of agreement with the verdicts)."""
+
+    def record(self, result: DetectionResult, feedback: Feedback, previous: Feedback | None) -> None:
+        """``previous``: the label this one replaces, if any."""
+        ...
+
+
+class Background(Protocol):
+    """Work the service runs beside the requests while it is up (local retention)."""
+
+    def start(self) -> Any: ...
+
+    def shutdown(self) -> None: ...
 
 
 @dataclass
@@ -63,6 +84,22 @@ class Services:
     processor: Processor | None = None  # local service: scans in-process
     uploads: UploadSigner | None = None  # cloud: presigned uploads, scanned by the detect function
     feedback: FeedbackStore | None = None  # reviewer labels (POST /v1/results/{id}/feedback)
+    # Who is calling (their records, whether they may label): the local service's one owner
+    # unless the deployment says otherwise (the cloud: the JWT authorizer's claims).
+    identity: Identify = local_caller
+    # DELETE /v1/results/{id}; by default the record and its files in ``media``.
+    deleter: ResultDeleter | None = None
+    background: Sequence[Background] = field(default_factory=tuple)  # started with the app
+    deliveries: DeliveryLog | None = None  # local webhook attempts (GET /v1/results/{id}/deliveries)
+    accuracy: ReviewedSource | None = None  # GET /v1/stats: verdicts with their reviewers' labels
+    review_metrics: ReviewMetrics | None = None  # told of each label stored (cloud metrics)
+    # GET /v1/results/export: None streams the whole range in one answer (the local service);
+    # a number cuts an answer there and hands out X-Next-Token (Lambda cannot stream its answer).
+    export_max_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.deleter is None and isinstance(self.media, DeletableMediaStore):
+            self.deleter = ResultDeleter(self.media, self.results)
 
     @property
     def mode(self) -> str:

@@ -14,18 +14,27 @@ from typing import TYPE_CHECKING, Any
 from mangum import Mangum
 
 from deepfake_detect.api.app import create_app
+from deepfake_detect.api.identity import jwt_identity
 from deepfake_detect.api.services import Services
+from deepfake_detect.aws.accuracy import DynamoDBReviewedSource
 from deepfake_detect.aws.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
+from deepfake_detect.aws.observability import ReviewMetrics
 from deepfake_detect.aws.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.formats import check_content_type, upload_name
 from deepfake_detect.core.result import DetectionResult, Status
+from deepfake_detect.registry.feedback import channel_media_prefix
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultStore
+from deepfake_detect.store.deletion import DeleteHook, ResultDeleter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# GET /v1/results/export: the most one answer holds. A Lambda answer may be 6 MB in all, and Mangum
+# sends the JSON Lines base64-encoded (4/3 of this) and CSV as JSON-escaped text (at worst twice).
+EXPORT_MAX_BYTES = 3_000_000
 
 
 class S3UploadSigner:
@@ -36,7 +45,7 @@ class S3UploadSigner:
         self.settings = settings
         self.results = results
 
-    def presign(self, filename: str, content_type: str) -> dict[str, Any]:
+    def presign(self, filename: str, content_type: str, owner: str) -> dict[str, Any]:
         settings = self.settings
         result_id = uuid.uuid4().hex
         name = upload_name(filename, "upload", key_safe=True)
@@ -61,6 +70,7 @@ class S3UploadSigner:
                 media_kind=kind,
                 status=Status.QUEUED,
                 source={"store": "s3", "bucket": settings.aws.upload_bucket, "key": key},
+                owner=owner,  # the detect function keeps it on the finished result
             )
         )
         return {
@@ -74,10 +84,8 @@ class S3UploadSigner:
         }
 
 
-def cloud_services(settings: Settings) -> Services:
-    s3 = s3_client(settings)
-    media = S3MediaStore(s3, settings.aws.upload_bucket)
-    results = DynamoDBResultStore(
+def cloud_results(settings: Settings, media: S3MediaStore) -> DynamoDBResultStore:
+    return DynamoDBResultStore(
         dynamodb_client(settings),
         settings.aws.results_table,
         index=settings.aws.results_index,
@@ -85,6 +93,24 @@ def cloud_services(settings: Settings) -> Services:
         queued_retention=timedelta(days=settings.aws.queued_retention_days),
         overflow=media,
     )
+
+
+def cloud_stores(settings: Settings) -> tuple[S3MediaStore, DynamoDBResultStore, ResultDeleter]:
+    """The cloud stores and their deleter, without the API (``deepfake-detect delete --aws``)."""
+    media = S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
+    results = cloud_results(settings, media)
+    feedback = (
+        DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)
+        if settings.aws.feedback_table
+        else None
+    )
+    return media, results, cloud_deleter(settings, media, results, feedback)
+
+
+def cloud_services(settings: Settings) -> Services:
+    s3 = s3_client(settings)
+    media = S3MediaStore(s3, settings.aws.upload_bucket)
+    results = cloud_results(settings, media)
     card = CurrentModelCard(AwsModelRegistry.from_settings(settings))
     feedback = (
         DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)
@@ -98,7 +124,35 @@ def cloud_services(settings: Settings) -> Services:
         model_card=card,
         uploads=S3UploadSigner(s3, settings, results),
         feedback=feedback,
+        identity=jwt_identity(settings.aws.reviewers_group),
+        deleter=cloud_deleter(settings, media, results, feedback),
+        accuracy=DynamoDBReviewedSource(results, feedback),
+        review_metrics=ReviewMetrics(settings),
+        export_max_bytes=EXPORT_MAX_BYTES,
     )
+
+
+def cloud_deleter(
+    settings: Settings,
+    media: S3MediaStore,
+    results: DynamoDBResultStore,
+    feedback: DynamoDBFeedbackStore | None,
+) -> ResultDeleter:
+    """Deletes a result in the cloud: the item (a tombstone stays a while), every version of its
+    upload and evidence images, its overflowed document, a reviewer's label and the copy of the
+    file exported to the training channel in the models bucket."""
+    hooks: list[DeleteHook] = []
+    if feedback is not None:
+        hooks.append(feedback.delete)
+    if settings.aws.models_bucket:
+        channel = S3MediaStore(media.client, settings.aws.models_bucket)
+        prefix = f"{settings.training.data_prefix}feedback/"
+
+        def purge_training_copy(result_id: str) -> None:
+            channel.delete_prefix(channel_media_prefix(result_id, prefix))
+
+        hooks.append(purge_training_copy)
+    return ResultDeleter(media, results, also=hooks, upload_prefix=settings.aws.upload_prefix)
 
 
 def make_api_handler(settings: Settings) -> Mangum:

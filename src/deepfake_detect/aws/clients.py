@@ -11,6 +11,7 @@ from deepfake_detect.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -52,4 +53,10 @@ def sqs_client(settings: Settings) -> SQSClient:
 def ssm_client(settings: Settings) -> SSMClient:
     return boto3.client(
         "ssm", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url, config=_CONFIG
+    )
+
+
+def events_client(settings: Settings) -> EventBridgeClient:
+    return boto3.client(
+        "events", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url, config=_CONFIG
     )

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
+from deepfake_detect.registry.accuracy import Outcome, outcome
+from deepfake_detect.registry.feedback import Feedback
 from deepfake_detect.settings import Settings
 
 MESSAGES = "Messages"  # SQS messages handled, duplicates and test events included
@@ -24,7 +27,19 @@ FACES = "Faces"
 FAKE_VERDICTS = "FakeVerdicts"
 FAKE_SCORE = "FakeScore"  # one value per file with faces: its distribution is the drift signal
 PROCESSING_LATENCY = "ProcessingLatency"  # download + scan + store, per object
+DEFERRED_FILES = "DeferredFiles"  # not started: too little of the invocation was left
+GAVE_UP_FILES = "GaveUpFiles"  # failed on the message's last receive, recorded as failed results
+ISOLATED_MESSAGES = "IsolatedMessages"  # suspected of crashing their batch: handed back untried
+DEAD_LETTERS = "DeadLetters"  # messages the dead-letter consumer received
 END_TO_END_LATENCY = "EndToEndLatency"  # from the S3 event to the stored result
+# Reviewers' labels against the verdicts they label (the API function, per label stored), each
+# with the dimension sets (service) and (service, model_version): the alarm reads the first, the
+# dashboard the second. A changed label moves its count (-1 where it was, +1 where it goes).
+REVIEWER_AGREEMENT = "ReviewerAgreement"  # label == verdict
+REVIEWER_OVERTURNED = "ReviewerOverturned"  # label != verdict
+REVIEWER_FALSE_POSITIVES = "ReviewerFalsePositives"  # verdict fake, label real
+REVIEWER_MISSES = "ReviewerMisses"  # verdict real, label fake
+MODEL_VERSION_DIMENSION = "model_version"
 # Per-stage latency: the pipeline's timings plus the function's own stages.
 STAGE_METRICS = {
     "download": "DownloadLatency",
@@ -107,6 +122,27 @@ class Telemetry:
             "transient failure; the message will be retried", extra={"error": f"{type(exc).__name__}: {exc}"}
         )
 
+    def record_deferred(self, key: str, remaining_s: float) -> None:
+        self.metrics.add_metric(name=DEFERRED_FILES, unit=MetricUnit.Count, value=1)
+        self.logger.warning(
+            "too little time left to start a file; it is left to a later invocation",
+            extra={"object_key": key, "remaining_s": round(remaining_s, 3)},
+        )
+
+    def record_isolated(self, message_id: str) -> None:
+        self.metrics.add_metric(name=ISOLATED_MESSAGES, unit=MetricUnit.Count, value=1)
+        self.logger.warning(
+            "a message whose last scan never came back is handed back: its batch-mates go first",
+            extra={"message_id": message_id},
+        )
+
+    def record_gave_up(self, key: str, receives: int, exc: BaseException) -> None:
+        self.metrics.add_metric(name=GAVE_UP_FILES, unit=MetricUnit.Count, value=1)
+        self.logger.error(
+            "the last try of a file failed; it is recorded as failed and not retried",
+            extra={"object_key": key, "receives": receives, "error": f"{type(exc).__name__}: {exc}"},
+        )
+
     def record_malformed(self, reason: str) -> None:
         self.metrics.add_metric(name=MALFORMED_MESSAGES, unit=MetricUnit.Count, value=1)
         self.logger.error(
@@ -125,3 +161,37 @@ def _since(event_time: str) -> float | None:
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return max(0.0, (datetime.now(UTC) - start).total_seconds() * 1000.0)
+
+
+class ReviewMetrics:
+    """EMF metrics of every label the API stores (``api.services.ReviewMetrics``): one EMF document
+    a label, written to the function's log, where CloudWatch turns it into the ``Reviewer*``
+    metrics. Labelling a result again with the same label changes nothing; with the other label the
+    earlier outcome is taken back (-1) and the new one counted (+1)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.namespace = settings.aws.metrics_namespace
+        self.service = settings.aws.service_name
+
+    def record(self, result: DetectionResult, feedback: Feedback, previous: Feedback | None) -> None:
+        if previous is not None and previous.label == feedback.label:
+            return
+        values = dict.fromkeys(
+            (REVIEWER_AGREEMENT, REVIEWER_OVERTURNED, REVIEWER_FALSE_POSITIVES, REVIEWER_MISSES), 0.0
+        )
+        changes = [(outcome(result.verdict, feedback.label), 1.0)]
+        if previous is not None:
+            changes.append((outcome(result.verdict, previous.label), -1.0))
+        for said, sign in changes:
+            values[REVIEWER_AGREEMENT if said is Outcome.AGREED else REVIEWER_OVERTURNED] += sign
+            if said is Outcome.FALSE_POSITIVE:
+                values[REVIEWER_FALSE_POSITIVES] += sign
+            elif said is Outcome.MISS:
+                values[REVIEWER_MISSES] += sign
+        emf = AmazonCloudWatchEMFProvider(namespace=self.namespace, service=self.service)
+        for name, value in values.items():
+            emf.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        version = (result.model.version if result.model else None) or "none"
+        emf.add_dimension(name=MODEL_VERSION_DIMENSION, value=version)
+        emf.add_dimensions(service=self.service)
+        emf.flush_metrics()  # one line of JSON on stdout: the function's log

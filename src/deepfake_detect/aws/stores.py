@@ -4,41 +4,54 @@ Results table layout (see template.yaml, ResultsTable):
 - ``id`` (hash key), ``status``, ``verdict``, ``path``: readable in the console;
 - ``document``: the result JSON, zlib-compressed (face heat maps compress well); a document
   still too big for a 400 KB item goes to S3 and ``document_key`` points at it;
-- ``list_pk`` + ``created_key`` feed the ``by_created`` index that lists results newest first;
-- ``expires_at``: DynamoDB TTL, short for an upload that never arrived, long for a finished scan.
+- ``owner`` + ``created_key`` feed the ``by_owner`` index (keys only) that lists one owner's
+  results newest first; the documents of a page are then read by id (BatchGetItem). A record
+  without an owner (a file put in the bucket outside the API, a record older than owners) is in
+  no owner's list;
+- ``model_version``: the model that made the result (NULL without one), so that the accuracy
+  report reads it without the document (records stored before it existed: from the document);
+- ``expires_at``: DynamoDB TTL, short for an upload that never arrived, long for a finished scan;
+- ``deleted_at``: a deleted record is replaced by a tombstone (id, ``deleted_at``, a short TTL) so
+  that a scan still running cannot write it back: every put is conditional on its absence.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import os
 import tempfile
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
-from deepfake_detect.core.result import DetectionResult, Status
-from deepfake_detect.store.base import Page
+from deepfake_detect.core.result import DetectionResult, Status, Verdict
+from deepfake_detect.registry.accuracy import Reviewed
+from deepfake_detect.store.base import ObjectNotFoundError, Page, Position, RangePage, ResultDeletedError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "NotFound", "404"}
-# Every result shares one index partition, so one Query lists them in time order. One partition
-# takes 1,000 writes/s, far beyond what the detect functions produce.
-LIST_PARTITION = "results"
 # Above this the compressed document goes to S3 (an item may hold 400 KB in all).
 MAX_INLINE_DOCUMENT = 300_000
+# How long a deleted record's tombstone refuses writes: longer than a message can live in the
+# queue and its dead-letter queue (4 + 14 days would be the worst case; retries stop long before).
+TOMBSTONE_TTL = timedelta(days=15)
+# BatchGetItem reads at most 100 keys per call.
+_BATCH_GET = 100
 
 
 @dataclass(frozen=True)
@@ -71,11 +84,11 @@ class S3MediaStore:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
             if _missing(exc):
-                raise KeyError(key) from exc
+                raise ObjectNotFoundError(key) from exc
             raise
 
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
-        """Size and identity of an object (revision); ``KeyError`` when it does not exist."""
+        """Size and identity of an object (revision); ``ObjectNotFoundError`` when it does not exist."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             args["VersionId"] = version_id
@@ -83,7 +96,7 @@ class S3MediaStore:
             head = self.client.head_object(**args)
         except ClientError as exc:
             if _missing(exc):
-                raise KeyError(key) from exc
+                raise ObjectNotFoundError(key) from exc
             raise
         return ObjectInfo(
             size=int(head["ContentLength"]),
@@ -104,7 +117,7 @@ class S3MediaStore:
                     self.client.download_fileobj(self.bucket, key, out, ExtraArgs=extra)
                 except ClientError as exc:
                     if _missing(exc):
-                        raise KeyError(key) from exc
+                        raise ObjectNotFoundError(key) from exc
                     raise
             yield path
         finally:
@@ -113,15 +126,69 @@ class S3MediaStore:
     def exists(self, key: str) -> bool:
         try:
             self.head(key)
-        except KeyError:
+        except ObjectNotFoundError:
             return False
         return True
 
+    def delete(self, key: str) -> None:
+        """Remove the object and every version of it (and its delete markers): the bucket is
+        versioned, and a plain DELETE there only hides the data behind a marker."""
+        self._purge(key, exact=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self._purge(prefix, exact=False)
+
+    def _purge(self, prefix: str, *, exact: bool) -> int:
+        keys: set[str] = set()
+        batch: list[ObjectIdentifierTypeDef] = []
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                key = entry.get("Key", "")
+                if exact and key != prefix:
+                    continue
+                keys.add(key)
+                version = entry.get("VersionId")
+                # An unversioned bucket lists its objects with the version id "null".
+                batch.append(
+                    {"Key": key, "VersionId": version} if version and version != "null" else {"Key": key}
+                )
+                if len(batch) == 1000:  # DeleteObjects takes at most 1,000 keys
+                    self._delete_objects(batch)
+                    batch = []
+        if batch:
+            self._delete_objects(batch)
+        return len(keys)
+
+    def _delete_objects(self, batch: list[ObjectIdentifierTypeDef]) -> None:
+        response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = response.get("Errors", [])
+        if errors:
+            first = errors[0]
+            raise RuntimeError(
+                f"{len(errors)} objects could not be deleted from {self.bucket}, e.g. "
+                f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+            )
+
+
+_KEY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _time_key(moment: datetime) -> str:
+    """A fixed-width UTC timestamp: sorts as text."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(_KEY_TIME)
+
 
 def _created_key(result: DetectionResult) -> str:
-    # A fixed-width UTC timestamp sorts as text; the id breaks ties between equal timestamps.
-    created = result.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{created}#{result.id}"
+    # The id breaks ties between equal timestamps.
+    return f"{_time_key(result.created_at)}#{result.id}"
+
+
+def _position(created_key: str) -> Position:
+    created, _, result_id = created_key.partition("#")
+    return datetime.strptime(created, _KEY_TIME).replace(tzinfo=UTC), result_id
 
 
 class DynamoDBResultStore:
@@ -130,7 +197,7 @@ class DynamoDBResultStore:
         client: DynamoDBClient,
         table: str,
         *,
-        index: str = "by_created",
+        index: str = "by_owner",
         retention: timedelta = timedelta(days=365),
         queued_retention: timedelta = timedelta(days=2),
         overflow: S3MediaStore | None = None,
@@ -150,7 +217,6 @@ class DynamoDBResultStore:
         keep = self.queued_retention if result.status is Status.QUEUED else self.retention
         item: dict[str, AttributeValueTypeDef] = {
             "id": {"S": result.id},
-            "list_pk": {"S": LIST_PARTITION},
             "created_key": {"S": _created_key(result)},
             "status": {"S": result.status.value},
             "path": {"S": result.path or "-"},
@@ -158,68 +224,240 @@ class DynamoDBResultStore:
         }
         if result.verdict is not None:
             item["verdict"] = {"S": result.verdict.value}
+        if result.owner:
+            item["owner"] = {"S": result.owner}
+        item["model_version"] = {"S": result.model.version} if result.model else {"NULL": True}
+        overflow_key = None
         if len(document) <= MAX_INLINE_DOCUMENT:
             item["document"] = {"B": document}
         elif self.overflow is not None:
-            key = f"{self.overflow_prefix}{result.id}.json.z"
-            self.overflow.put(key, document, "application/octet-stream")
-            item["document_key"] = {"S": key}
+            overflow_key = f"{self.overflow_prefix}{result.id}.json.z"
+            self.overflow.put(overflow_key, document, "application/octet-stream")
+            item["document_key"] = {"S": overflow_key}
         else:
             raise ValueError(
                 f"result {result.id} is {len(document)} bytes compressed; "
                 "too big for DynamoDB and no overflow store is configured"
             )
-        self.client.put_item(TableName=self.table, Item=item)
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(deleted_at)"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            if overflow_key is not None and self.overflow is not None:
+                self.overflow.delete(overflow_key)
+            raise ResultDeletedError(result.id) from exc
 
     def get(self, result_id: str) -> DetectionResult | None:
         response = self.client.get_item(
             TableName=self.table, Key={"id": {"S": result_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return self._decode(item) if item else None
+        return self._decode(item) if item and "deleted_at" not in item else None
 
-    def list(self, limit: int = 20, token: str | None = None) -> Page:
-        condition = "list_pk = :pk"
-        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": LIST_PARTITION}}
+    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
+        """One owner's results, newest first: the index gives the ids of a page, then the
+        documents are read by id."""
+        if owner is None:
+            raise ValueError("results in DynamoDB are listed per owner")
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        condition = "#o = :owner"
+        values: dict[str, AttributeValueTypeDef] = {":owner": {"S": owner}}
         if token:
             condition += " AND created_key < :after"
             values[":after"] = {"S": _decode_token(token)}
         # One more than asked tells whether a next page exists without handing out a token
         # that leads to an empty page.
-        items = list(self._query(condition, values, limit + 1))
-        page = [self._decode(item) for item in items[:limit]]
-        next_token = _encode_token(items[limit - 1]["created_key"]["S"]) if len(items) > limit else None
+        keys = list(self._query(condition, values, limit + 1, names={"#o": "owner"}))
+        documents = self._batch_get([key["id"]["S"] for key in keys[:limit]])
+        # A record deleted between the two reads is left out of its page.
+        page = [
+            self._decode(documents[key["id"]["S"]])
+            for key in keys[:limit]
+            if key["id"]["S"] in documents and "deleted_at" not in documents[key["id"]["S"]]
+        ]
+        next_token = _encode_token(keys[limit - 1]["created_key"]["S"]) if len(keys) > limit else None
         return Page(items=page, next_token=next_token)
+
+    def between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        owner: str | None = None,
+        limit: int = 100,
+        after: Position | None = None,
+    ) -> RangePage:
+        """One owner's results created in ``[since, until)``, oldest first: the index gives the
+        keys (``created_key`` BETWEEN the two times: "<since>" sorts before every key of that
+        moment, "<until>" before every key of that one), then the documents are read by id."""
+        if owner is None:
+            raise ValueError("results in DynamoDB are listed per owner")
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start: dict[str, AttributeValueTypeDef] | None = None
+        if after is not None:
+            after_key = f"{_time_key(after[0])}#{after[1]}"
+            if after_key >= _time_key(until):
+                return RangePage(items=[], last=None)
+            if after_key >= _time_key(since):  # DynamoDB refuses a start outside the condition
+                start = {"id": {"S": after[1]}, "owner": {"S": owner}, "created_key": {"S": after_key}}
+        keys = list(self._range(owner, since, until, limit + 1, forward=True, start=start))
+        documents = self._batch_get([key["id"]["S"] for key in keys[:limit]])
+        items = [
+            self._decode(documents[key["id"]["S"]])
+            for key in keys[:limit]
+            if key["id"]["S"] in documents and "deleted_at" not in documents[key["id"]["S"]]
+        ]
+        last = _position(keys[limit - 1]["created_key"]["S"]) if len(keys) > limit else None
+        return RangePage(items=items, last=last)
+
+    def reviewed(
+        self, owner: str, since: datetime, until: datetime, limit: int
+    ) -> tuple[builtins.list[Reviewed], bool]:
+        """The newest ``limit`` of ``owner``'s results created in ``[since, until)`` as the accuracy
+        report needs them (without labels), and whether the range held more. Only the small
+        attributes are read (``model_version`` since it was stored beside the document; older
+        records' documents are read for it)."""
+        keys = list(self._range(owner, since, until, limit + 1, forward=False))
+        ids = [key["id"]["S"] for key in keys[:limit]]
+        items = self._batch_get(
+            ids,
+            projection="id, #s, verdict, model_version, created_key, deleted_at",
+            names={"#s": "status"},
+        )
+        # Records stored before ``model_version`` was: the version is in the document only.
+        older = [i for i in ids if i in items and not {"model_version", "deleted_at"} & items[i].keys()]
+        versions: dict[str, str | None] = {}
+        for result_id, full in self._batch_get(older).items():
+            if "deleted_at" not in full:
+                model = self._decode(full).model
+                versions[result_id] = model.version if model else None
+        rows = []
+        for result_id in ids:
+            item = items.get(result_id)
+            if item is None or "deleted_at" in item:
+                continue  # deleted between the two reads
+            version = item["model_version"].get("S") if "model_version" in item else versions.get(result_id)
+            verdict = item.get("verdict", {}).get("S")
+            rows.append(
+                Reviewed(
+                    result_id=result_id,
+                    created_at=_position(item["created_key"]["S"])[0],
+                    status=Status(item["status"]["S"]),
+                    verdict=Verdict(verdict) if verdict else None,
+                    model_version=version,
+                )
+            )
+        return rows, len(keys) > limit
+
+    def _range(
+        self,
+        owner: str,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        forward: bool,
+        start: dict[str, AttributeValueTypeDef] | None = None,
+    ) -> Iterator[dict[str, AttributeValueTypeDef]]:
+        return self._query(
+            "#o = :owner AND created_key BETWEEN :since AND :until",
+            {
+                ":owner": {"S": owner},
+                ":since": {"S": _time_key(since)},
+                ":until": {"S": _time_key(until)},
+            },
+            limit,
+            names={"#o": "owner"},
+            forward=forward,
+            start=start,
+        )
+
+    def delete(self, result_id: str) -> None:
+        """Replace the record by a tombstone (later puts of it fail) and remove an overflowed document."""
+        now = datetime.now(UTC)
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "id": {"S": result_id},
+                "deleted_at": {"S": now.isoformat(timespec="seconds")},
+                "expires_at": {"N": str(int((now + TOMBSTONE_TTL).timestamp()))},
+            },
+        )
+        if self.overflow is not None:
+            self.overflow.delete(f"{self.overflow_prefix}{result_id}.json.z")
 
     def pending(self) -> Iterator[DetectionResult]:
         # Only the local processor resumes pending work; in the cloud SQS redelivers instead.
-        # A filtered query reads the whole index, acceptable for this rare maintenance call.
-        values: dict[str, AttributeValueTypeDef] = {
-            ":pk": {"S": LIST_PARTITION},
-            ":q": {"S": Status.QUEUED.value},
-            ":p": {"S": Status.PROCESSING.value},
+        # A filtered scan reads the whole table, acceptable for this rare maintenance call.
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "#s IN (:q, :p) AND attribute_not_exists(deleted_at)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":q": {"S": Status.QUEUED.value},
+                ":p": {"S": Status.PROCESSING.value},
+            },
         }
-        for item in self._query("list_pk = :pk", values, None, filter_expression="#s IN (:q, :p)"):
-            yield self._decode(item)
+        for page in self.client.get_paginator("scan").paginate(**args):
+            for item in page.get("Items", []):
+                yield self._decode(item)
+
+    def _batch_get(
+        self, ids: Sequence[str], projection: str | None = None, names: dict[str, str] | None = None
+    ) -> dict[str, dict[str, AttributeValueTypeDef]]:
+        """The items with these ids (consistent reads; only the ``projection`` attributes when
+        given), by id; missing ones are absent."""
+        found: dict[str, dict[str, AttributeValueTypeDef]] = {}
+        for start in range(0, len(ids), _BATCH_GET):
+            request: KeysAndAttributesTypeDef = {
+                "Keys": [{"id": {"S": i}} for i in ids[start : start + _BATCH_GET]],
+                "ConsistentRead": True,
+            }
+            if projection:
+                request["ProjectionExpression"] = projection
+            if names:
+                request["ExpressionAttributeNames"] = names
+            for attempt in range(10):
+                response = self.client.batch_get_item(RequestItems={self.table: request})
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["id"]["S"]] = item  # type: ignore[index]
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
+                if not unprocessed or not unprocessed.get("Keys"):
+                    break
+                request = cast("KeysAndAttributesTypeDef", unprocessed)
+                time.sleep(min(0.05 * 2**attempt, 1.0))  # throttled: back off, then the rest
+            else:
+                raise RuntimeError(f"DynamoDB kept refusing to read {len(request['Keys'])} results")
+        return found
 
     def _query(
         self,
         condition: str,
         values: dict[str, AttributeValueTypeDef],
         limit: int | None,
-        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        *,
+        forward: bool = False,
+        start: dict[str, AttributeValueTypeDef] | None = None,
     ) -> Iterator[dict[str, AttributeValueTypeDef]]:
-        """Items of the index, newest first, following DynamoDB's 1 MB pages until ``limit``."""
+        """Items of the index, newest first (oldest with ``forward``), from after ``start`` (an
+        exclusive start key), following DynamoDB's 1 MB pages until ``limit``."""
         args: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": self.index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
+            "ScanIndexForward": forward,
         }
-        if filter_expression:
-            args["FilterExpression"] = filter_expression
-            args["ExpressionAttributeNames"] = {"#s": "status"}
+        if names:
+            args["ExpressionAttributeNames"] = names
+        if start:
+            args["ExclusiveStartKey"] = start
         returned = 0
         while True:
             if limit is not None:

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from deepfake_detect.cli.operations import add_commands as add_operations_commands
 from deepfake_detect.cli.progress import ProgressBar
 from deepfake_detect.cli.registry import add_commands as add_registry_commands
+from deepfake_detect.cli.remote import add_scan_options
+from deepfake_detect.cli.results import add_commands as add_result_commands
 from deepfake_detect.core.formats import MEDIA_EXTENSIONS
 from deepfake_detect.core.provenance.model import Provenance
 from deepfake_detect.core.provenance.rules import strongest_ai_claim
@@ -86,6 +89,10 @@ def _frames(text: str) -> int:
 
 
 def scan(args: argparse.Namespace) -> int:
+    if getattr(args, "api", None):  # a client of a deployed stack: cli/remote.py
+        from deepfake_detect.cli.remote import scan_remote
+
+        return scan_remote(args)
     from deepfake_detect.local.wiring import local_live_detector
 
     settings = get_settings()
@@ -95,6 +102,11 @@ def scan(args: argparse.Namespace) -> int:
     if not files:
         print("deepfake-detect: no media files found", file=sys.stderr)
         return EXIT_USAGE
+    from deepfake_detect.cli.batch import scan_files, threads_per_worker, workers_for
+
+    workers = workers_for(args.workers, len(files))  # several files: one worker per core
+    if threads_per_worker(workers):
+        settings = settings.updated({"intra_op_threads": threads_per_worker(workers)})
     try:
         detector = local_live_detector(settings)  # the registry's current model, else the shipped one
     except Exception as exc:  # a missing or damaged model: one clear line, not a traceback
@@ -107,12 +119,13 @@ def scan(args: argparse.Namespace) -> int:
     ) as files_bar:
         if not args.json:
             tqdm.write(HEADER)
-        for path in files:
-            frame_bar = ProgressBar(path.name, "frame", show_bar)
-            try:
-                result = detector.analyze(path, progress=frame_bar).result
-            finally:
-                frame_bar.close()
+        for result in scan_files(
+            files,
+            detector,
+            lambda: local_live_detector(settings),
+            workers=workers,
+            frame_bar=lambda path: ProgressBar(path.name, "frame", show_bar),
+        ):
             failures += result.error is not None
             tqdm.write(result.model_dump_json() if args.json else _row(result))
             files_bar.update(1)
@@ -156,8 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--json", action="store_true", help="one JSON result per line instead of a table")
     p.add_argument("--frames", type=_frames, help="frames to sample per video (default: setting)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="files scanned at once (default 0: one per CPU, at most 4; 1: one after the other, "
+        "with a frame progress bar); results keep the order of the files either way",
+    )
     p.add_argument("--progress", action="store_true", help="show progress bars even when not on a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    add_scan_options(p)  # --api URL, --token: scan through a deployed API
     p.set_defaults(handler=scan)
 
     p = commands.add_parser("serve", help="start the local service and web page")
@@ -171,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=fetch_models)
 
     add_registry_commands(commands)  # retrain, rollback
+    add_result_commands(commands)  # delete
+    add_operations_commands(commands)  # backfill, deliveries
     return parser
 
 

@@ -35,6 +35,13 @@ class VideoConfig(_Frozen):
     min_track_frames: int = Field(
         3, ge=1, description="frames a face track needs (at most 10% of samples) to count toward the verdict"
     )
+    decode_threads: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="FFmpeg threads decoding one video (0: OpenCV's choice, one per CPU); each thread "
+        "holds frames of its own, so memory grows with it (a 4K frame is 12 MB)",
+    )
 
 
 class MediaLimits(_Frozen):
@@ -45,6 +52,19 @@ class MediaLimits(_Frozen):
     max_image_pixels: int = Field(50_000_000, ge=1)
     max_video_pixels: int = Field(3840 * 2160, ge=1, description="width x height of one video frame")
     max_video_seconds: float = Field(3600.0, gt=0.0)
+    max_side: int = Field(20_000, ge=1, description="longest side of an image or a video frame, in pixels")
+    max_aspect_ratio: float = Field(
+        20.0, ge=1.0, description="longest side / shortest side of an image or a video frame"
+    )
+    max_pixels_per_byte: float = Field(
+        250.0,
+        gt=0.0,
+        description="pixels one byte of an image file may decode to, for images over byte_check_pixels "
+        "(a flat 50 MP PNG is a few tens of KB: a cheap file that costs 200 MB to decode)",
+    )
+    byte_check_pixels: int = Field(
+        4096 * 4096, ge=0, description="images up to this many pixels are decoded whatever their file size"
+    )
 
 
 class PipelineConfig(_Frozen):

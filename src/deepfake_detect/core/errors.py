@@ -12,9 +12,11 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     CORRUPT_MEDIA = "corrupt_media"
     TOO_MANY_PIXELS = "too_many_pixels"
+    BAD_DIMENSIONS = "bad_dimensions"  # a side too long, or sides too unequal, to be a picture of a face
     VIDEO_TOO_LONG = "video_too_long"
     MODEL_ERROR = "model_error"
     INTERNAL_ERROR = "internal_error"
+    SCAN_TIMEOUT = "scan_timeout"  # the scan could not finish within the time the worker has
 
 
 class MediaError(Exception):

@@ -74,8 +74,10 @@ class FaceDetector:
     def from_config(cls, model_path: Path, config: DetectionConfig) -> FaceDetector:
         return cls(model_path, **config.model_dump())
 
-    def detect(self, image: Frame) -> list[Face]:
-        """All faces at least ``min_face_size`` pixels, most confident first."""
+    def detect(self, image: Frame, *, pixel_size: float = 1.0) -> list[Face]:
+        """All faces at least ``min_face_size`` pixels, most confident first, in the coordinates
+        of ``image``. ``pixel_size``: how many original pixels one pixel of ``image`` stands for
+        (an image decoded at a reduced scale), so the minimum size stays in original pixels."""
         height, width = image.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
         work: Frame = image
@@ -98,7 +100,7 @@ class FaceDetector:
                 landmarks=landmarks,
                 score=float(row[14]),
             )
-            if face.size >= self.min_face_size:
+            if face.size * pixel_size >= self.min_face_size:
                 faces.append(face)
         faces.sort(key=lambda f: f.score, reverse=True)
         return faces[: self.max_faces]

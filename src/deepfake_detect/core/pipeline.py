@@ -17,18 +17,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from deepfake_detect.core.align import align_face
+from deepfake_detect.core.align import align_face, similarity_transform, template_points
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.config import PipelineConfig
+from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.faces import Face, FaceDetector
 from deepfake_detect.core.media import (
+    FACTORS,
+    Box,
     Frame,
-    decode_image,
+    FramePicture,
+    ImageSource,
+    SampledFrame,
+    View,
+    downscale,
     open_video,
+    prefetched,
     probe_file,
     sample_frames,
     sample_indices,
@@ -46,18 +57,75 @@ from deepfake_detect.core.result import (
     TrackResult,
     Verdict,
 )
-from deepfake_detect.core.tracking import link_tracks, track_score
+from deepfake_detect.core.tracking import Tracker, track_score
 
 # progress(done, total) is called as video frames are read.
 Progress = Callable[[int, int], None]
 
+# Longest side of the evidence image an analysis hands out (the page shows it; stores keep it).
+EVIDENCE_MAX_SIDE = 1280
+
+
+class Analysis:
+    """A result plus the image its evidence refers to (kept out of the record to keep it small).
+
+    ``evidence`` is the image, or a video's most suspicious frame, upright and at most
+    ``EVIDENCE_MAX_SIDE`` pixels on its long side; ``evidence_scale`` is its size over the
+    original's (the boxes are in original pixels). A large image's evidence is decoded when first
+    asked for: a scan that stores no evidence (the CLI) never decodes it.
+    """
+
+    def __init__(
+        self,
+        result: DetectionResult,
+        evidence: Frame | None = None,
+        *,
+        evidence_scale: float = 1.0,
+        load_evidence: Callable[[], tuple[Frame, float]] | None = None,
+    ) -> None:
+        self.result = result
+        self._evidence = evidence
+        self._scale = evidence_scale
+        self._load = load_evidence
+
+    @property
+    def evidence(self) -> Frame | None:
+        if self._evidence is None and self._load is not None:
+            load, self._load = self._load, None
+            try:
+                self._evidence, self._scale = load()
+            except Exception:  # the file decoded once already; a scan never fails for its picture
+                self._evidence = None
+        return self._evidence
+
+    @property
+    def evidence_scale(self) -> float:
+        _ = self.evidence
+        return self._scale
+
 
 @dataclass
-class Analysis:
-    """A result plus the frame its evidence refers to (kept out of the record to keep it small)."""
+class _FrameScan:
+    """What a video's sampled frames leave behind once scored."""
 
-    result: DetectionResult
-    evidence: Frame | None = None
+    sampled: list[tuple[int, float, list[FaceResult]]] = field(default_factory=list)  # index, time, faces
+    best: dict[int, tuple[float, int, int]] = field(default_factory=dict)  # track -> score, sample, face
+    kept: dict[int, tuple[Frame, float]] = field(default_factory=dict)  # sample -> evidence copy, scale
+    size: tuple[int, int] | None = None
+
+
+class _Picture(Protocol):
+    """An image or a decoded video frame: what face detection and cropping read from it."""
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    def view(self, min_long_side: int) -> View: ...
+
+    def region(self, box: Box, factor: int) -> View: ...
 
 
 @dataclass
@@ -165,17 +233,19 @@ class ScanPipeline:
 
     def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
         with timer.stage("decode"):
-            image = decode_image(path.read_bytes(), self.config.limits.max_image_pixels)
-        faces = self._score_frames([image], timer)
+            source = ImageSource(path.read_bytes(), self.config.limits)
+        try:
+            face_results, view = self._score(source, timer)
+        finally:
+            source.release()
         result = DetectionResult(
             path=shown,
             media_kind=MediaKind.IMAGE,
-            width=image.shape[1],
-            height=image.shape[0],
+            width=source.width,
+            height=source.height,
             model=self.model_info,
             threshold=self.classifier.threshold,
         )
-        face_results = faces[0]
         for track, face in enumerate(face_results):
             face.track = track
         result.faces = face_results
@@ -193,63 +263,62 @@ class ScanPipeline:
                 for f in face_results
             ]
         self._conclude(result)
-        return Analysis(result, image)
+        if view.factor == 1 and max(source.width, source.height) <= EVIDENCE_MAX_SIDE:
+            return Analysis(result, view.image)  # already decoded, upright and small enough
+        return Analysis(result, load_evidence=lambda: source.evidence(EVIDENCE_MAX_SIDE))
 
     def _analyze_video(self, path: Path, shown: str, timer: _Timer, progress: Progress | None) -> Analysis:
+        """Frames are decoded, scored and let go one at a time: what stays is their faces (boxes,
+        scores, small crops' results) and, for each track, a copy of the frame of its most
+        suspicious face downscaled for the evidence. Memory does not grow with the frame size."""
         limits, video = self.config.limits, self.config.video
         with timer.stage("decode"):
-            capture, info = open_video(path, limits.max_video_pixels, limits.max_video_seconds)
+            capture, info = open_video(
+                path,
+                limits.max_video_pixels,
+                limits.max_video_seconds,
+                limits=limits,
+                index=True,
+                threads=video.decode_threads,
+            )
         try:
-            frames = []
-            samples = len(sample_indices(info.frame_count, video.sample_frames))
-            iterator = sample_frames(capture, info, video.sample_frames)
-            while True:
-                with timer.stage("decode"):
-                    frame = next(iterator, None)
-                if frame is None:
-                    break
-                frames.append(frame)
-                if progress:
-                    progress(len(frames), samples)
+            total = len(sample_indices(info.frame_count, video.sample_frames))
+            # The next sample is decoded while this one is scored: "decode" is the time waited for it.
+            with prefetched(sample_frames(capture, info, video.sample_frames)) as frames:
+                scan = self._scan_frames(frames, timer, progress, total)
         finally:
             capture.release()
-        if not frames:
+        sampled, best, kept, size = scan.sampled, scan.best, scan.kept, scan.size
+        if not sampled or size is None:
             raise MediaError(ErrorCode.CORRUPT_MEDIA, "no frame of the video could be decoded")
-        faces = self._score_frames([f.image for f in frames], timer)
-        with timer.stage("track"):
-            ids = link_tracks([[f.box for f in fs] for fs in faces], video.track_iou_threshold)
-        # The decoded frames, not the container header, give the size the boxes refer to: a
-        # phone video with a rotation tag is decoded upright, with width and height swapped.
-        height, width = frames[0].image.shape[:2]
         result = DetectionResult(
             path=shown,
             media_kind=MediaKind.VIDEO,
-            width=width,
-            height=height,
+            width=size[0],
+            height=size[1],
             duration_s=round(info.duration_s, 3),
-            frames_sampled=len(frames),
+            frames_sampled=len(sampled),
             model=self.model_info,
             threshold=self.classifier.threshold,
         )
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
-        for frame, frame_faces, frame_ids in zip(frames, faces, ids, strict=True):
-            for face, track in zip(frame_faces, frame_ids, strict=True):
-                face.track, face.frame_index = track, frame.index
-                face.timestamp_s = round(frame.timestamp_s, 3)
-                by_track[track].append(face)
+        for index, timestamp_s, frame_faces in sampled:
+            for face in frame_faces:
+                assert face.track is not None
+                by_track[face.track].append(face)
             result.frames.append(
                 FrameScore(
-                    frame_index=frame.index,
-                    timestamp_s=round(frame.timestamp_s, 3),
+                    frame_index=index,
+                    timestamp_s=round(timestamp_s, 3),
                     faces=len(frame_faces),
                     max_score=max((f.score for f in frame_faces), default=None),
                     scores={str(f.track): f.score for f in frame_faces},
                 )
             )
-        result.faces = [f for fs in faces for f in fs]
+        result.faces = [f for _, _, fs in sampled for f in fs]
         # A face seen in only one or two of many samples is more likely a false detection or a
         # passer-by than a person the file is about: it is reported but does not decide the verdict.
-        min_frames = min(video.min_track_frames, math.ceil(0.1 * len(frames)))
+        min_frames = min(video.min_track_frames, math.ceil(0.1 * len(sampled)))
         for track, members in sorted(by_track.items()):
             score = round(track_score([f.score for f in members]), 4)
             result.tracks.append(
@@ -266,38 +335,85 @@ class ScanPipeline:
         if not any(t.counted for t in result.tracks):
             for t in result.tracks:
                 t.counted = True
-        evidence = None
+        analysis = Analysis(result)
         counted = {t.track for t in result.tracks if t.counted}
         if result.faces:
-            worst = max((f for f in result.faces if f.track in counted), key=lambda f: f.score)
-            position = next(i for i, f in enumerate(frames) if f.index == worst.frame_index)
-            result.evidence_frame_index = worst.frame_index
-            evidence = frames[position].image
+            # The most suspicious face of a counted track (the first of equals): its frame is kept.
+            _, number, _ = max(
+                (v for track, v in best.items() if track in counted), key=lambda v: (v[0], -v[1], -v[2])
+            )
+            result.evidence_frame_index = sampled[number][0]
+            image, scale = kept[number]
+            analysis = Analysis(result, image, evidence_scale=scale)
         self._conclude(result)
-        return Analysis(result, evidence)
+        return analysis
 
-    def _score_frames(self, images: list[Frame], timer: _Timer) -> list[list[FaceResult]]:
-        """Detect, align and classify every face of every frame in one batch."""
-        detected: list[list[Face]] = []
+    def _scan_frames(
+        self, frames: Iterator[SampledFrame], timer: _Timer, progress: Progress | None, total: int
+    ) -> _FrameScan:
+        """Score each sampled frame as it comes and let it go, keeping its faces and, while it
+        holds some track's most suspicious face, a copy downscaled for the evidence."""
+        scan = _FrameScan()
+        tracker = Tracker(self.config.video.track_iou_threshold)
+        while True:
+            with timer.stage("decode"):
+                frame = next(frames, None)
+            if frame is None:
+                return scan
+            picture = FramePicture(frame.image)
+            # The decoded frames, not the container header, give the size the boxes refer to:
+            # a phone video with a rotation tag is decoded upright, width and height swapped.
+            scan.size = scan.size or (picture.width, picture.height)
+            faces, _ = self._score(picture, timer)
+            with timer.stage("track"):
+                ids = tracker.add([f.box for f in faces])
+            number = len(scan.sampled)
+            for face_no, (face, track) in enumerate(zip(faces, ids, strict=True)):
+                face.track, face.frame_index = track, frame.index
+                face.timestamp_s = round(frame.timestamp_s, 3)
+                if track not in scan.best or face.score > scan.best[track][0]:
+                    scan.best[track] = (face.score, number, face_no)
+            needed = {sample for _, sample, _ in scan.best.values()}
+            if number in needed:
+                scan.kept[number] = downscale(frame.image, EVIDENCE_MAX_SIDE)
+            for stale in set(scan.kept) - needed:
+                del scan.kept[stale]
+            scan.sampled.append((frame.index, frame.timestamp_s, faces))
+            del frame, picture
+            if progress:
+                progress(len(scan.sampled), total)
+
+    def _score(self, picture: _Picture, timer: _Timer) -> tuple[list[FaceResult], View]:
+        """Detect, align and classify every face of one image or frame (in one batch); also
+        returns the view the faces were detected on."""
+        with timer.stage("decode"):
+            view = picture.view(self.face_detector.max_side)
         with timer.stage("detect"):
-            for image in images:
-                detected.append(self.face_detector.detect(image))
-        crops, transforms, owners = [], [], []
-        with timer.stage("align"):
-            for frame_no, (image, faces) in enumerate(zip(images, detected, strict=True)):
-                for face in faces:
-                    aligned = align_face(image, face.landmarks, self.classifier.geometry)
-                    crops.append(aligned.crop)
-                    transforms.append(aligned.crop_to_image)
-                    owners.append(frame_no)
+            faces = [
+                _to_original(face, view)
+                for face in self.face_detector.detect(view.image, pixel_size=view.factor)
+            ]
+        geometry = self.classifier.geometry
+        plans = [_crop_plan(face, geometry, picture.width, picture.height) for face in faces]
+        crops: list[Frame | None] = [None] * len(faces)
+        transforms: list[NDArray[np.float64] | None] = [None] * len(faces)
+        # Finest scale first: a coarser one is then reduced from it rather than decoded again.
+        for i in sorted(range(len(faces)), key=lambda i: plans[i][1]):
+            box, factor = plans[i]
+            with timer.stage("decode"):
+                region = picture.region(box, factor)
+            with timer.stage("align"):
+                aligned = align_face(region.image, region.from_original(faces[i].landmarks), geometry)
+                crops[i] = aligned.crop
+                transforms[i] = _compose(region.affine_to_original(), aligned.crop_to_image)
         with timer.stage("classify"):
-            scores = self.classifier.score(crops)
-        results: list[list[FaceResult]] = [[] for _ in images]
-        for i, (frame_no, transform) in enumerate(zip(owners, transforms, strict=True)):
-            face = detected[frame_no][len(results[frame_no])]
+            scores = self.classifier.score([c for c in crops if c is not None])
+        results: list[FaceResult] = []
+        for i, (face, transform) in enumerate(zip(faces, transforms, strict=True)):
+            assert transform is not None
             score = round(float(scores.probabilities[i]), 4)
             box_x, box_y, box_w, box_h = (round(v, 1) for v in face.box)
-            results[frame_no].append(
+            results.append(
                 FaceResult(
                     box=(box_x, box_y, box_w, box_h),
                     landmarks=[(round(float(x), 1), round(float(y), 1)) for x, y in face.landmarks],
@@ -308,7 +424,7 @@ class ScanPipeline:
                     heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist(),
                 )
             )
-        return results
+        return results, view
 
     def _verdict(self, score: float) -> Verdict:
         return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL
@@ -325,3 +441,45 @@ class ScanPipeline:
 
 def _rounded(ms: dict[str, float]) -> dict[str, float]:
     return {name: round(value, 2) for name, value in ms.items()}
+
+
+def _to_original(face: Face, view: View) -> Face:
+    """A face found in ``view``, in the coordinates of the full-size image."""
+    if view.factor == 1 and view.x0 == 0 and view.y0 == 0:
+        return face
+    x, y = view.to_original(np.array([face.box[0], face.box[1]]))
+    f = float(view.factor)
+    return Face(
+        box=(float(x), float(y), face.box[2] * f, face.box[3] * f),
+        landmarks=view.to_original(face.landmarks).astype(np.float32),
+        score=face.score,
+    )
+
+
+def _crop_plan(face: Face, geometry: CropGeometry, width: int, height: int) -> tuple[Box, int]:
+    """The pixels a face's crop is made from and the coarsest scale that still gives the
+    classifier at least one source pixel per crop pixel (a large face in a large photo is cropped
+    from a JPEG decoded at 1/2, 1/4 or 1/8 of its size; a small one from the full size)."""
+    size = geometry.size
+    to_crop = similarity_transform(face.landmarks, template_points(size, geometry.margin, geometry.shift))
+    crop_per_pixel = math.sqrt(abs(float(np.linalg.det(to_crop[:, :2]))))
+    factor = max((f for f in FACTORS if crop_per_pixel * f <= 1.0 + 1e-9), default=1)
+    to_image = cv2.invertAffineTransform(to_crop)
+    corners = np.array([[-1.0, -1.0], [size, -1.0], [-1.0, size], [size, size]])
+    mapped = corners @ to_image[:, :2].T + to_image[:, 2]
+    pad = 2 * factor  # interpolation reads a pixel beyond the last one it lands on
+    x0, y0 = np.floor(mapped.min(axis=0)) - pad
+    x1, y1 = np.ceil(mapped.max(axis=0)) + pad
+    if geometry.border != "constant":
+        # Reflected borders read the image mirrored at its edges: keep the mirrored pixels too.
+        x0, x1 = min(x0, width - (x1 - width)) if x1 > width else x0, max(x1, -x0) if x0 < 0 else x1
+        y0, y1 = min(y0, height - (y1 - height)) if y1 > height else y0, max(y1, -y0) if y0 < 0 else y1
+    return (int(x0), int(y0), int(x1), int(y1)), factor
+
+
+def _compose(outer: NDArray[np.float64], inner: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The 2x3 affine map ``outer(inner(p))``."""
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = outer[:, :2] @ inner[:, :2]
+    matrix[:, 2] = outer[:, :2] @ inner[:, 2] + outer[:, 2]
+    return matrix

@@ -139,6 +139,12 @@ class DetectionResult(BaseModel):
     error: ErrorInfo | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source: dict[str, str] = Field(default_factory=dict, description="where the file came from")
+    owner: str | None = Field(
+        None,
+        description="whom the file belongs to: the signed-in user's id (the token's sub) in the cloud, "
+        "'local' in the local service; None for a file put in the bucket outside the API and for "
+        "records older than owners",
+    )
     evidence: Evidence | None = Field(
         None, description="the stored image that the boxes refer to (GET /v1/results/{id}/evidence.jpg)"
     )

@@ -42,26 +42,32 @@ class _Track:
         self.box, self.frame = box, frame
 
 
-def link_tracks(
-    frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3, max_centre_distance: float = 0.5
-) -> list[list[int]]:
-    """Track id of every box, frame by frame.
+class Tracker:
+    """Links faces frame by frame, as the frames arrive (a video is never held in memory whole).
 
     Each track's box is predicted forward at its last velocity (constant motion), then each
     frame's boxes are matched to the predictions greedily, best overlap first. Without the
     prediction two faces that pass each other between two samples swap identities. Samples are
     far apart in time, so a box that does not overlap may still match on a nearby centre.
     """
-    tracks: list[_Track] = []
-    assignments: list[list[int]] = []
-    for frame, boxes in enumerate(frames):
+
+    def __init__(self, iou_threshold: float = 0.3, max_centre_distance: float = 0.5) -> None:
+        self.iou_threshold = iou_threshold
+        self.max_centre_distance = max_centre_distance
+        self._tracks: list[_Track] = []
+        self._frame = 0
+
+    def add(self, boxes: Sequence[Box]) -> list[int]:
+        """Track id of every box of the next frame."""
+        frame, tracks = self._frame, self._tracks
+        self._frame += 1
         candidates = []
         for i, box in enumerate(boxes):
             for track_id, track in enumerate(tracks):
                 predicted = track.predict(frame)
                 overlap = iou(box, predicted)
                 distance = _centre_distance(box, predicted)
-                if overlap >= iou_threshold or distance <= max_centre_distance:
+                if overlap >= self.iou_threshold or distance <= self.max_centre_distance:
                     candidates.append((overlap, -distance, i, track_id))
         candidates.sort(reverse=True)
         ids = [-1] * len(boxes)
@@ -76,8 +82,15 @@ def link_tracks(
                 tracks.append(_Track(box, frame))
             else:
                 tracks[ids[i]].update(box, frame)
-        assignments.append(ids)
-    return assignments
+        return ids
+
+
+def link_tracks(
+    frames: Sequence[Sequence[Box]], iou_threshold: float = 0.3, max_centre_distance: float = 0.5
+) -> list[list[int]]:
+    """Track id of every box, frame by frame (``Tracker`` over all frames at once)."""
+    tracker = Tracker(iou_threshold, max_centre_distance)
+    return [tracker.add(boxes) for boxes in frames]
 
 
 def track_score(scores: Sequence[float]) -> float:

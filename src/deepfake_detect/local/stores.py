@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import shutil
 import sqlite3
@@ -14,7 +15,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deepfake_detect.core.result import DetectionResult, Status
-from deepfake_detect.store.base import Page
+from deepfake_detect.store.base import (
+    LOCAL_OWNER,
+    ObjectNotFoundError,
+    Page,
+    Position,
+    RangePage,
+    ResultDeletedError,
+    position_of,
+)
 
 
 class LocalMediaStore:
@@ -43,14 +52,14 @@ class LocalMediaStore:
     def get(self, key: str) -> bytes:
         path = self._path(key)
         if not path.is_file():
-            raise KeyError(key)
+            raise ObjectNotFoundError(key)
         return path.read_bytes()
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         path = self._path(key)
         if not path.is_file():
-            raise KeyError(key)
+            raise ObjectNotFoundError(key)
         yield path
 
     def exists(self, key: str) -> bool:
@@ -61,7 +70,31 @@ class LocalMediaStore:
         path = self._path(key)
         for doomed in (path, path.with_name(path.name + ".partial")):
             doomed.unlink(missing_ok=True)
-        folder = path.parent
+        self._prune(path.parent)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every file whose key starts with ``prefix`` (``"uploads/<id>/"``: the folder;
+        ``"evidence/<id>"``: every file and folder there whose name starts so). Returns the count."""
+        folder_key, _, start = prefix.rpartition("/")
+        root = self.root.resolve()
+        folder = self._path(folder_key) if folder_key else root
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for entry in folder.iterdir():
+            if not entry.name.startswith(start):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                removed += sum(1 for f in entry.rglob("*") if f.is_file())
+                shutil.rmtree(entry)
+            else:
+                removed += not entry.name.endswith(".partial")
+                entry.unlink(missing_ok=True)
+        self._prune(folder)
+        return removed
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents while they are empty (never the root)."""
         root = self.root.resolve()
         while folder != root and folder.is_relative_to(root):
             try:
@@ -72,7 +105,11 @@ class LocalMediaStore:
 
 
 class SQLiteResultStore:
-    """Results as JSON documents, with the columns we sort and filter on pulled out."""
+    """Results as JSON documents, with the columns we sort and filter on pulled out.
+
+    ``owner`` is a column (records stored before it existed belong to the local owner); a deleted
+    record leaves its id in ``deleted`` for a while, so a scan still running cannot write it back.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -88,33 +125,66 @@ class SQLiteResultStore:
                 document TEXT NOT NULL)"""
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS results_newest ON results (created_at DESC, id DESC)")
+        self._add_owner_column()
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS results_owner_newest ON results (owner, created_at DESC, id DESC)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS deleted (id TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)")
         # How often each unfinished scan was started: a file that kills the process mid-scan is
         # resumed on every start, and this is how the worker knows to stop trying.
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, started INTEGER NOT NULL)"
         )
 
+    def _add_owner_column(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        if "owner" in columns:
+            return
+        try:
+            self._db.execute(f"ALTER TABLE results ADD COLUMN owner TEXT NOT NULL DEFAULT '{LOCAL_OWNER}'")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+
     def put(self, result: DetectionResult) -> None:
+        # One statement: the check for a deletion and the write cannot be split by another process
+        # (`deepfake-detect delete` while the service scans).
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results (id, created_at, status, document) VALUES (?, ?, ?, ?)",
-                (result.id, _sort_key(result.created_at), result.status.value, result.model_dump_json()),
-            )
+            written = self._db.execute(
+                "INSERT OR REPLACE INTO results (id, created_at, status, document, owner) "
+                "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE id = ?)",
+                (
+                    result.id,
+                    _sort_key(result.created_at),
+                    result.status.value,
+                    result.model_dump_json(),
+                    result.owner or LOCAL_OWNER,
+                    result.id,
+                ),
+            ).rowcount
+        if not written:
+            raise ResultDeletedError(result.id)
 
     def get(self, result_id: str) -> DetectionResult | None:
         with self._lock:
             row = self._db.execute("SELECT document FROM results WHERE id = ?", (result_id,)).fetchone()
         return DetectionResult.model_validate_json(row[0]) if row else None
 
-    def list(self, limit: int = 20, token: str | None = None) -> Page:
+    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         query = "SELECT document, created_at, id FROM results"
+        conditions: list[str] = []
         params: tuple[object, ...] = ()
+        if owner is not None:
+            conditions.append("owner = ?")
+            params += (owner,)
         if token:
             created_at, last_id = _decode_token(token)
-            query += " WHERE (created_at, id) < (?, ?)"
-            params = (created_at, last_id)
+            conditions.append("(created_at, id) < (?, ?)")
+            params += (created_at, last_id)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
         query += " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*params, limit + 1)).fetchall()
@@ -122,10 +192,63 @@ class SQLiteResultStore:
         next_token = _encode_token(rows[limit - 1][1], rows[limit - 1][2]) if len(rows) > limit else None
         return Page(items=items, next_token=next_token)
 
-    def delete(self, result_id: str) -> None:
+    def between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        owner: str | None = None,
+        limit: int = 100,
+        after: Position | None = None,
+    ) -> RangePage:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = "SELECT document FROM results WHERE created_at >= ? AND created_at < ?"
+        params: tuple[object, ...] = (_sort_key(since), _sort_key(until))
+        if owner is not None:
+            query += " AND owner = ?"
+            params += (owner,)
+        if after is not None:
+            query += " AND (created_at, id) > (?, ?)"
+            params += (_sort_key(after[0]), after[1])
+        query += " ORDER BY created_at, id LIMIT ?"
         with self._lock:
-            self._db.execute("DELETE FROM results WHERE id = ?", (result_id,))
-            self._db.execute("DELETE FROM attempts WHERE id = ?", (result_id,))
+            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
+        items = [DetectionResult.model_validate_json(row[0]) for row in rows[:limit]]
+        return RangePage(items=items, last=position_of(items[-1]) if len(rows) > limit else None)
+
+    def delete(self, result_id: str) -> None:
+        """Remove the record and its attempt count; its id is kept in ``deleted`` (see ``put``)."""
+        now = _sort_key(datetime.now(UTC))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+                self._db.execute("DELETE FROM attempts WHERE id = ?", (result_id,))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO deleted (id, deleted_at) VALUES (?, ?)", (result_id, now)
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def finished_before(self, before: datetime, limit: int = 100) -> builtins.list[DetectionResult]:
+        """Done or failed records created before ``before``, oldest first (what retention deletes)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT document FROM results WHERE created_at < ? AND status IN (?, ?) "
+                "ORDER BY created_at, id LIMIT ?",
+                (_sort_key(before), Status.DONE.value, Status.FAILED.value, limit),
+            ).fetchall()
+        return [DetectionResult.model_validate_json(row[0]) for row in rows]
+
+    def forget_deleted(self, before: datetime) -> int:
+        """Drop the marks of records deleted before ``before`` (no scan of them can still run)."""
+        with self._lock:
+            return int(
+                self._db.execute("DELETE FROM deleted WHERE deleted_at < ?", (_sort_key(before),)).rowcount
+            )
 
     def begin_attempt(self, result_id: str) -> int:
         """Count one more start of this record's scan; returns the count, this one included."""

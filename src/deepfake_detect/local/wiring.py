@@ -7,12 +7,18 @@ from fastapi import FastAPI
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
 from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.local.accuracy import SQLiteReviewedSource
 from deepfake_detect.local.feedback import SQLiteFeedbackStore
 from deepfake_detect.local.registry import LocalModelRegistry
+from deepfake_detect.local.retention import RetentionSweeper
+from deepfake_detect.local.retrain import feedback_channel
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
+from deepfake_detect.local.webhooks import webhook_notifier
 from deepfake_detect.local.worker import LocalProcessor
+from deepfake_detect.registry.feedback import FeedbackStore, channel_media_prefix
 from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
+from deepfake_detect.store.deletion import ResultDeleter
 
 
 def local_live_detector(settings: Settings, lane: str = "") -> ScanPipeline:
@@ -28,15 +34,46 @@ def local_services(settings: Settings) -> Services:
     """The embedded default: a media folder and SQLite under ``settings.data_dir``."""
     media = LocalMediaStore(settings.data_dir / "media")
     results = SQLiteResultStore(settings.data_dir / "results.sqlite3")
-    processor = LocalProcessor(settings, media, results)
+    notifier = webhook_notifier(settings.service, settings.data_dir)  # None without a webhook URL
+    if notifier is not None:
+        notifier.start()  # sends what the previous run left pending
+    processor = LocalProcessor(settings, media, results, events=notifier)
+    feedback = SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3")
+    deleter = local_deleter(settings, media, results, feedback)
     return Services(
         settings=settings,
         media=media,
         results=results,
         model_card=lambda: processor.detector.classifier.card,
         processor=processor,
-        feedback=SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        feedback=feedback,
+        deleter=deleter,
+        background=(RetentionSweeper(settings, deleter, results),),
+        deliveries=notifier.deliveries if notifier is not None else None,
+        accuracy=SQLiteReviewedSource(results.path, settings.data_dir / "feedback.sqlite3"),
     )
+
+
+def local_deleter(
+    settings: Settings, media: LocalMediaStore, results: SQLiteResultStore, feedback: FeedbackStore
+) -> ResultDeleter:
+    """Deletes a local result: the record, its upload and evidence images, a reviewer's label and
+    the copy of the file a retrain exported to the feedback channel."""
+    channel = feedback_channel(settings)
+
+    def purge_training_copy(result_id: str) -> None:
+        if channel.is_dir():
+            LocalMediaStore(channel).delete_prefix(channel_media_prefix(result_id))
+
+    return ResultDeleter(media, results, also=(feedback.delete, purge_training_copy))
+
+
+def local_stores(settings: Settings) -> tuple[LocalMediaStore, SQLiteResultStore, ResultDeleter]:
+    """The local stores and their deleter, without the scanner (``deepfake-detect delete``)."""
+    media = LocalMediaStore(settings.data_dir / "media")
+    results = SQLiteResultStore(settings.data_dir / "results.sqlite3")
+    feedback = SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3")
+    return media, results, local_deleter(settings, media, results, feedback)
 
 
 def local_app(settings: Settings) -> FastAPI:

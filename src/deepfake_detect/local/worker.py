@@ -28,7 +28,15 @@ from deepfake_detect.core.media import open_video, probe_file
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.base import MediaStore, ResultStore
+from deepfake_detect.store.base import (
+    DeletableMediaStore,
+    MediaStore,
+    ObjectNotFoundError,
+    ResultDeletedError,
+    ResultStore,
+)
+from deepfake_detect.store.deletion import purge_media
+from deepfake_detect.store.events import CompletionPublisher
 from deepfake_detect.store.evidence import finish
 
 log = logging.getLogger(__name__)
@@ -96,8 +104,10 @@ class LocalProcessor:
         *,
         video_detector: ScanPipeline | None = None,
         attempts: AttemptLog | None = None,
+        events: CompletionPublisher | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events  # completion events (local/webhooks.py): told of every done or failed result
         self.media = media
         self.results = results
         if attempts is None:
@@ -188,6 +198,9 @@ class LocalProcessor:
         # A scan cut short stays ``processing`` in the store and is resumed by the next start().
         for lane in self._lanes.values():
             lane.executor.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self.events, "close", None)
+        if close is not None:
+            close()
 
     def discard(self, record: DetectionResult) -> None:
         """Forget an upload refused before it was queued (the queue was full, the request
@@ -225,12 +238,13 @@ class LocalProcessor:
             failed = DetectionResult.failed(
                 record.path, exc.code, public_message(exc.message), media_kind=record.media_kind
             )
-        except (KeyError, ValueError):
+        except (ObjectNotFoundError, ValueError):
             failed = DetectionResult.failed(record.path, ErrorCode.NOT_FOUND, "the uploaded file is gone")
         else:
             return None
         failed.id, failed.created_at, failed.source = record.id, record.created_at, record.source
         self.results.put(failed)
+        self._announce(failed)
         try:
             self._delete_media(record)
         except Exception:
@@ -264,13 +278,26 @@ class LocalProcessor:
             if result.error is not None and result.error.code in CLIENT_ERRORS:
                 self._delete_media(record)  # never scanned again; an internal error's file is kept
             return self._finished(result)
+        except ResultDeletedError:  # deleted while it was scanned: nothing of it is kept
+            if isinstance(self.media, DeletableMediaStore):
+                purge_media(self.media, record)
+            return None
         except Exception as exc:  # a store or encoder failure: the record must not stay "processing"
             log.exception("scan of %s failed", record.path)
             return self._fail(record, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
 
     def _finished(self, result: DetectionResult) -> DetectionResult:
         self.attempts.end_attempts(result.id)
+        self._announce(result)
         return result
+
+    def _announce(self, result: DetectionResult) -> None:
+        """The completion event of a stored result: queued by the publisher, never failing the scan."""
+        if self.events is not None:
+            try:
+                self.events.publish(result)
+            except Exception:
+                log.exception("could not queue the completion event of %s", result.id)
 
     def _fail(self, record: DetectionResult, code: ErrorCode, message: str) -> DetectionResult:
         failed = DetectionResult.failed(
@@ -295,7 +322,7 @@ class LocalProcessor:
         try:
             with self.media.local_copy(record.source.get("key", "")) as path:
                 analysis = detector.analyze(path, display_path=record.path, progress=progress)
-        except (KeyError, ValueError):
+        except (ObjectNotFoundError, ValueError):
             analysis = Analysis(
                 DetectionResult.failed(
                     record.path,

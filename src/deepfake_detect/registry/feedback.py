@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -54,7 +54,20 @@ class FeedbackStore(Protocol):
 
     def get(self, result_id: str) -> Feedback | None: ...
 
+    def delete(self, result_id: str) -> None:
+        """Forget the label of this result (its result was deleted); a missing one is fine."""
+        ...
+
     def all(self) -> Iterator[Feedback]: ...
+
+    def labels(self, result_ids: Sequence[str]) -> dict[str, Label]:
+        """The labels of these results, by id; unlabelled ones are absent."""
+        ...
+
+
+def channel_media_prefix(result_id: str, prefix: str = "") -> str:
+    """Where ``export_channel`` copies a labelled file: every copy of it starts with this."""
+    return f"{prefix}media/{result_id}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def export_channel(
     rows: list[dict[str, str]] = []
     copied, missing = 0, []
     for item in feedback.all():
-        name = f"media/{item.result_id}{PurePosixPath(item.media_key).suffix.lower()}"
+        name = f"{channel_media_prefix(item.result_id)}{PurePosixPath(item.media_key).suffix.lower()}"
         target = prefix + name
         if not channel.exists(target):
             try:

@@ -22,7 +22,7 @@ from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, FaceResult, MediaKind, Status, Verdict
-from deepfake_detect.store.base import Page
+from deepfake_detect.store.base import ObjectNotFoundError, Page, ResultDeletedError, owner_of
 
 
 class InMemoryPersistence(BasePersistenceLayer):
@@ -57,11 +57,16 @@ class InMemoryPersistence(BasePersistenceLayer):
 
 
 class InMemoryResults:
+    """The result store's rules over a dict: owners, and deleted ids that refuse later writes."""
+
     def __init__(self) -> None:
         self.items: dict[str, DetectionResult] = {}
         self.writes: Counter[str] = Counter()
+        self.deleted: set[str] = set()
 
     def put(self, result: DetectionResult) -> None:
+        if result.id in self.deleted:
+            raise ResultDeletedError(result.id)
         self.items[result.id] = result.model_copy(deep=True)
         self.writes[result.id] += 1
 
@@ -69,9 +74,14 @@ class InMemoryResults:
         item = self.items.get(result_id)
         return item.model_copy(deep=True) if item else None
 
-    def list(self, limit: int = 20, token: str | None = None) -> Page:
+    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
         items = sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)
+        items = [r for r in items if owner is None or owner_of(r) == owner]
         return Page(items=items[:limit], next_token=None)
+
+    def delete(self, result_id: str) -> None:
+        self.items.pop(result_id, None)
+        self.deleted.add(result_id)
 
     def pending(self) -> Iterator[DetectionResult]:
         yield from (r for r in self.items.values() if r.status in (Status.QUEUED, Status.PROCESSING))
@@ -90,7 +100,7 @@ class FakeMedia:
         if key in self.failures:
             raise self.failures[key]
         if key not in self.objects:
-            raise KeyError(key)
+            raise ObjectNotFoundError(key)
         return ObjectInfo(size=len(self.objects[key]), etag="etag", version_id=version_id, content_type=None)
 
     @contextmanager
@@ -98,7 +108,7 @@ class FakeMedia:
         if key in self.failures:
             raise self.failures[key]
         if key not in self.objects:
-            raise KeyError(key)
+            raise ObjectNotFoundError(key)
         self.downloads.append(key)
         with tempfile.NamedTemporaryFile(dir=self.tmp_dir) as handle:
             handle.write(self.objects[key])
@@ -107,6 +117,15 @@ class FakeMedia:
 
     def put(self, key: str, data: Any, content_type: str | None = None) -> None:
         self.objects[key] = data if isinstance(data, bytes) else data.read()
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [key for key in self.objects if key.startswith(prefix)]
+        for key in doomed:
+            del self.objects[key]
+        return len(doomed)
 
 
 class StubDetector:

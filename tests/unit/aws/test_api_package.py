@@ -6,14 +6,16 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("cv2", "onnxruntime", "numpy", "PIL", "torch")
 
 
-def test_cloud_api_imports_no_scanning_libraries() -> None:
+@pytest.mark.parametrize("module", ["deepfake_detect.aws.api", "deepfake_detect.aws.dead_letters"])
+def test_cloud_api_imports_no_scanning_libraries(module: str) -> None:
+    # The dead-letter consumer ships in the same zip.
     code = (
-        "import json, sys\n"
-        "import deepfake_detect.aws.api\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+        f"import json, sys\nimport {module}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -40,7 +40,7 @@ def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:
         "s3", region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"
     )
     results = InMemoryResults()
-    ticket = S3UploadSigner(client, settings, results).presign("../me.jpg", "image/jpeg")
+    ticket = S3UploadSigner(client, settings, results).presign("../me.jpg", "image/jpeg", "alice-sub")
 
     assert ticket["key"] == f"uploads/{ticket['result_id']}/me.jpg"
     assert ticket["fields"]["Content-Type"] == "image/jpeg" and ticket["max_bytes"] == 1234
@@ -50,6 +50,7 @@ def test_a_presigned_post_enforces_type_and_size_and_queues_a_record() -> None:
     assert {"key": ticket["key"]} in policy["conditions"]
     queued = results.get(ticket["result_id"])
     assert queued is not None and queued.status is Status.QUEUED and queued.source["key"] == ticket["key"]
+    assert queued.owner == "alice-sub"  # the caller's: the detect function keeps it
 
 
 def test_page_tokens_round_trip_and_garbage_is_refused() -> None:

@@ -5,6 +5,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from deepfake_detect.aws.errors import permanent_error
 from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.store.base import ObjectNotFoundError
 
 
 def client_error(code: str) -> ClientError:
@@ -16,7 +17,7 @@ def client_error(code: str) -> ClientError:
     [
         (MediaError(ErrorCode.CORRUPT_MEDIA, "truncated"), ErrorCode.CORRUPT_MEDIA),
         (MediaError(ErrorCode.VIDEO_TOO_LONG, "long"), ErrorCode.VIDEO_TOO_LONG),
-        (KeyError("uploads/x.jpg"), ErrorCode.NOT_FOUND),
+        (ObjectNotFoundError("uploads/x.jpg"), ErrorCode.NOT_FOUND),
         (client_error("NoSuchKey"), ErrorCode.NOT_FOUND),
         (client_error("404"), ErrorCode.NOT_FOUND),
         (client_error("NoSuchVersion"), ErrorCode.NOT_FOUND),
@@ -37,6 +38,7 @@ def test_the_files_fault_is_permanent(exc: BaseException, code: ErrorCode) -> No
         client_error("InternalError"),
         EndpointConnectionError(endpoint_url="https://s3.amazonaws.com"),
         RuntimeError("a bug"),
+        KeyError("size"),  # a bug too: only the media store's own not-found means "deleted"
     ],
 )
 def test_everything_else_is_transient(exc: BaseException) -> None:

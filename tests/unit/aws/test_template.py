@@ -45,7 +45,48 @@ def test_only_the_upload_prefix_is_scanned(resources: dict[str, Any]) -> None:
 def test_the_results_index_is_the_one_the_store_queries(resources: dict[str, Any]) -> None:
     [index] = resources["ResultsTable"]["Properties"]["GlobalSecondaryIndexes"]
     assert index["IndexName"] == Settings(_env_file=None).aws.results_index  # type: ignore[call-arg]
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["list_pk", "created_key"]
+    # Partitioned by owner, keys only: no whole documents in one constant partition.
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["owner", "created_key"]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    api = resources["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
+    [query] = [s for s in api if s["Sid"] == "ListResults"]
+    assert query["Resource"] == {"Fn::Sub": f"${{ResultsTable.Arn}}/index/{index['IndexName']}"}
+
+
+def test_the_detect_function_knows_the_queues_receive_count_and_its_time(resources: dict[str, Any]) -> None:
+    detect = resources["DetectFunction"]["Properties"]
+    env = detect["Environment"]["Variables"]
+    redrive = resources["DetectQueue"]["Properties"]["RedrivePolicy"]
+    assert int(env["DEEPFAKE_AWS_MAX_RECEIVE_COUNT"]) == redrive["maxReceiveCount"]
+    # A scan may start only with time for a scan and the reserve left within the timeout.
+    reserve, start = float(env["DEEPFAKE_AWS_FINISH_RESERVE_S"]), float(env["DEEPFAKE_AWS_MIN_START_S"])
+    assert reserve < start < detect["Timeout"] / 2
+    # Failed asynchronous invocations are kept, not dropped.
+    assert detect["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_the_detect_role_lists_only_the_upload_and_evidence_prefixes(resources: dict[str, Any]) -> None:
+    statements = resources["DetectFunction"]["Properties"]["Policies"][0]["Statement"]
+    listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
+    assert listing and all(
+        set(s["Condition"]["StringLike"]["s3:prefix"]) <= {"uploads/*", "evidence/*"} for s in listing
+    )
+
+
+def test_the_dead_letter_queue_has_a_consumer_and_the_alarms_watch_age_and_5xx(
+    resources: dict[str, Any],
+) -> None:
+    consumer = resources["DeadLetterFunction"]["Properties"]
+    assert consumer["Events"]["DeadLetters"]["Properties"]["Queue"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    # Lambda refuses an SQS source whose visibility timeout is shorter than the function's.
+    assert resources["DeadLetterQueue"]["Properties"]["VisibilityTimeout"] >= 6 * consumer["Timeout"]
+    age = resources["QueueAgeAlarm"]["Properties"]
+    assert age["MetricName"] == "ApproximateAgeOfOldestMessage" and age["Namespace"] == "AWS/SQS"
+    api = resources["ApiServerErrorAlarm"]["Properties"]["Metrics"]
+    assert {q["MetricStat"]["Metric"]["MetricName"] for q in api if "MetricStat" in q} == {"5xx", "Count"}
+    assert "DELETE" in resources["HttpApi"]["Properties"]["CorsConfiguration"]["AllowMethods"]
 
 
 def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(resources: dict[str, Any]) -> None:

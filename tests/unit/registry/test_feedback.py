@@ -70,10 +70,11 @@ def test_label_is_stored_with_what_the_model_said(
 ) -> None:
     media, results, feedback = stores
     scanned(media, results, "a" * 32)
+    # A name in the body is not the reviewer: the caller is (locally, the one local owner).
     response = client.post(f"/v1/results/{'a' * 32}/feedback", json={"label": "fake", "reviewer": "kim"})
     assert response.status_code == 200, response.text
     stored = feedback.get("a" * 32)
-    assert stored is not None and stored.label is Label.FAKE and stored.reviewer == "kim"
+    assert stored is not None and stored.label is Label.FAKE and stored.reviewer == "local"
     assert (stored.model_version, stored.score) == ("4.2", 0.8)
     assert stored.media_key == f"uploads/{'a' * 32}/upload.jpg"
     assert response.json()["label"] == "fake"
@@ -85,7 +86,7 @@ def test_label_is_stored_with_what_the_model_said(
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"label": "maybe"}, 422), ({}, 422), ({"label": "real", "reviewer": "x" * 201}, 422)],
+    [({"label": "maybe"}, 422), ({}, 422), ({"label": "real", "note": "x" * 2001}, 422)],
 )
 def test_bad_labels_are_refused(
     client: TestClient,

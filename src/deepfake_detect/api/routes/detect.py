@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from deepfake_detect.api.deps import (
+    CallerDep,
     ErrorResponse,
     ServicesDep,
     client_error,
@@ -44,7 +46,9 @@ IMAGE_WAIT_S = 60.0
     },
 )
 async def detect(
-    services: ServicesDep, file: Annotated[UploadFile, File(description="an image or a video")]
+    services: ServicesDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File(description="an image or a video")],
 ) -> Response:
     """Upload a file and scan it. Images answer with the finished result; videos answer 202
     with a queued record to poll at ``GET /v1/results/{id}``. A full queue answers 429 with
@@ -67,12 +71,15 @@ async def detect(
     # must not decide where the file lands.
     name = upload_name(file.filename or "", f"upload.{container}")
     key = f"uploads/{result_id}/upload.{container}"
+    # The file's own fingerprint, for a report to name the exact bytes that were checked.
+    digest = await run_in_threadpool(_sha256, file)
     record = DetectionResult(
         id=result_id,
         path=name,
         media_kind=kind,
         status=Status.QUEUED,
-        source={"key": key, "store": "local"},
+        source={"key": key, "store": "local", "sha256": digest},
+        owner=caller.owner,
     )
     try:
         # Blocking work (disk copy, header probe, waiting for the scan) stays off the event loop.
@@ -117,3 +124,13 @@ def _measure(file: UploadFile) -> int:
     size = file.file.tell()
     file.file.seek(0)
     return size
+
+
+def _sha256(file: UploadFile) -> str:
+    """The hex sha256 of the uploaded bytes; the file is left at its start."""
+    digest = hashlib.sha256()
+    file.file.seek(0)
+    while chunk := file.file.read(1 << 20):
+        digest.update(chunk)
+    file.file.seek(0)
+    return digest.hexdigest()

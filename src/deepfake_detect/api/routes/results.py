@@ -1,18 +1,25 @@
-"""Results: the list, one result, its evidence image, and reviewers' labels."""
+"""Results: the list, one result, its evidence image, deletion, and reviewers' labels.
+
+Every route answers for the caller's own results only: another owner's result is a 404, like one
+that does not exist (in the cloud the owner is the token's ``sub``; locally everything is the one
+local owner's).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from deepfake_detect.api.deps import ServicesDep, client_error, error_responses
+from deepfake_detect.api.deps import CallerDep, ServicesDep, client_error, error_responses, owned_result
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.registry.feedback import Feedback, Label
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 
 class ResultPage(BaseModel):
@@ -21,42 +28,61 @@ class ResultPage(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
+    """The reviewer is the caller (their token's name in the cloud), never a name in the body."""
+
     label: Label = Field(description="what the reviewer says the file is")
-    reviewer: str = Field("", max_length=200, description="who reviewed it (free text)")
     note: str = Field("", max_length=2000)
 
 
-@router.get("/v1/results", tags=["results"], responses=error_responses(400))
+@router.get("/v1/results", tags=["results"], responses=error_responses(400, 401))
 def list_results(
     services: ServicesDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     token: Annotated[str | None, Query(description="next_token of the previous page")] = None,
 ) -> ResultPage:
-    """Past results, newest first."""
+    """The caller's past results, newest first."""
     try:
-        page = services.results.list(limit=limit, token=token)
+        page = services.results.list(limit=limit, token=token, owner=caller.owner)
     except (ValueError, RecursionError) as exc:  # RecursionError: a token of "[[[[...]]]]"
         message = "invalid page token: pass next_token as it was given"
         raise client_error(400, "invalid_token", message) from exc
     return ResultPage(items=page.items, next_token=page.next_token)
 
 
-@router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(404))
-def get_result(services: ServicesDep, result_id: str) -> DetectionResult:
-    result = services.results.get(result_id)
-    if result is None:
-        raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
-    return result
+@router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(401, 404))
+def get_result(services: ServicesDep, caller: CallerDep, result_id: str) -> DetectionResult:
+    return owned_result(services, caller, result_id)
+
+
+@router.delete(
+    "/v1/results/{result_id}",
+    tags=["results"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404),
+)
+def delete_result(services: ServicesDep, caller: CallerDep, result_id: str) -> Response:
+    """Delete the result and everything of its file: the record, the upload, the evidence image
+    (and any other image made from it), a reviewer's label of it. A scan still running is not
+    recorded when it ends. Another owner's result is a 404."""
+    result = owned_result(services, caller, result_id)
+    if services.deleter is None:
+        raise client_error(404, "not_available", "this deployment does not delete results")
+    services.deleter.delete(result)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
     "/v1/results/{result_id}/evidence.jpg",
     tags=["results"],
-    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(404)},
+    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(401, 404)},
 )
-def get_evidence(services: ServicesDep, result_id: str) -> Response:
+def get_evidence(services: ServicesDep, caller: CallerDep, result_id: str) -> Response:
     """The image, or the video's most suspicious frame, that the face boxes refer to."""
     result = services.results.get(result_id)
+    if result is not None and not caller.owns(result):
+        result = None
     key = result.evidence.key if result and result.evidence else None
     if not key:
         raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}")
@@ -64,22 +90,27 @@ def get_evidence(services: ServicesDep, result_id: str) -> Response:
         data = services.media.get(key)
     except KeyError as exc:
         raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}") from exc
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.post(
     "/v1/results/{result_id}/feedback",
     tags=["results"],
-    responses=error_responses(400, 403, 404, 409, 413),
+    responses=error_responses(400, 401, 403, 404, 409, 413),
 )
-def post_feedback(services: ServicesDep, result_id: str, body: FeedbackRequest) -> Feedback:
+def post_feedback(
+    services: ServicesDep, caller: CallerDep, result_id: str, body: FeedbackRequest
+) -> Feedback:
     """A reviewer's label for a scanned file; labelled files train the next model.
-    Posting again replaces the label."""
+    Posting again replaces the label. Only members of the reviewers group may label (in the
+    cloud the token's ``cognito:groups``); the reviewer recorded is the caller."""
     if services.feedback is None:
         raise client_error(404, "not_available", "this deployment does not store feedback")
-    result = services.results.get(result_id)
-    if result is None:
-        raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
+    if not caller.is_reviewer:
+        raise client_error(
+            403, "not_a_reviewer", f"only members of the {caller.reviewers_group!r} group may label results"
+        )
+    result = owned_result(services, caller, result_id)
     media_key = result.source.get("key")
     if result.status is not Status.DONE or not media_key:
         raise client_error(
@@ -92,12 +123,18 @@ def post_feedback(services: ServicesDep, result_id: str, body: FeedbackRequest) 
     feedback = Feedback(
         result_id=result_id,
         label=body.label,
-        reviewer=body.reviewer,
+        reviewer=caller.name,
         note=body.note,
         media_key=media_key,
         path=result.path,
         model_version=result.model.version if result.model else None,
         score=result.score,
     )
+    previous = services.feedback.get(result_id) if services.review_metrics is not None else None
     services.feedback.put(feedback)
+    if services.review_metrics is not None:
+        try:
+            services.review_metrics.record(result, feedback, previous)
+        except Exception:  # a metric is never worth failing a stored label for
+            logger.exception("the label of %s was stored but its metrics were not", result_id)
     return feedback

@@ -1,6 +1,9 @@
 // The result view: the evidence image with boxes and heat maps, the faces, the technical details.
+import { setAddress } from "./address.js";
 import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
 import { renderCredentials } from "./provenance.js";
+import { fileHash, renderReport } from "./report.js";
+import { renderReview } from "./review.js";
 import { service } from "./service.js";
 import { renderTimeline } from "./timeline.js";
 import { declared, verdictWords } from "./verdicts.js";
@@ -20,7 +23,12 @@ export function evidenceFaces(result) {
   return (result.faces || []).filter((f) => f.frame_index === result.evidence_frame_index);
 }
 
-export function showResult(result, { focus, pinned, update = false }) {
+export const PAGE_TITLE = "Deepfake check";
+
+/** Show a result. The address names it: a new history entry for a result the person opened (so
+ * back returns to what was on screen), none for an update of the same result or a result opened
+ * from the address itself (`fromAddress`: a link, back or forward). */
+export function showResult(result, { focus, update = false, fromAddress = false }) {
   view.result = result;
   if (!update) view.autoShow = false;
   clearTimeout(view.watch);
@@ -38,11 +46,25 @@ export function showResult(result, { focus, pinned, update = false }) {
   renderCredentials(result);
   renderFaces(result);
   renderTimeline(result);
+  renderReview(result);
   renderDetails(result);
+  renderReport(result);
+  // The window's title names the result: it is the history entry's name and a saved PDF's title.
+  document.title = `${words.title}: ${result.path} · ${PAGE_TITLE}`;
 
-  if (pinned && result.id) history.replaceState(null, "", `#result/${encodeURIComponent(result.id)}`);
+  if (!update && result.id) setAddress(result.id, { push: !fromAddress });
   if (focus) $("result-heading").focus();
   if (result.status === "queued" || result.status === "processing") watch(result.id);
+}
+
+/** Back to the page without a result (the address names none). */
+export function hideResult() {
+  view.result = null;
+  clearTimeout(view.watch);
+  const panel = $("result-panel");
+  panel.hidden = true;
+  delete panel.dataset.resultId;
+  document.title = PAGE_TITLE;
 }
 
 /** Keep a result opened from the history up to date while it is still being checked. */
@@ -51,7 +73,7 @@ export function watch(id) {
     if (!view.result || view.result.id !== id) return;
     try {
       const fresh = await getJson(`v1/results/${encodeURIComponent(id)}`);
-      if (view.result && view.result.id === id) showResult(fresh, { focus: false, pinned: false, update: true });
+      if (view.result && view.result.id === id) showResult(fresh, { focus: false, update: true });
     } catch (error) {
       if (error.code !== "result_not_found") watch(id);
     }
@@ -227,6 +249,7 @@ export function renderDetails(result) {
     ["Size", result.width && result.height ? `${result.width} × ${result.height} pixels` : null],
     ["Duration", typeof result.duration_s === "number" ? formatSeconds(result.duration_s) : null],
     ["Frames sampled", result.frames_sampled],
+    ["File SHA-256", fileHash(result) ? el("code", { class: "hash", text: fileHash(result) }) : null],
     ["Model", result.model ? `${result.model.name} ${result.model.version}` : null],
     ["Model's own verdict", result.verdict_reason && result.classifier_verdict
       ? result.classifier_verdict.replace("_", " ") : null],

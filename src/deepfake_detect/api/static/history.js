@@ -1,6 +1,7 @@
 // Past results, newest first, paged.
 import { $, el, formatDate, getJson, percent } from "./client.js";
 import { showResult } from "./evidence.js";
+import { forgetAsked, loadLabels, rememberLabel, tagHistoryRow } from "./review.js";
 import { HISTORY_PAGE } from "./words.js";
 
 // ---------------------------------------------------------------- history
@@ -26,11 +27,18 @@ export async function loadHistory(reset) {
     const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
     if (!reset && past.token) query.set("token", past.token);
     const page = await getJson(`v1/results?${query}`);
-    if (reset) list.replaceChildren();
-    for (const item of page.items) list.append(historyRow(item));
+    if (reset) {
+      list.replaceChildren();
+      forgetAsked();
+    }
+    for (const item of page.items) {
+      rememberLabel(item.id, item.feedback); // a list that carries its labels saves the request below
+      list.append(historyRow(item));
+    }
     past.token = page.next_token;
     more.hidden = !page.next_token;
     $("history-empty").hidden = list.children.length > 0;
+    await loadLabels(page.items.filter((item) => item.status === "done").map((item) => item.id));
   } catch (error) {
     $("history-empty").hidden = false;
     $("history-empty").textContent = `The history could not be loaded. ${error.message}`;
@@ -44,17 +52,21 @@ export function historyRow(item) {
     : item.verdict === "error" || item.status === "failed" ? "error" : "other";
   const verdict = historyVerdict(item);
   const date = formatDate(item.created_at);
-  // An explicit name, so screen readers do not run the three parts together.
-  const button = el("button", { type: "button", class: cls, title: item.path,
-    "aria-label": `${item.path}: ${verdict}, ${date}` },
+  // An explicit name, so screen readers do not run the parts together (a review adds its tag).
+  const name = `${item.path}: ${verdict}, ${date}`;
+  const button = el("button", { type: "button", class: cls, title: item.path, "aria-label": name,
+    "data-name": name },
     el("span", { class: "h-name", text: item.path }),
     el("span", { class: "h-verdict", text: verdict }),
-    el("span", { class: "h-date", text: date }));
-  button.addEventListener("click", () => showResult(item, { focus: true, pinned: true }));
-  return el("li", null, button);
+    el("span", { class: "h-meta" }, el("span", { class: "h-date", text: date })));
+  button.addEventListener("click", () => showResult(item, { focus: true }));
+  const row = el("li", { "data-result-id": item.id }, button);
+  tagHistoryRow(item.id, row);
+  return row;
 }
 
 export function scheduleHistoryRefresh() {
+  document.dispatchEvent(new Event("deepfake:results-changed")); // the accuracy panel reads again
   clearTimeout(past.refreshTimer);
   past.refreshTimer = setTimeout(() => loadHistory(true), 300);
 }

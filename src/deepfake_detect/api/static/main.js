@@ -5,11 +5,15 @@
 // Local mode:  POST v1/detect (multipart) -> 200 finished result (images) or 202 queued (videos).
 // Cloud mode:  POST v1/uploads -> presigned POST {url, fields, result_id}; the file goes straight to
 //              the bucket; the scan runs elsewhere and the page polls v1/results/{result_id}.
+import { resultIdFromAddress } from "./address.js";
 import { $, getJson } from "./client.js";
-import { drawOverlay, showResult, view } from "./evidence.js";
+import { drawOverlay, hideResult, showResult, view } from "./evidence.js";
 import { loadHistory } from "./history.js";
 import { loadModelCard } from "./model.js";
+import { wireReport } from "./report.js";
+import { wireReview } from "./review.js";
 import { announce, loadHealth, service } from "./service.js";
+import { loadStats, scheduleStatsRefresh } from "./stats.js";
 import { renderTimeline } from "./timeline.js";
 import { enqueue } from "./uploads.js";
 
@@ -74,17 +78,45 @@ function wireResultView() {
 
 function wireHistory() {
   $("history-more").addEventListener("click", () => loadHistory(false));
-  $("history-refresh").addEventListener("click", () => loadHistory(true));
+  $("history-refresh").addEventListener("click", () => {
+    loadHistory(true);
+    loadStats(); // someone else (another tab, the CLI, another reviewer) may have changed it too
+  });
+  // Finished checks (uploads.js) and labels given (review.js) change the accuracy report.
+  document.addEventListener("deepfake:results-changed", scheduleStatsRefresh);
 }
 
+// The result the address names: on a fresh load (a shared link), and on back/forward. Chromium
+// tells of one step back twice (popstate, then hashchange): the second finds it already opening.
+const opening = { id: undefined, seq: 0 }; // id: the result being fetched (undefined: none)
 async function openFromAddress() {
-  const match = /^#result\/([^/]+)$/.exec(location.hash);
-  if (!match) return;
+  const id = resultIdFromAddress();
+  const notice = $("address-notice");
+  if (id === opening.id) return;
+  const seq = ++opening.seq;
+  opening.id = id;
+  notice.hidden = true;
   try {
-    const result = await getJson(`v1/results/${match[1]}`);
-    showResult(result, { focus: false, pinned: true });
-  } catch (error) {
-    announce(error.message);
+    if (!id) {
+      hideResult();
+      return;
+    }
+    if (view.result && view.result.id === id) return;
+    let result;
+    try {
+      result = await getJson(`v1/results/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (seq !== opening.seq) return;
+      notice.textContent = `The result in this link could not be opened. ${error.message}`;
+      notice.hidden = false;
+      announce(notice.textContent);
+      return;
+    }
+    if (seq !== opening.seq) return; // the address moved on while this one loaded
+    showResult(result, { focus: false, fromAddress: true });
+    announce(`Showing ${result.path}.`);
+  } finally {
+    if (seq === opening.seq) opening.id = undefined;
   }
 }
 
@@ -92,10 +124,13 @@ async function start() {
   wireUploads();
   wireResultView();
   wireHistory();
-  window.addEventListener("hashchange", openFromAddress); // back/forward, pasted links
+  wireReview();
+  wireReport(() => view.result);
+  window.addEventListener("popstate", openFromAddress); // back/forward
+  window.addEventListener("hashchange", openFromAddress); // an address typed or pasted
   await loadHealth();
   document.body.dataset.mode = service.mode;
-  await Promise.all([loadModelCard(), loadHistory(true), openFromAddress()]);
+  await Promise.all([loadModelCard(), loadHistory(true), openFromAddress(), loadStats()]);
   document.body.dataset.ready = "true"; // tests wait for this
 }
 

@@ -1,6 +1,7 @@
 // The model card panel.
 import { $, el, formatDate, getJson, percent } from "./client.js";
 import { drawOverlay, fillPairs, view } from "./evidence.js";
+import { renderReport } from "./report.js";
 import { service } from "./service.js";
 
 // ---------------------------------------------------------------- model card
@@ -142,7 +143,10 @@ export async function loadModelCard() {
       limits.append(el("h3", { text: "Known limitations" }),
         el("ul", null, ...card.limitations.map((text) => el("li", { text }))));
     }
-    if (view.result) drawOverlay(); // the heat map needs the crop size
+    if (view.result) {
+      drawOverlay(); // the heat map needs the crop size
+      renderReport(view.result); // and the report the measured accuracy
+    }
   } catch (error) {
     fillPairs(dl, [["Model", `unavailable (${error.message})`]]);
   }

@@ -35,7 +35,7 @@ export class Job {
     this.row.classList.add(result.verdict === "fake" ? "fake" : result.verdict === "real" ? "real" : "other");
     this.state.textContent = summary(result);
     const button = el("button", { type: "button", class: "button small", text: "View result" });
-    button.addEventListener("click", () => showResult(this.result, { focus: true, pinned: true }));
+    button.addEventListener("click", () => showResult(this.result, { focus: true }));
     this.actions.append(button);
   }
 
@@ -106,7 +106,7 @@ export async function runJob(job) {
     }
     job.done(record);
     announce(`${job.file.name}: ${summary(record)}.`);
-    if (view.autoShow) showResult(record, { focus: false, pinned: false });
+    if (view.autoShow) showResult(record, { focus: false });
   } catch (error) {
     const problem = error instanceof PageError ? error : new PageError("internal_error", String(error));
     job.fail(problem);

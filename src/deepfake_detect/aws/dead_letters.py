@@ -1,0 +1,101 @@
+"""The dead-letter consumer: what still reaches the detect queue's dead-letter queue is failed.
+
+The detect function records a failed result itself on a message's last receive; a message reaches
+the dead-letter queue only when that last try could not run to the end (the runtime crashed, ran
+out of memory or hit its timeout) or is not an S3 notification at all. For each object such a
+message names, this function stores a ``failed`` result (``internal_error``) unless its record
+already finished or was deleted, keeping the record's owner, so no record stays ``queued`` or
+``processing``. The message body is logged in full (to send it to the queue again after a fix) and
+counted (``DeadLetters``, alarmed). It imports no scanner: it ships in the API function's zip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from deepfake_detect.aws.budget import receive_count
+from deepfake_detect.aws.events import MalformedEventError, parse_sqs_body, result_id_for
+from deepfake_detect.aws.failures import record_failure
+from deepfake_detect.aws.observability import DEAD_LETTERS
+from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.settings import Settings
+from deepfake_detect.store.base import ResultStore
+from deepfake_detect.store.events import CompletionPublisher
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+DEAD_LETTER_MESSAGE = (
+    "the scan failed on every try (the scanner stopped before it could record why); "
+    "upload the file again to retry"
+)
+
+
+def aws_results(settings: Settings) -> ResultStore:
+    from deepfake_detect.aws.clients import dynamodb_client, s3_client
+    from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+
+    return DynamoDBResultStore(
+        dynamodb_client(settings),
+        settings.aws.results_table,
+        index=settings.aws.results_index,
+        retention=timedelta(days=settings.aws.result_retention_days),
+        queued_retention=timedelta(days=settings.aws.queued_retention_days),
+        overflow=S3MediaStore(s3_client(settings), settings.aws.upload_bucket),
+    )
+
+
+def make_dead_letter_handler(
+    settings: Settings,
+    results: ResultStore | None = None,
+    events: CompletionPublisher | None = None,
+) -> LambdaHandler:
+    """Build the handler once per container."""
+    results = results if results is not None else aws_results(settings)
+    service = f"{settings.aws.service_name}-dead-letters"
+    logger = Logger(service=service)
+    metrics = Metrics(namespace=settings.aws.metrics_namespace, service=settings.aws.service_name)
+
+    def record_handler(record: SQSRecord) -> None:
+        metrics.add_metric(name=DEAD_LETTERS, unit=MetricUnit.Count, value=1)
+        context = {"message_id": record.message_id, "receives": receive_count(record), "body": record.body}
+        try:
+            refs = parse_sqs_body(record.body)
+        except MalformedEventError as exc:
+            logger.error(
+                "a dead letter that is not an S3 notification", extra={**context, "reason": str(exc)}
+            )
+            return  # nothing to record; the log keeps the body
+        for ref in refs:
+            failed = record_failure(results, settings, ref, ErrorCode.INTERNAL_ERROR, DEAD_LETTER_MESSAGE)
+            if failed is not None and events is not None:
+                events.publish(failed)
+            logger.error(
+                "a file failed every try; its result is recorded as failed",
+                extra={
+                    **context,
+                    "result_id": result_id_for(ref, settings.aws.upload_prefix),
+                    "object_key": ref.key,
+                    "recorded": failed is not None,  # False: it had finished, or was deleted
+                },
+            )
+
+    batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=batch, context=context
+            )
+        )
+
+    return cast(LambdaHandler, lambda_handler)
