@@ -55,6 +55,7 @@ from deepfake_detect.aws.observability import Telemetry
 from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.formats import check_size
+from deepfake_detect.core.model_card import file_sha256
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import Settings
@@ -122,7 +123,7 @@ class ObjectProcessor:
                 return self._deleted(record)
             stage_ms: dict[str, float] = {}
             try:
-                analysis = self._scan(ref, name, stage_ms, budget)
+                analysis = self._scan(ref, record, stage_ms, budget)
             except ScanTimeoutError as exc:
                 if exc.retry:
                     self.telemetry.record_transient(exc)
@@ -155,8 +156,9 @@ class ObjectProcessor:
         }
 
     def _scan(
-        self, ref: ObjectRef, name: str, stage_ms: dict[str, float], budget: ScanBudget | None
+        self, ref: ObjectRef, record: DetectionResult, stage_ms: dict[str, float], budget: ScanBudget | None
     ) -> Analysis:
+        name = record.path
         limit = self.settings.limits.max_upload_bytes
         # The event carries the size: an oversized object is refused before any byte is read.
         size = ref.size if ref.size is not None else self.media.head(ref.key, ref.version_id).size
@@ -168,6 +170,7 @@ class ObjectProcessor:
         start = time.perf_counter()
         with self.telemetry.subsegment("download"), self.media.local_copy(ref.key, ref.version_id) as path:
             stage_ms["download"] = (time.perf_counter() - start) * 1000.0
+            record.source["sha256"] = file_sha256(path)  # the report names the exact file scanned
             with self.telemetry.subsegment("analyze"):
                 if budget is None:
                     return self.detector.analyze(path, display_path=name)

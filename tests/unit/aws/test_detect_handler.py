@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -90,6 +91,7 @@ def test_a_file_is_scanned_and_its_result_and_evidence_stored(harness: Harness) 
     result = harness.result_for("uploads/a.jpg")
     assert result.status is Status.DONE and result.path == "a.jpg"
     assert result.source["key"] == "uploads/a.jpg" and result.source["bucket"] == BUCKET
+    assert result.source["sha256"] == hashlib.sha256(b"image").hexdigest()  # the file scanned
     assert harness.media.objects[result.evidence.key][:3] == b"\xff\xd8\xff"
 
 
