@@ -29,6 +29,7 @@ CONTROLS = (
     "#upload-panel",
     "#history",
     "#model-card",
+    "#accuracy-panel",
     "#result-actions",
     "#print-report",
     "#review",

@@ -212,6 +212,8 @@ def test_cloud_upload_goes_to_the_bucket_and_polls(
     open_page(page, server)
     expect(page.locator("body")).to_have_attribute("data-mode", "cloud")
     expect(page.locator("#mode")).to_have_text("Cloud service")
+    # This deployment keeps no accuracy report (GET /v1/stats is 404 not_available): no panel.
+    expect(page.locator("#accuracy-panel")).to_be_hidden()
     record_texts(page, "#jobs")
     page.set_input_files("#file-input", [photo, video, notes, disguised])
 

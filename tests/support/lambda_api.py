@@ -6,8 +6,11 @@ builds an event without an authorizer (a route the authorizer does not cover).""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -84,9 +87,30 @@ class _Context:
         return 29_000
 
 
+def invoke_in_own_thread(handler: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One invocation as Lambda runs it: a thread whose event loop is Mangum's alone. Calling
+    Mangum from the test's thread fails once another library (Playwright's sync API, used by
+    the browser tests earlier in the session) keeps an event loop running there."""
+
+    def run() -> dict[str, Any]:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            answer: dict[str, Any] = handler(event, context)
+            return answer
+        finally:
+            loop.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
 class LambdaApi:
     def __init__(self, app: Any) -> None:
-        self.handler = Mangum(app, lifespan="off")
+        self._mangum = Mangum(app, lifespan="off")
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return invoke_in_own_thread(self._mangum, event, context)
 
     def as_user(self, claims: dict[str, Any] | None) -> LambdaClient:
         return LambdaClient(self.handler, claims)
@@ -94,7 +118,7 @@ class LambdaApi:
 
 @dataclass
 class LambdaClient:
-    handler: Mangum
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     claims: dict[str, Any] | None
 
     def request(self, method: str, path: str, **kwargs: Any) -> LambdaResponse:

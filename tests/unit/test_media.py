@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -491,41 +490,3 @@ def test_video_frames_with_extreme_sides_are_bad_dimensions(tmp_path: Path) -> N
     with pytest.raises(MediaError) as caught:
         open_video(path, 10_000_000, 60)
     assert caught.value.code is ErrorCode.BAD_DIMENSIONS
-
-
-def test_prefetched_items_come_in_order_and_errors_where_they_happened() -> None:
-    from deepfake_detect.core.media import prefetched
-
-    def items() -> Iterator[int]:
-        yield from range(5)
-        raise MediaError(ErrorCode.CORRUPT_MEDIA, "stopped at 5")
-
-    seen = []
-    with pytest.raises(MediaError, match="stopped at 5"), prefetched(items()) as ahead:
-        for item in ahead:
-            seen.append(item)
-    assert seen == [0, 1, 2, 3, 4]
-
-
-def test_leaving_a_prefetch_early_stops_its_producer() -> None:
-    """The producer reads from a capture that is released right after: it must be done by then."""
-    import threading
-
-    from deepfake_detect.core.media import prefetched
-
-    produced: list[int] = []
-
-    def endless() -> Iterator[int]:
-        i = 0
-        while True:
-            produced.append(i)
-            yield i
-            i += 1
-
-    before = threading.active_count()
-    with prefetched(endless(), depth=1) as ahead:
-        assert next(ahead) == 0
-    assert threading.active_count() == before
-    count = len(produced)
-    assert count <= 4  # at most the one taken, the one queued and the one in hand
-    assert len(produced) == count  # and nothing is produced after

@@ -32,9 +32,10 @@ from deepfake_detect.store.deletion import DeleteHook, ResultDeleter
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# GET /v1/results/export: the most one answer holds. A Lambda answer may be 6 MB in all, and Mangum
-# sends the JSON Lines base64-encoded (4/3 of this) and CSV as JSON-escaped text (at worst twice).
-EXPORT_MAX_BYTES = 3_000_000
+# GET /v1/results/export: the most one answer holds. A Lambda answer may be 6 MB in all, JSON
+# included; Mangum sends the JSON Lines base64-encoded (4/3 of this: 2 MB) and CSV as text, which
+# the JSON of the answer escapes (a quote 2 bytes, a non-ASCII character up to 3 times its UTF-8).
+EXPORT_MAX_BYTES = 1_500_000
 
 
 class S3UploadSigner:

@@ -17,16 +17,13 @@ from __future__ import annotations
 import bisect
 import io
 import math
-import queue
 import re
 import struct
-import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -722,64 +719,3 @@ def _check_end(position: int, info: VideoInfo) -> None:
             ErrorCode.CORRUPT_MEDIA,
             f"the video is truncated or damaged: decoding stopped at frame {position} of {info.frame_count}",
         )
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
-
-
-_DONE = object()
-
-
-@contextmanager
-def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[Iterator[T]]:
-    """``items`` produced in a thread of their own, at most ``depth`` ahead of the consumer: a
-    video's next sample is decoded (FFmpeg lets go of the GIL) while this one's faces are scored.
-
-    Errors are raised where the item would have been. Leaving the block, however it is left,
-    stops the producer and waits for it: the capture it reads from may then be released.
-    """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed over, raised in the consumer
-            put(_Failed(exc))
-
-    def consume() -> Iterator[T]:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item  # type: ignore[misc]
-
-    producer = threading.Thread(target=produce, name="decode", daemon=True)
-    producer.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        while producer.is_alive():  # take what it holds out, so it sees the stop
-            with suppress(queue.Empty):
-                handoff.get(timeout=0.05)
-        producer.join()

@@ -39,7 +39,6 @@ from deepfake_detect.core.media import (
     View,
     downscale,
     open_video,
-    prefetched,
     probe_file,
     sample_frames,
     sample_indices,
@@ -283,9 +282,9 @@ class ScanPipeline:
             )
         try:
             total = len(sample_indices(info.frame_count, video.sample_frames))
-            # The next sample is decoded while this one is scored: "decode" is the time waited for it.
-            with prefetched(sample_frames(capture, info, video.sample_frames)) as frames:
-                scan = self._scan_frames(frames, timer, progress, total)
+            scan = self._scan_frames(
+                sample_frames(capture, info, video.sample_frames), timer, progress, total
+            )
         finally:
             capture.release()
         sampled, best, kept, size = scan.sampled, scan.best, scan.kept, scan.size

@@ -201,9 +201,10 @@ def decode_position(token: str) -> Position:
     """``ValueError`` for anything ``encode_position`` did not make."""
     try:
         decoded = json.loads(bytes.fromhex(token))
-    except (ValueError, TypeError, RecursionError) as exc:
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+            raise ValueError("not a position")
+        moment = datetime.fromisoformat(decoded[0])
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
         raise ValueError("invalid export token") from exc
-    if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
-        raise ValueError("invalid export token")
-    moment = datetime.fromisoformat(decoded[0])
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), decoded[1]
+    return moment, decoded[1]

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, FaceResult, MediaKind, Status, Verdict
-from deepfake_detect.store.base import ObjectNotFoundError, Page, ResultDeletedError, owner_of
+from deepfake_detect.store.base import (
+    ObjectNotFoundError,
+    Page,
+    Position,
+    RangePage,
+    ResultDeletedError,
+    owner_of,
+    position_of,
+)
 
 
 class InMemoryPersistence(BasePersistenceLayer):
@@ -78,6 +87,28 @@ class InMemoryResults:
         items = sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)
         items = [r for r in items if owner is None or owner_of(r) == owner]
         return Page(items=items[:limit], next_token=None)
+
+    def between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        owner: str | None = None,
+        limit: int = 100,
+        after: Position | None = None,
+    ) -> RangePage:
+        items = sorted(
+            (
+                r
+                for r in self.items.values()
+                if since <= r.created_at < until and (owner is None or owner_of(r) == owner)
+            ),
+            key=position_of,
+        )
+        if after is not None:
+            items = [r for r in items if position_of(r) > after]
+        page = [r.model_copy(deep=True) for r in items[:limit]]
+        return RangePage(items=page, last=position_of(page[-1]) if len(items) > limit else None)
 
     def delete(self, result_id: str) -> None:
         self.items.pop(result_id, None)

@@ -1,7 +1,8 @@
 // The "Model accuracy over time" panel: GET v1/stats, per ISO week and model version, how many
 // results there were, the share called fake, and how the reviewers' labels compare with the
-// verdicts they label. A one-line summary, and the table folded below it. A deployment without
-// the report (404) hides the panel; it is read again when results finish or a label is given.
+// verdicts they label. A one-line summary that unfolds the table. A deployment without the report
+// (404) hides the panel; it is read again when results finish, a label is given or the history is
+// refreshed.
 import { $, el, getJson, percent } from "./client.js";
 
 export const STATS_WEEKS = 8;
@@ -16,25 +17,24 @@ function weekName(row) {
   return `${row.week} (${day})`;
 }
 
-/** The panel's summary sentence over every row of the report. */
+/** The panel's one-line summary over every row of the report (the table has the rest). */
 export function statsSummary(report) {
   const total = (key) => report.rows.reduce((sum, row) => sum + row[key], 0);
   const results = total("results");
   const labels = total("labels");
   const span = `Last ${count(report.weeks, "week", "weeks")}`;
-  if (!results && !labels) return `${span}: no results yet.`;
-  const done = total("done");
-  const fake = done ? `, ${percent(total("fake") / done)} called fake` : "";
-  let text = `${span}: ${count(results, "result", "results")}${fake}`;
-  if (!labels) {
-    text += "; none reviewed yet.";
+  let text;
+  if (!results && !labels) {
+    text = `${span}: no checks yet.`;
   } else {
-    const agreed = total("agreed");
-    text += `; reviewers agreed with ${agreed} of ${count(labels, "labelled verdict", "labelled verdicts")}`
-      + ` (${percent(agreed / labels)}): ${count(total("false_positives"), "false positive", "false positives")}`
-      + ` and ${count(total("misses"), "miss", "misses")} confirmed.`;
+    const done = total("done");
+    const fake = done ? `, ${percent(total("fake") / done)} called fake` : "";
+    text = `${span}: ${count(results, "check", "checks")}${fake}`;
+    text += labels
+      ? `; reviewers agree with ${percent(total("agreed") / labels)} of ${count(labels, "label", "labels")}.`
+      : ", none reviewed.";
   }
-  if (report.truncated) text += ` Only the newest ${report.limit.toLocaleString("en")} results were read.`;
+  if (report.truncated) text += ` (The newest ${report.limit.toLocaleString("en")} only.)`;
   return text;
 }
 
@@ -67,16 +67,17 @@ export async function loadStats() {
       const report = await getJson(`v1/stats?weeks=${STATS_WEEKS}`);
       panel.hidden = false;
       summary.textContent = statsSummary(report);
-      $("accuracy-table").replaceChildren(statsTable(report));
-      $("accuracy-block").hidden = report.rows.length === 0;
+      $("accuracy-table").replaceChildren(report.rows.length
+        ? statsTable(report)
+        : el("p", { class: "hint", text: "Nothing was checked in these weeks." }));
     } catch (error) {
       if (error.code === "not_available") {
-        panel.hidden = true;
+        panel.hidden = true; // this deployment keeps no report
         return;
       }
       panel.hidden = false;
       summary.textContent = `The accuracy report could not be loaded. ${error.message}`;
-      $("accuracy-block").hidden = true;
+      $("accuracy-table").replaceChildren();
     } finally {
       state.loading = null;
     }
