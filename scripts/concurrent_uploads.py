@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,12 @@ from pathlib import Path
 import httpx
 
 from deepfake_detect.settings import get_settings
-from tests.support.net import free_port
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def one_upload(url: str, image: bytes) -> tuple[float, int, str]:
