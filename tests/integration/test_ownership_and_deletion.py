@@ -31,22 +31,6 @@ pytestmark = pytest.mark.integration
 ALICE, BOB = "3e9a7c1d-alice", "8f2b6d4e-bob"
 
 
-@pytest.fixture
-def owned_settings(aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings) -> Settings:
-    """The cloud settings with the template's feedback table (labels are deleted with results)."""
-    declared = aws_stack.template["Resources"]["FeedbackTable"]["Properties"]
-    name = f"deepfake-feedback-{resources.suffix}"
-    dynamodb = aws_stack.client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=declared["AttributeDefinitions"],
-        KeySchema=declared["KeySchema"],
-        BillingMode=declared["BillingMode"],
-    )
-    dynamodb.get_waiter("table_exists").wait(TableName=name)
-    return cloud_settings.updated({"aws.feedback_table": name})
-
-
 def upload(client: LambdaClient, path: Path, name: str) -> dict[str, Any]:
     """``POST /v1/uploads``, then the presigned POST straight to the bucket, as a client does."""
     answer = client.post("/v1/uploads", body={"filename": name, "content_type": "image/jpeg"})
@@ -68,12 +52,12 @@ def versions(stack: LocalAwsStack, bucket: str, prefix: str) -> list[str]:
 def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     aws_stack: LocalAwsStack,
     resources: StackResources,
-    owned_settings: Settings,
+    feedback_settings: Settings,
     make_worker: MakeWorker,
     face_photo: Path,
     couple_photo: Path,
 ) -> None:
-    api = LambdaApi(create_app(owned_settings, cloud_services(owned_settings)))
+    api = LambdaApi(create_app(feedback_settings, cloud_services(feedback_settings)))
     alice = api.as_user(user_claims(ALICE, "alice@example.com", "[reviewers]"))
     bob = api.as_user(user_claims(BOB, "bob@example.com", "[reviewers]"))
     mine = upload(alice, face_photo, "alice.jpg")
@@ -117,7 +101,7 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     assert versions(aws_stack, resources.models_bucket, channel_copy) == []
     dynamodb = aws_stack.client("dynamodb")
     feedback = dynamodb.get_item(
-        TableName=owned_settings.aws.feedback_table, Key={"result_id": {"S": mine["result_id"]}}
+        TableName=feedback_settings.aws.feedback_table, Key={"result_id": {"S": mine["result_id"]}}
     )
     assert "Item" not in feedback
     item = dynamodb.get_item(TableName=resources.results_table, Key={"id": {"S": mine["result_id"]}})["Item"]
@@ -127,7 +111,7 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     assert versions(aws_stack, resources.upload_bucket, f"uploads/{theirs['result_id']}/")
 
     # An operator's `deepfake-detect delete --aws ID` removes it the same way, whoever owns it.
-    _, results, deleter = cloud_stores(owned_settings)
+    _, results, deleter = cloud_stores(feedback_settings)
     assert delete_results([theirs["result_id"], "0" * 32], results, deleter) == 1  # one id unknown
     assert bob.get(theirs["result_url"]).status_code == 404
     for prefix in (f"uploads/{theirs['result_id']}", f"evidence/{theirs['result_id']}"):

@@ -35,22 +35,6 @@ MODEL_B = ModelInfo(name="m", version="2026.02", sha256="b" * 64)
 LAMBDA_ANSWER_LIMIT = 6 * 1024 * 1024  # a synchronous Lambda answer, headers and JSON included
 
 
-@pytest.fixture
-def stats_settings(aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings) -> Settings:
-    """The cloud settings with the template's feedback table."""
-    declared = aws_stack.template["Resources"]["FeedbackTable"]["Properties"]
-    name = f"deepfake-feedback-{resources.suffix}"
-    dynamodb = aws_stack.client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=declared["AttributeDefinitions"],
-        KeySchema=declared["KeySchema"],
-        BillingMode=declared["BillingMode"],
-    )
-    dynamodb.get_waiter("table_exists").wait(TableName=name)
-    return cloud_settings.updated({"aws.feedback_table": name})
-
-
 def finished(
     owner: str, n: int, when: datetime, verdict: Verdict, model: ModelInfo, **extra: Any
 ) -> DetectionResult:
@@ -76,7 +60,7 @@ def label(client: LambdaClient, result_id: str, value: str) -> None:
 def test_each_user_sees_their_own_accuracy_and_export(
     aws_stack: LocalAwsStack,
     resources: StackResources,
-    stats_settings: Settings,
+    feedback_settings: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = DynamoDBResultStore(aws_stack.client("dynamodb"), resources.results_table)
@@ -105,7 +89,7 @@ def test_each_user_sees_their_own_accuracy_and_export(
         UpdateExpression="REMOVE model_version",
     )
 
-    api = LambdaApi(create_app(stats_settings, cloud_api.cloud_services(stats_settings)))
+    api = LambdaApi(create_app(feedback_settings, cloud_api.cloud_services(feedback_settings)))
     alice = api.as_user(user_claims(ALICE, "alice@example.com", "[reviewers]"))
     bob = api.as_user(user_claims(BOB, "bob@example.com", "[reviewers]"))
     capsys.readouterr()
@@ -149,7 +133,7 @@ def test_each_user_sees_their_own_accuracy_and_export(
 
     # The bound: past it, the newest results are read and the report says it is truncated.
     bounded = DynamoDBReviewedSource(
-        store, DynamoDBFeedbackStore(dynamodb, stats_settings.aws.feedback_table), limit=4
+        store, DynamoDBFeedbackStore(dynamodb, feedback_settings.aws.feedback_table), limit=4
     )
     batch = bounded.reviewed(owner=ALICE, since=now - timedelta(weeks=2), until=now + timedelta(hours=1))
     assert batch.truncated and len(batch.rows) == 4
@@ -180,7 +164,7 @@ def test_each_user_sees_their_own_accuracy_and_export(
 
 
 def test_a_large_export_fits_lambdas_answer_and_resumes_with_its_token(
-    aws_stack: LocalAwsStack, resources: StackResources, stats_settings: Settings
+    aws_stack: LocalAwsStack, resources: StackResources, feedback_settings: Settings
 ) -> None:
     """Records with many faces and heat maps (some overflowing to S3): every answer stays under
     Lambda's 6 MB whatever the encoding Mangum picks, and the answers together are the range."""
@@ -206,7 +190,7 @@ def test_a_large_export_fits_lambdas_answer_and_resumes_with_its_token(
         result = finished(ALICE, n, start + timedelta(minutes=n), Verdict.FAKE, MODEL_A, faces=faces)
         store.put(result)
         ids.append(result.id)
-    alice = LambdaApi(create_app(stats_settings, cloud_api.cloud_services(stats_settings))).as_user(
+    alice = LambdaApi(create_app(feedback_settings, cloud_api.cloud_services(feedback_settings))).as_user(
         user_claims(ALICE)
     )
     query: dict[str, str] = {"since": "2026-01-05", "until": "2026-01-06"}
