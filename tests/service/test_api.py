@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -16,16 +15,10 @@ from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
 from tests.support.http import error_body, wait_for_result
+from tests.support.local_api import LOCAL_URL
 from tests.support.media import png_bomb, png_with_text, read_bgr, write_video
 
 # The local service answers loopback Host names only (TestClient's default is "testserver").
-LOCAL_URL = "http://127.0.0.1"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(local_app(settings), base_url=LOCAL_URL) as test_client:
-        yield test_client
 
 
 def post(client: TestClient, name: str, data: bytes, content_type: str = "application/octet-stream"):  # type: ignore[no-untyped-def]

@@ -16,8 +16,7 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import ServiceSettings, Settings
 from tests.support.http import error_body
-
-LOCAL_URL = "http://127.0.0.1"
+from tests.support.local_api import LOCAL_URL
 
 
 @pytest.fixture

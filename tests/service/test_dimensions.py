@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from deepfake_detect.local.wiring import local_app
-from deepfake_detect.settings import Settings
 from tests.support.hostile import flat_png
 from tests.support.http import error_body
-
-LOCAL_URL = "http://127.0.0.1"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(local_app(settings), base_url=LOCAL_URL) as test_client:
-        yield test_client
 
 
 @pytest.mark.parametrize(

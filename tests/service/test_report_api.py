@@ -4,38 +4,14 @@ record (``source.sha256``), and the reviewers' labels of a set of results (``GET
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from deepfake_detect.api.services import Services
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
-from deepfake_detect.local.wiring import local_app
 from deepfake_detect.registry.feedback import Feedback, Label
-from deepfake_detect.settings import Settings
 from tests.support.http import error_body
-
-LOCAL_URL = "http://127.0.0.1"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(local_app(settings), base_url=LOCAL_URL) as test_client:
-        yield test_client
-
-
-def services_of(client: TestClient) -> Services:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
-    return services
-
-
-def upload(client: TestClient, name: str, data: bytes) -> dict[str, object]:
-    response = client.post("/v1/detect", files={"file": (name, data, "image/jpeg")})
-    assert response.status_code == 200, response.text[:300]
-    body: dict[str, object] = response.json()
-    return body
+from tests.support.local_api import services_of, upload
 
 
 def test_an_upload_records_the_sha256_of_its_bytes(client: TestClient, face_photo: Path) -> None:

@@ -7,12 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from deepfake_detect.api.services import Services
@@ -26,27 +23,9 @@ from deepfake_detect.settings import Settings
 from deepfake_detect.store.export import CSV_COLUMNS
 from tests.support.http import error_body
 from tests.support.live import serve_in_thread
+from tests.support.local_api import services_of, upload
 
-LOCAL_URL = "http://127.0.0.1"
 OLD_MODEL = ModelInfo(name="old", version="2025.01", sha256="1" * 64)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(local_app(settings), base_url=LOCAL_URL) as test_client:
-        yield test_client
-
-
-def services_of(client: TestClient) -> Services:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
-    return services
-
-
-def upload(client: TestClient, name: str, data: bytes) -> dict[str, Any]:
-    response = client.post("/v1/detect", files={"file": (name, data, "image/jpeg")})
-    assert response.status_code == 200, response.text[:300]
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def earlier(services: Services, n: int, when: datetime, verdict: Verdict, label: Label | None) -> str:

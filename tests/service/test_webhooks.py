@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from deepfake_detect.cli import main
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
+from tests.support.local_api import LOCAL_URL
 from tests.support.net import free_port
 from tests.support.receiver import WebhookReceiver
 
-LOCAL_URL = "http://127.0.0.1"
 SECRET = "correct horse battery staple"
 
 
