@@ -96,7 +96,9 @@ class CountingDetector:
     slow_names: frozenset[str] = frozenset()
     scanned: list[str] = field(default_factory=list)
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Analysis:
         if self.crash_on is not None and len(self.scanned) + 1 == self.crash_on:
             self.scanned.append(f"crash:{display_path}")
             raise SimulatedCrash(f"runtime died while scanning {display_path}")
@@ -110,7 +112,7 @@ class CountingDetector:
                     progress(0, 32)
                 time.sleep(0.01)
         self.scanned.append(display_path or str(path))
-        return self.detector.analyze(path, display_path=display_path, progress=progress)
+        return self.detector.analyze(path, display_path=display_path, progress=progress, pictures=pictures)
 
 
 class SimulatedCrash(BaseException):

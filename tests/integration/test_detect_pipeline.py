@@ -127,6 +127,12 @@ def test_image_and_video_end_to_end_through_the_api(
     assert [first["items"][0]["id"], second["items"][0]["id"]] == [extra["result_id"], ticket["result_id"]]
     assert second["next_token"] is None
     assert [r["id"] for r in pipeline.get("/v1/results").json()["items"]] == [video.id]
+    # Every sampled frame's thumbnail is in the bucket, served to the video's owner only.
+    assert all(f.thumbnail is not None for f in video.frames)
+    for frame in video.frames:
+        picture = pipeline.get(f"/v1/results/{video.id}/frames/{frame.frame_index}.jpg")
+        assert picture.status_code == 200 and picture.content[:2] == b"\xff\xd8", frame
+    assert api.get(f"/v1/results/{video.id}/frames/{video.frames[0].frame_index}.jpg").status_code == 404
     assert api.get("/v1/results", query={"token": "garbage"}).status_code == 400
     assert api.get("/v1/model").json()["name"] == "tiny-test-classifier"
 
@@ -190,7 +196,10 @@ def test_a_notification_delivered_twice_gives_one_result(
     results = [r for r in all_results(results_store(aws_stack, resources)) if r.source.get("key") == key]
     assert len(results) == 1 and results[0].status is Status.DONE
     versions = aws_stack.client("s3").list_object_versions(Bucket=resources.upload_bucket, Prefix="evidence/")
-    assert len(versions.get("Versions", [])) == 1  # the evidence image was written once, not twice
+    # The evidence image and the face's crop were each written once, not twice.
+    keys = sorted(v["Key"] for v in versions.get("Versions", []))
+    result_id = results[0].id
+    assert keys == [f"evidence/{result_id}.jpg", f"evidence/{result_id}/faces/0.jpg"]
     records = aws_stack.client("dynamodb").scan(TableName=resources.idempotency_table)["Items"]
     assert [r["status"]["S"] for r in records] == ["COMPLETED"]
 

@@ -71,9 +71,14 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     assert [r["id"] for r in alice.get("/v1/results").json()["items"]] == [mine["result_id"]]
     assert [r["id"] for r in bob.get("/v1/results").json()["items"]] == [theirs["result_id"]]
     # Bob cannot read, see the evidence of, label or delete Alice's: all 404, as for no result.
+    # Her face's crop is stored in the bucket and served to her.
+    crop = alice.get(f"{mine['result_url']}/faces/0.jpg")
+    assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8"
+    assert versions(aws_stack, resources.upload_bucket, f"evidence/{mine['result_id']}/faces/0.jpg")
     for response in (
         bob.get(mine["result_url"]),
         bob.get(f"{mine['result_url']}/evidence.jpg"),
+        bob.get(f"{mine['result_url']}/faces/0.jpg"),
         bob.post(f"{mine['result_url']}/feedback", body={"label": "fake"}),
         bob.delete(mine["result_url"]),
     ):

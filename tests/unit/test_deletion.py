@@ -185,7 +185,9 @@ class DeletingDetector:
     def __init__(self, delete: Callable[[], None]) -> None:
         self.delete = delete
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Analysis:
         self.delete()
         result = DetectionResult(
             path=display_path or "x", status=Status.DONE, verdict=Verdict.REAL, score=0.1

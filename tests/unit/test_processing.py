@@ -228,7 +228,9 @@ class FakeDetector:
         self.started = threading.Event()
         self.scanned: list[str] = []
 
-    def analyze(self, path: Path, *, display_path: str | None = None, progress: object = None) -> Analysis:
+    def analyze(
+        self, path: Path, *, display_path: str | None = None, progress: object = None, pictures: bool = False
+    ) -> Analysis:
         self.started.set()
         if self.gate is not None:
             assert self.gate.wait(WAIT_S)

@@ -70,7 +70,9 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 class Analyzer(Protocol):
     """What the worker needs of ``core.pipeline.ScanPipeline`` (tests pass a stand-in)."""
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis: ...
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Analysis: ...
 
 
 class ObjectMedia(Protocol):
@@ -173,9 +175,11 @@ class ObjectProcessor:
             record.source["sha256"] = file_sha256(path)  # the report names the exact file scanned
             with self.telemetry.subsegment("analyze"):
                 if budget is None:
-                    return self.detector.analyze(path, display_path=name)
+                    return self.detector.analyze(path, display_path=name, pictures=True)
                 analysis: Analysis = budget.run(
-                    lambda progress: self.detector.analyze(path, display_path=name, progress=progress),
+                    lambda progress: self.detector.analyze(
+                        path, display_path=name, progress=progress, pictures=True
+                    ),
                     first=first,
                 )
                 return analysis

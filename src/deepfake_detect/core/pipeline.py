@@ -30,7 +30,6 @@ from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.faces import Face, FaceDetector
 from deepfake_detect.core.media import (
-    FACTORS,
     Box,
     Frame,
     FramePicture,
@@ -43,6 +42,7 @@ from deepfake_detect.core.media import (
     sample_frames,
     sample_indices,
 )
+from deepfake_detect.core.pictures import FrameThumbnails, Thumbnail, thumbnail_side
 from deepfake_detect.core.provenance.model import Provenance
 from deepfake_detect.core.provenance.reader import read_provenance
 from deepfake_detect.core.provenance.rules import apply_provenance
@@ -66,12 +66,16 @@ EVIDENCE_MAX_SIDE = 1280
 
 
 class Analysis:
-    """A result plus the image its evidence refers to (kept out of the record to keep it small).
+    """A result plus the pictures it refers to (kept out of the record to keep it small).
 
     ``evidence`` is the image, or a video's most suspicious frame, upright and at most
     ``EVIDENCE_MAX_SIDE`` pixels on its long side; ``evidence_scale`` is its size over the
     original's (the boxes are in original pixels). A large image's evidence is decoded when first
     asked for: a scan that stores no evidence (the CLI) never decodes it.
+
+    Asked for pictures (``ScanPipeline.analyze(..., pictures=True)``), a scan also keeps
+    ``thumbnails`` (a video's sampled frames, by frame index) and ``crops`` (each face track's
+    aligned crop of its most suspicious face, by track id), bounded as ``core.pictures`` says.
     """
 
     def __init__(
@@ -81,11 +85,15 @@ class Analysis:
         *,
         evidence_scale: float = 1.0,
         load_evidence: Callable[[], tuple[Frame, float]] | None = None,
+        thumbnails: dict[int, Thumbnail] | None = None,
+        crops: dict[int, Frame] | None = None,
     ) -> None:
         self.result = result
         self._evidence = evidence
         self._scale = evidence_scale
         self._load = load_evidence
+        self.thumbnails = thumbnails or {}
+        self.crops = crops or {}
 
     @property
     def evidence(self) -> Frame | None:
@@ -111,6 +119,8 @@ class _FrameScan:
     best: dict[int, tuple[float, int, int]] = field(default_factory=dict)  # track -> score, sample, face
     kept: dict[int, tuple[Frame, float]] = field(default_factory=dict)  # sample -> evidence copy, scale
     size: tuple[int, int] | None = None
+    thumbnails: FrameThumbnails | None = None  # when pictures are kept
+    crops: dict[int, Frame] = field(default_factory=dict)  # track -> crop of its most suspicious face
 
 
 class _Picture(Protocol):
@@ -164,9 +174,16 @@ class ScanPipeline:
         return ModelInfo(name=card.name, version=card.version, sha256=self.classifier.sha256)
 
     def analyze(
-        self, path: Path, *, display_path: str | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        display_path: str | None = None,
+        progress: Progress | None = None,
+        pictures: bool = False,
     ) -> Analysis:
-        """Scan one file. Never raises for bad input: failures become a result with an error."""
+        """Scan one file. Never raises for bad input: failures become a result with an error.
+        ``pictures``: also keep the frames' thumbnails and the faces' crops (what a store keeps
+        for the page; the CLI does without)."""
         shown = display_path or str(path)
         timer = _Timer()
         kind = MediaKind.UNKNOWN
@@ -177,9 +194,9 @@ class ScanPipeline:
                 with timer.stage("provenance"):
                     provenance = self._read_provenance(path)
                 if kind is MediaKind.IMAGE:
-                    analysis = self._analyze_image(path, shown, timer)
+                    analysis = self._analyze_image(path, shown, timer, pictures)
                 else:
-                    analysis = self._analyze_video(path, shown, timer, progress)
+                    analysis = self._analyze_video(path, shown, timer, progress, pictures)
         except MediaError as exc:
             return self._failed(shown, exc.code, exc.message, kind, timer, provenance)
         except Exception as exc:  # a bug or a broken model must still give a result, not a crash
@@ -230,11 +247,11 @@ class ScanPipeline:
             verdict, reason = apply_provenance(result.verdict.value, provenance)
             result.verdict, result.verdict_reason = Verdict(verdict), reason
 
-    def _analyze_image(self, path: Path, shown: str, timer: _Timer) -> Analysis:
+    def _analyze_image(self, path: Path, shown: str, timer: _Timer, pictures: bool) -> Analysis:
         with timer.stage("decode"):
             source = ImageSource(path.read_bytes(), self.config.limits)
         try:
-            face_results, view = self._score(source, timer)
+            face_results, view, crops = self._score(source, timer)
         finally:
             source.release()
         result = DetectionResult(
@@ -258,15 +275,19 @@ class ScanPipeline:
                     frames=1,
                     first_timestamp_s=0.0,
                     last_timestamp_s=0.0,
+                    face=f.track,
                 )
                 for f in face_results
             ]
         self._conclude(result)
+        kept = dict(enumerate(crops)) if pictures else None
         if view.factor == 1 and max(source.width, source.height) <= EVIDENCE_MAX_SIDE:
-            return Analysis(result, view.image)  # already decoded, upright and small enough
-        return Analysis(result, load_evidence=lambda: source.evidence(EVIDENCE_MAX_SIDE))
+            return Analysis(result, view.image, crops=kept)  # already decoded, upright and small enough
+        return Analysis(result, load_evidence=lambda: source.evidence(EVIDENCE_MAX_SIDE), crops=kept)
 
-    def _analyze_video(self, path: Path, shown: str, timer: _Timer, progress: Progress | None) -> Analysis:
+    def _analyze_video(
+        self, path: Path, shown: str, timer: _Timer, progress: Progress | None, pictures: bool
+    ) -> Analysis:
         """Frames are decoded, scored and let go one at a time: what stays is their faces (boxes,
         scores, small crops' results) and, for each track, a copy of the frame of its most
         suspicious face downscaled for the evidence. Memory does not grow with the frame size."""
@@ -282,9 +303,8 @@ class ScanPipeline:
             )
         try:
             total = len(sample_indices(info.frame_count, video.sample_frames))
-            scan = self._scan_frames(
-                sample_frames(capture, info, video.sample_frames), timer, progress, total
-            )
+            scan = _FrameScan(thumbnails=FrameThumbnails(thumbnail_side(total)) if pictures else None)
+            self._scan_frames(scan, sample_frames(capture, info, video.sample_frames), timer, progress, total)
         finally:
             capture.release()
         sampled, best, kept, size = scan.sampled, scan.best, scan.kept, scan.size
@@ -301,7 +321,9 @@ class ScanPipeline:
             threshold=self.classifier.threshold,
         )
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
+        first_face: list[int] = []  # sample -> index in result.faces of its first face
         for index, timestamp_s, frame_faces in sampled:
+            first_face.append(sum(len(members) for members in by_track.values()))
             for face in frame_faces:
                 assert face.track is not None
                 by_track[face.track].append(face)
@@ -329,12 +351,14 @@ class ScanPipeline:
                     first_timestamp_s=members[0].timestamp_s,
                     last_timestamp_s=members[-1].timestamp_s,
                     counted=len(members) >= min_frames,
+                    face=first_face[best[track][1]] + best[track][2],
                 )
             )
         if not any(t.counted for t in result.tracks):
             for t in result.tracks:
                 t.counted = True
-        analysis = Analysis(result)
+        thumbnails = scan.thumbnails.by_frame if scan.thumbnails else {}
+        analysis = Analysis(result, thumbnails=thumbnails, crops=scan.crops)
         counted = {t.track for t in result.tracks if t.counted}
         if result.faces:
             # The most suspicious face of a counted track (the first of equals): its frame is kept.
@@ -343,27 +367,32 @@ class ScanPipeline:
             )
             result.evidence_frame_index = sampled[number][0]
             image, scale = kept[number]
-            analysis = Analysis(result, image, evidence_scale=scale)
+            analysis = Analysis(result, image, evidence_scale=scale, thumbnails=thumbnails, crops=scan.crops)
         self._conclude(result)
         return analysis
 
     def _scan_frames(
-        self, frames: Iterator[SampledFrame], timer: _Timer, progress: Progress | None, total: int
-    ) -> _FrameScan:
+        self,
+        scan: _FrameScan,
+        frames: Iterator[SampledFrame],
+        timer: _Timer,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
         """Score each sampled frame as it comes and let it go, keeping its faces and, while it
-        holds some track's most suspicious face, a copy downscaled for the evidence."""
-        scan = _FrameScan()
+        holds some track's most suspicious face, a copy downscaled for the evidence (and, when
+        ``scan`` keeps pictures, its thumbnail and the crops of its tracks' best faces)."""
         tracker = Tracker(self.config.video.track_iou_threshold)
         while True:
             with timer.stage("decode"):
                 frame = next(frames, None)
             if frame is None:
-                return scan
+                return
             picture = FramePicture(frame.image)
             # The decoded frames, not the container header, give the size the boxes refer to:
             # a phone video with a rotation tag is decoded upright, width and height swapped.
             scan.size = scan.size or (picture.width, picture.height)
-            faces, _ = self._score(picture, timer)
+            faces, _, crops = self._score(picture, timer)
             with timer.stage("track"):
                 ids = tracker.add([f.box for f in faces])
             number = len(scan.sampled)
@@ -372,6 +401,11 @@ class ScanPipeline:
                 face.timestamp_s = round(frame.timestamp_s, 3)
                 if track not in scan.best or face.score > scan.best[track][0]:
                     scan.best[track] = (face.score, number, face_no)
+                    if scan.thumbnails is not None:
+                        scan.crops[track] = crops[face_no]
+            if scan.thumbnails is not None:
+                with timer.stage("pictures"):
+                    scan.thumbnails.add(frame.index, frame.image)
             needed = {sample for _, sample, _ in scan.best.values()}
             if number in needed:
                 scan.kept[number] = downscale(frame.image, EVIDENCE_MAX_SIDE)
@@ -382,9 +416,9 @@ class ScanPipeline:
             if progress:
                 progress(len(scan.sampled), total)
 
-    def _score(self, picture: _Picture, timer: _Timer) -> tuple[list[FaceResult], View]:
+    def _score(self, picture: _Picture, timer: _Timer) -> tuple[list[FaceResult], View, list[Frame]]:
         """Detect, align and classify every face of one image or frame (in one batch); also
-        returns the view the faces were detected on."""
+        returns the view the faces were detected on and the faces' aligned crops."""
         with timer.stage("decode"):
             view = picture.view(self.face_detector.max_side)
         with timer.stage("detect"):
@@ -393,14 +427,12 @@ class ScanPipeline:
                 for face in self.face_detector.detect(view.image, pixel_size=view.factor)
             ]
         geometry = self.classifier.geometry
-        plans = [_crop_plan(face, geometry, picture.width, picture.height) for face in faces]
+        boxes = [_crop_box(face, geometry, picture.width, picture.height) for face in faces]
         crops: list[Frame | None] = [None] * len(faces)
         transforms: list[NDArray[np.float64] | None] = [None] * len(faces)
-        # Finest scale first: a coarser one is then reduced from it rather than decoded again.
-        for i in sorted(range(len(faces)), key=lambda i: plans[i][1]):
-            box, factor = plans[i]
+        for i, box in enumerate(boxes):
             with timer.stage("decode"):
-                region = picture.region(box, factor)
+                region = picture.region(box, 1)
             with timer.stage("align"):
                 aligned = align_face(region.image, region.from_original(faces[i].landmarks), geometry)
                 crops[i] = aligned.crop
@@ -423,7 +455,7 @@ class ScanPipeline:
                     heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist(),
                 )
             )
-        return results, view
+        return results, view, [c for c in crops if c is not None]
 
     def _verdict(self, score: float) -> Verdict:
         return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL
@@ -455,25 +487,26 @@ def _to_original(face: Face, view: View) -> Face:
     )
 
 
-def _crop_plan(face: Face, geometry: CropGeometry, width: int, height: int) -> tuple[Box, int]:
-    """The pixels a face's crop is made from and the coarsest scale that still gives the
-    classifier at least one source pixel per crop pixel (a large face in a large photo is cropped
-    from a JPEG decoded at 1/2, 1/4 or 1/8 of its size; a small one from the full size)."""
+def _crop_box(face: Face, geometry: CropGeometry, width: int, height: int) -> Box:
+    """The full-size pixels a face's aligned crop is made from.
+
+    Always at full size, as training made its crops (``align_face`` on the decoded image): a crop
+    warped from a JPEG decoded at 1/2 or 1/4 is smoother, and on real photos with large faces that
+    alone raised fake scores by up to 0.79 (docs/speed.md). The face detector may look at a reduced
+    decode; the classifier may not."""
     size = geometry.size
     to_crop = similarity_transform(face.landmarks, template_points(size, geometry.margin, geometry.shift))
-    crop_per_pixel = math.sqrt(abs(float(np.linalg.det(to_crop[:, :2]))))
-    factor = max((f for f in FACTORS if crop_per_pixel * f <= 1.0 + 1e-9), default=1)
     to_image = cv2.invertAffineTransform(to_crop)
     corners = np.array([[-1.0, -1.0], [size, -1.0], [-1.0, size], [size, size]])
     mapped = corners @ to_image[:, :2].T + to_image[:, 2]
-    pad = 2 * factor  # interpolation reads a pixel beyond the last one it lands on
+    pad = 2  # interpolation reads a pixel beyond the last one it lands on
     x0, y0 = np.floor(mapped.min(axis=0)) - pad
     x1, y1 = np.ceil(mapped.max(axis=0)) + pad
     if geometry.border != "constant":
         # Reflected borders read the image mirrored at its edges: keep the mirrored pixels too.
         x0, x1 = min(x0, width - (x1 - width)) if x1 > width else x0, max(x1, -x0) if x0 < 0 else x1
         y0, y1 = min(y0, height - (y1 - height)) if y1 > height else y0, max(y1, -y0) if y0 < 0 else y1
-    return (int(x0), int(y0), int(x1), int(y1)), factor
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _compose(outer: NDArray[np.float64], inner: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -52,8 +52,11 @@ class FaceResult(BaseModel):
 
 
 class Evidence(BaseModel):
-    key: str = Field(description="the evidence JPEG's key in the media store")
-    scale: float = Field(1.0, gt=0.0, description="evidence pixels per original pixel (it may be downscaled)")
+    """A stored picture that boxes in original pixels are drawn on (the evidence image, a frame's
+    thumbnail)."""
+
+    key: str = Field(description="the JPEG's key in the media store")
+    scale: float = Field(1.0, gt=0.0, description="its pixels per original pixel (it may be downscaled)")
 
 
 class TrackResult(BaseModel):
@@ -66,6 +69,16 @@ class TrackResult(BaseModel):
     counted: bool = Field(
         True, description="whether the track is long enough to count toward the file's verdict"
     )
+    face: int | None = Field(
+        None,
+        description="index in the result's faces of the track's most suspicious face (in a photo, the "
+        "face itself); None in records older than it",
+    )
+    crop: bool = Field(
+        False,
+        description="whether that face's aligned crop (the classifier's input; its heatmap is over it) is "
+        "stored: GET /v1/results/{id}/faces/{track}.jpg",
+    )
 
 
 class FrameScore(BaseModel):
@@ -74,6 +87,12 @@ class FrameScore(BaseModel):
     faces: int
     max_score: float | None = None
     scores: dict[str, float] = Field(default_factory=dict, description="track id -> face score")
+    thumbnail: Evidence | None = Field(
+        None,
+        description="the frame as a small stored JPEG (GET /v1/results/{id}/frames/{frame_index}.jpg); "
+        "None when the result's picture budget ran out, the scan stored no pictures, or the record is "
+        "older than thumbnails",
+    )
 
 
 class ModelInfo(BaseModel):

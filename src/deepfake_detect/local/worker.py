@@ -321,7 +321,7 @@ class LocalProcessor:
 
         try:
             with self.media.local_copy(record.source.get("key", "")) as path:
-                analysis = detector.analyze(path, display_path=record.path, progress=progress)
+                analysis = detector.analyze(path, display_path=record.path, progress=progress, pictures=True)
         except (ObjectNotFoundError, ValueError):
             analysis = Analysis(
                 DetectionResult.failed(

@@ -88,7 +88,12 @@ class LivePipeline(ScanPipeline):
         return classifier
 
     def analyze(
-        self, path: Path, *, display_path: str | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        display_path: str | None = None,
+        progress: Progress | None = None,
+        pictures: bool = False,
     ) -> Analysis:
         self.refresh()
-        return super().analyze(path, display_path=display_path, progress=progress)
+        return super().analyze(path, display_path=display_path, progress=progress, pictures=pictures)

@@ -165,7 +165,9 @@ class StubDetector:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Analysis:
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Analysis:
         name = display_path or str(path)
         self.calls.append(name)
         if Path(path).read_bytes().startswith(b"bad"):

@@ -173,14 +173,16 @@ UPLOAD_ID = "0123456789abcdef0123456789abcdef"
 class SlowDetector(StubDetector):
     """Files whose bytes start with ``slow`` never finish: they report progress until stopped."""
 
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Any:
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Any:
         if Path(path).read_bytes().startswith(b"slow"):
             self.calls.append(f"slow:{display_path}")
             while True:
                 if progress is not None:
                     progress(0, 32)
                 time.sleep(0.01)
-        return super().analyze(path, display_path=display_path, progress=progress)
+        return super().analyze(path, display_path=display_path, progress=progress, pictures=pictures)
 
 
 def timed_harness(tmp_path: Path, **aws: Any) -> Harness:
@@ -298,10 +300,12 @@ def test_a_result_deleted_during_its_scan_is_not_written_back(tmp_path: Path) ->
     harness.media.objects[key] = b"image"
 
     class DeletedMidScan(StubDetector):
-        def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Any:
+        def analyze(
+            self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+        ) -> Any:
             harness.results.delete(UPLOAD_ID)  # DELETE /v1/results/{id} arrives meanwhile
             harness.media.delete_prefix(f"uploads/{UPLOAD_ID}/")
-            return super().analyze(path, display_path=display_path, progress=progress)
+            return super().analyze(path, display_path=display_path, progress=progress, pictures=pictures)
 
     harness.handler = make_detect_handler(
         harness.settings,
@@ -348,11 +352,13 @@ class RuntimeDeath(BaseException):
 
 
 class CrashingDetector(StubDetector):
-    def analyze(self, path: Any, *, display_path: str | None = None, progress: Any = None) -> Any:
+    def analyze(
+        self, path: Any, *, display_path: str | None = None, progress: Any = None, pictures: bool = False
+    ) -> Any:
         if Path(path).read_bytes().startswith(b"crash"):
             self.calls.append(f"crash:{display_path}")
             raise RuntimeDeath
-        return super().analyze(path, display_path=display_path, progress=progress)
+        return super().analyze(path, display_path=display_path, progress=progress, pictures=pictures)
 
 
 def test_a_file_that_kills_the_runtime_is_isolated_from_its_batch_mates(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Results: the list, one result, its evidence image, deletion, and reviewers' labels.
+"""Results: the list, one result, its pictures (evidence image, frame thumbnails, face crops),
+deletion, and reviewers' labels.
 
 Every route answers for the caller's own results only: another owner's result is a 404, like one
 that does not exist (in the cloud the owner is the token's ``sub``; locally everything is the one
@@ -8,15 +9,19 @@ local owner's).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from deepfake_detect.api.deps import CallerDep, ServicesDep, client_error, error_responses, owned_result
+from deepfake_detect.api.identity import Caller
+from deepfake_detect.api.services import Services
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.registry.feedback import Feedback, Label
+from deepfake_detect.store.keys import face_key
 
 router = APIRouter()
 logger = logging.getLogger(__name__)
@@ -73,23 +78,67 @@ def delete_result(services: ServicesDep, caller: CallerDep, result_id: str) -> R
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(
-    "/v1/results/{result_id}/evidence.jpg",
-    tags=["results"],
-    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(401, 404)},
-)
+JPEG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}},
+    **error_responses(401, 404),
+}
+
+
+@router.get("/v1/results/{result_id}/evidence.jpg", tags=["results"], responses=JPEG_RESPONSES)
 def get_evidence(services: ServicesDep, caller: CallerDep, result_id: str) -> Response:
     """The image, or the video's most suspicious frame, that the face boxes refer to."""
+    return _picture(
+        services,
+        caller,
+        result_id,
+        lambda result: result.evidence.key if result.evidence else None,
+        ("evidence_not_found", f"no evidence image for {result_id!r}"),
+    )
+
+
+@router.get("/v1/results/{result_id}/frames/{frame_index}.jpg", tags=["results"], responses=JPEG_RESPONSES)
+def get_frame(services: ServicesDep, caller: CallerDep, result_id: str, frame_index: int) -> Response:
+    """A sampled video frame's thumbnail (``frames[].thumbnail``: its scale maps the face boxes
+    onto it)."""
+
+    def key(result: DetectionResult) -> str | None:
+        frame = next((f for f in result.frames if f.frame_index == frame_index), None)
+        return frame.thumbnail.key if frame and frame.thumbnail else None
+
+    missing = ("frame_not_found", f"no stored picture of frame {frame_index} of {result_id!r}")
+    return _picture(services, caller, result_id, key, missing)
+
+
+@router.get("/v1/results/{result_id}/faces/{track}.jpg", tags=["results"], responses=JPEG_RESPONSES)
+def get_face(services: ServicesDep, caller: CallerDep, result_id: str, track: int) -> Response:
+    """A face track's aligned crop: the classifier's input for the track's most suspicious face
+    (``tracks[].face``), which that face's heat map covers."""
+
+    def key(result: DetectionResult) -> str | None:
+        found = next((t for t in result.tracks if t.track == track and t.crop), None)
+        return face_key(result.id, track) if found else None
+
+    missing = ("face_not_found", f"no stored crop of face {track} of {result_id!r}")
+    return _picture(services, caller, result_id, key, missing)
+
+
+def _picture(
+    services: Services,
+    caller: Caller,
+    result_id: str,
+    key_of: Callable[[DetectionResult], str | None],
+    missing: tuple[str, str],
+) -> Response:
+    """A stored picture of the caller's own result; 404 with ``missing`` (code, message) when the
+    result, the picture or its file does not exist, and for another owner's result alike."""
     result = services.results.get(result_id)
-    if result is not None and not caller.owns(result):
-        result = None
-    key = result.evidence.key if result and result.evidence else None
+    key = key_of(result) if result is not None and caller.owns(result) else None
     if not key:
-        raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}")
+        raise client_error(404, *missing)
     try:
         data = services.media.get(key)
     except KeyError as exc:
-        raise client_error(404, "evidence_not_found", f"no evidence image for {result_id!r}") from exc
+        raise client_error(404, *missing) from exc
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
