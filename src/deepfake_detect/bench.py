@@ -461,14 +461,28 @@ _HANDLER_CHILD = """
 import json, os, sys, time
 sys.path.insert(0, os.getcwd())
 start = time.perf_counter()
-import functions.detect.app  # the detect container's handler module: settings, clients, models
-print(json.dumps({"handler_import_ms": (time.perf_counter() - start) * 1000}))
+from pathlib import Path
+import deepfake_detect.aws.wiring as wiring
+built = []
+make = wiring.live_detector
+wiring.live_detector = lambda settings: built.append(make(settings)) or built[-1]
+import functions.detect.app  # the detect container's handler module: settings, clients, tracer, models
+imported = time.perf_counter()
+built[0].analyze(Path(sys.argv[1]))  # the first invocation's scan, on the detector the handler holds
+done = time.perf_counter()
+print(json.dumps({"handler_import_ms": (imported - start) * 1000, "first_scan_ms": (done - imported) * 1000,
+                  "total_ms": (done - start) * 1000,
+                  "xray_imported": "aws_xray_sdk.core" in sys.modules}))
 """
 
 
 def cold_start(photo: Path, runs: int = 3) -> dict[str, Any]:
     """A fresh interpreter: imports, both models, the first scan of ``photo`` (median of runs);
-    and, where the AWS extras are installed, importing the detect container's handler module."""
+    and, where the AWS extras are installed, the detect container's cold path as Lambda runs it:
+    importing its handler module (``functions/detect/app.py``: settings, AWS clients, tracer,
+    models), then the first scan on the detector that handler holds. Not included: what only
+    the cloud has (network round trips: the model pointer's SSM read, the first S3 and DynamoDB
+    calls of the first invocation)."""
     children = []
     for _ in range(runs):
         out = subprocess.run(
@@ -486,19 +500,36 @@ def cold_start(photo: Path, runs: int = 3) -> dict[str, Any]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "DEEPFAKE_MODE": "cloud",
     }
-    handler = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", _HANDLER_CHILD], capture_output=True, text=True, env=env, check=False
-        )
-        if out.returncode != 0:
-            report["handler_import_error"] = (
-                out.stderr.strip().splitlines()[-1][:200] if out.stderr else "failed"
+    # In Lambda (LAMBDA_TASK_ROOT set, template.yaml's ``Tracing: Active``) the tracer is on; outside
+    # it, as in the local stack, it is off. Both are measured: the first is the Lambda cold start.
+    lambda_env = {**env, "LAMBDA_TASK_ROOT": tempfile.gettempdir()}
+    lambda_env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    for label, child_env in (("lambda_handler", lambda_env), ("local_handler", env)):
+        runs_out = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", _HANDLER_CHILD, str(photo)],
+                capture_output=True,
+                text=True,
+                env=child_env,
+                check=False,
             )
-            break
-        handler.append(json.loads(out.stdout.strip().splitlines()[-1])["handler_import_ms"])
-    if handler:
-        report["handler_import_ms"] = round(statistics.median(handler), 1)
+            if out.returncode != 0:
+                report[f"{label}_error"] = (
+                    out.stderr.strip().splitlines()[-1][:200] if out.stderr else "failed"
+                )
+                break
+            runs_out.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        if runs_out:
+            report[label] = {
+                **{
+                    key: round(statistics.median(r[key] for r in runs_out), 1)
+                    for key in ("handler_import_ms", "first_scan_ms", "total_ms")
+                },
+                "xray_imported": runs_out[0]["xray_imported"],
+            }
+    if "lambda_handler" in report:
+        report["handler_import_ms"] = report["lambda_handler"]["handler_import_ms"]
     return report
 
 
@@ -585,7 +616,10 @@ def run(repeats: int, video_repeats: int, folder_images: int) -> dict[str, Any]:
     report["targets"] = {
         "image_640x480_ms": _check(image_ms, TARGETS["image_640x480_ms"]),
         "video_720p_ms": _check(video_ms, TARGETS["video_720p_ms"]),
-        "cold_start_ms": _check(report["cold_start"]["total_ms"], TARGETS["cold_start_ms"]),
+        "cold_start_ms": _check(
+            report["cold_start"].get("lambda_handler", report["cold_start"])["total_ms"],
+            TARGETS["cold_start_ms"],
+        ),
         "peak_rss_mb": _check(report["peak_memory"]["peak_rss_mb"], TARGETS["peak_rss_mb"]),
     }
     return report

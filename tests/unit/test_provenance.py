@@ -669,3 +669,36 @@ def test_c2pa_store_layouts_ingredients_and_iptc_assertions() -> None:
     assert ingredient.declared_ai and not ingredient.active and ingredient.hashes_match is None
     assert ingredient.reason and "ingredient" in ingredient.reason
     assert ingredient.raw["assertion.stds.iptc"] == IPTC + "trainedAlgorithmicMedia"
+
+
+def test_a_plain_jpeg_is_not_handed_to_the_sdk_once_it_is_loaded(
+    tmp_path: Path, pki: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JPEG whose segments hold no APP11 (JUMBF) and no XMP naming a remote manifest is what the
+    SDK answers "no manifest" for: it is answered so without the SDK. Credentials, remote
+    references and headers cut short still go to the SDK."""
+    signed = _write(tmp_path, "ai.jpg", _sign(pki, _jpeg(), "image/jpeg", "trainedAlgorithmicMedia"))
+    assert read_provenance(signed).c2pa is not None  # the SDK is loaded in this process now
+    remote = _write(
+        tmp_path,
+        "remote.jpg",
+        _sign(pki, _jpeg(), "image/jpeg", "digitalCapture", remote="http://127.0.0.1:9/m.c2pa"),
+    )
+    plain = _write(tmp_path, "plain.jpg", _jpeg(exif=_exif(Software="Camera 1.0")))
+    cut = _write(tmp_path, "cut.jpg", _jpeg()[:40])  # inside its quantization tables
+    before = {path.name: read_provenance(path) for path in (plain, cut)}
+    assert before["plain.jpg"].c2pa is None and before["plain.jpg"].errors == []
+    assert before["cut.jpg"].errors  # the SDK cannot parse it, and says so
+
+    asked: list[str] = []
+    real = credentials_module._read_with_sdk
+
+    def counted(path: Path, *args: Any) -> Any:
+        asked.append(path.name)
+        return real(path, *args)
+
+    monkeypatch.setattr(credentials_module, "_read_with_sdk", counted)
+    assert {path.name: read_provenance(path) for path in (plain, cut)} == before
+    assert read_provenance(signed).c2pa is not None
+    assert read_provenance(remote).c2pa is not None
+    assert asked == ["cut.jpg", "ai.jpg", "remote.jpg"]

@@ -1,17 +1,30 @@
 """Logs, metrics and traces of the detect function (Powertools: JSON logs, EMF metrics, X-Ray).
 
 Metric names are the contract with template.yaml's alarms and dashboard; change them together.
+
+Tracing and the cold start: Powertools' ``Tracer`` imports the X-Ray SDK even when tracing is off,
+and where it is on (in Lambda, ``Tracing: Active``) it patches every library the SDK knows that is
+installed (requests, httpx, sqlite3, ...), importing each: together about 200 ms of a cold start.
+The detect function talks to nothing but AWS, through botocore, so only botocore is patched (its
+calls stay traced); and where tracing is off (outside Lambda, under SAM local, or with
+``POWERTOOLS_TRACE_DISABLED``: Powertools' own rules) the tracer gets a provider that records
+nothing, and the X-Ray SDK is never imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.registry.accuracy import Outcome, outcome
@@ -53,11 +66,86 @@ STAGE_METRICS = {
 }
 
 
+# The libraries whose calls the detect function's traces show: every AWS call goes through botocore.
+TRACED_MODULES = ("botocore",)
+
+
+def tracing_enabled() -> bool:
+    """Powertools' rule (``Tracer._is_tracer_disabled``): on in Lambda, unless
+    ``POWERTOOLS_TRACE_DISABLED`` is true or it runs under SAM local or Chalice."""
+    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    return bool(os.getenv(constants.LAMBDA_TASK_ROOT_ENV)) and not (
+        os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV)
+    )
+
+
+class _NoSegment(BaseSegment):
+    """The segment of a tracer that records nothing."""
+
+    def close(self, end_time: int | None = None) -> None:
+        pass
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+        pass
+
+
+class NoTracing(BaseProvider):
+    """The tracer's provider where tracing is off: what the X-Ray SDK does when disabled (nothing),
+    without importing it."""
+
+    @contextmanager
+    def in_subsegment(self, name: Any = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
+        yield _NoSegment()
+
+    def in_subsegment_async(
+        self, name: Any = None, **kwargs: Any
+    ) -> AbstractAsyncContextManager[BaseSegment]:
+        return _no_segment_async()
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def patch(self, modules: Sequence[str]) -> None:
+        pass
+
+    def patch_all(self) -> None:
+        pass
+
+
+@asynccontextmanager
+async def _no_segment_async() -> Any:
+    yield _NoSegment()
+
+
+def make_tracer(service: str) -> Tracer:
+    """The detect function's tracer: X-Ray with only botocore patched where tracing is on, a
+    provider that records nothing (no X-Ray SDK import) where it is off."""
+    if tracing_enabled():
+        return Tracer(service=service, patch_modules=TRACED_MODULES)
+    return Tracer(service=service, disabled=True, auto_patch=False, provider=NoTracing())
+
+
 class Telemetry:
     def __init__(self, settings: Settings) -> None:
         self.logger = Logger(service=settings.aws.service_name)
         self.metrics = Metrics(namespace=settings.aws.metrics_namespace, service=settings.aws.service_name)
-        self.tracer = Tracer(service=settings.aws.service_name)
+        self.tracer = make_tracer(settings.aws.service_name)
 
     @contextmanager
     def object_scope(self, result_id: str, bucket: str, key: str) -> Iterator[None]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from deepfake_detect.core.provenance.fields import RawFields, clip
@@ -49,6 +51,7 @@ _BAD_SIGNATURE = (
 
 
 _REMOTE_URL = re.compile(r"^Remote: .*?\burl (\S+)")
+_MAX_JPEG_SEGMENTS = 512
 
 
 def has_store_mark(*windows: bytes) -> bool:
@@ -329,6 +332,39 @@ def _read_with_sdk(
     return store, str(c2pa.sdk_version())
 
 
+def _sdk_loaded() -> bool:
+    """The SDK was imported in this process (by an earlier read): where it is missing, every file
+    still goes to it, so each result says it is unavailable, as it did."""
+    return isinstance(sys.modules.get("c2pa"), ModuleType)
+
+
+def _jpeg_without_credentials(path: Path) -> bool:
+    """True when the JPEG's segments, up to the start of its scan, prove the SDK finds nothing
+    there: no APP11 segment (JUMBF, the manifest store's home) and no APP1 segment that mentions
+    ``provenance`` (XMP's ``dcterms:provenance`` names a remote manifest). Anything unexpected (a
+    header cut short, a stray marker, too many segments) is False: the SDK reads it, and says
+    what it says about it."""
+    try:
+        with path.open("rb") as stream:
+            if stream.read(2) != b"\xff\xd8":
+                return False
+            for _ in range(_MAX_JPEG_SEGMENTS):
+                head = stream.read(4)
+                if len(head) < 4 or head[0] != 0xFF:
+                    return False
+                marker, length = head[1], int.from_bytes(head[2:4], "big")
+                if marker in (0x00, 0x01, 0xD8, 0xD9, 0xEB, 0xFF) or 0xD0 <= marker <= 0xD7 or length < 2:
+                    return False  # a stray or standalone marker, or APP11
+                body = stream.read(length - 2)
+                if len(body) < length - 2 or (marker == 0xE1 and b"provenance" in body):
+                    return False
+                if marker == 0xDA:  # the start of scan: no more metadata segments
+                    return True
+    except OSError:
+        return False
+    return False
+
+
 def _unvalidated(error: str, remote_url: str | None = None) -> C2paInfo:
     return C2paInfo(present=True, validated=False, error=error, remote_url=remote_url)
 
@@ -351,6 +387,8 @@ def read_credentials(
         )
         return C2paResult(info=_unvalidated(message) if marked else None, errors=[message] if marked else [])
 
+    if container == "jpg" and not marked and _sdk_loaded() and _jpeg_without_credentials(path):
+        return C2paResult()  # what the SDK answers for it (None), without a thread and a Context
     outcome: dict[str, Any] = {}
 
     def work() -> None:
