@@ -188,6 +188,10 @@ class ImageSource:
         self.width, self.height = (raw_height, raw_width) if swapped else (raw_width, raw_height)
         # libjpeg scales a single-frame JPEG while decoding it (an MPO's first picture included).
         self._scalable = opened.format in ("JPEG", "MPO") and len(opened.tile) == 1
+        # OpenCV decodes such a JPEG in full about 3x as fast as Pillow, to the same pixels (both
+        # are libjpeg-turbo with its defaults; tests/unit/test_media.py compares them).
+        self._opencv_full = self._scalable and opened.mode in ("RGB", "L")
+        self._full_bgr: Frame | None = None  # that decode, as stored (not yet upright)
         self._spare: ImageFile.ImageFile | None = opened  # not decoded yet: the first decode uses it
         self._decoded: dict[int, Image.Image] = {}
         self._checked = False
@@ -236,9 +240,21 @@ class ImageSource:
         self._decoded[factor] = image
         return image, factor
 
+    def _decode_full_bgr(self) -> Frame:
+        """The full-size pixels, as stored, by OpenCV: only for a JPEG a reduced decode has
+        already checked for truncation (``_check_jpeg_complete`` reads Pillow's decode)."""
+        if self._full_bgr is None:
+            flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+            decoded = cv2.imdecode(np.frombuffer(self._data, np.uint8), flags)
+            if decoded is None or (decoded.shape[1], decoded.shape[0]) != self.raw_size:
+                raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image is damaged or truncated")
+            self._full_bgr = np.asarray(decoded, dtype=np.uint8)
+        return self._full_bgr
+
     def release(self) -> None:
         """Drop the decoded pixels (the file's bytes are kept: ``evidence`` decodes again)."""
         self._decoded.clear()
+        self._full_bgr = None
         self._spare = None
 
     # -- what callers get
@@ -259,6 +275,11 @@ class ImageSource:
         """Pixels ``box`` (upright, full-size; clipped to the image, widened to whole ``factor``
         blocks) at ``1 / factor`` of the size."""
         x0, y0, x1, y1 = _aligned(box, factor, self.width, self.height)
+        if factor == 1 and 1 not in self._decoded and self._checked and self._opencv_full:
+            full = self._decode_full_bgr()
+            height, width = full.shape[:2]
+            sx0, sy0, sx1, sy1 = _stored_box((x0, y0, x1, y1), (width, height), self._upright)
+            return View(_upright_array(full[sy0:sy1, sx0:sx1], self._upright), 1, x0, y0)
         stored, have = self._decode(factor)
         rest = factor // have
         # The box at the decode's scale, then where those upright pixels lie in the stored ones.
@@ -322,6 +343,22 @@ def _stored_box(box: Box, stored_size: tuple[int, int], upright: Image.Transpose
         return w - y1, h - x1, w - y0, h - x0
     # ROTATE_90: upright (x, y) is stored (w - 1 - y, x)
     return w - y1, x0, w - y0, x1
+
+
+def _upright_array(stored: Frame, upright: Image.Transpose | None) -> Frame:
+    """Stored pixels turned upright, as ``Image.transpose(upright)`` turns a Pillow image."""
+    t = Image.Transpose
+    turned = {
+        None: stored,
+        t.FLIP_LEFT_RIGHT: stored[:, ::-1],
+        t.FLIP_TOP_BOTTOM: stored[::-1],
+        t.ROTATE_180: stored[::-1, ::-1],
+        t.ROTATE_90: np.rot90(stored, 1),  # counter-clockwise, as Pillow's
+        t.ROTATE_270: np.rot90(stored, -1),
+        t.TRANSPOSE: stored.transpose(1, 0, 2),
+        t.TRANSVERSE: stored[::-1, ::-1].transpose(1, 0, 2),
+    }[upright]
+    return np.ascontiguousarray(turned, dtype=np.uint8)
 
 
 def _reducible(image: Image.Image) -> Image.Image:
