@@ -34,6 +34,8 @@ CONTROLS = (
     "#print-report",
     "#review",
     "#heatmap-toggle",
+    "#frame-picker",
+    ".face-jump",
     ".site-header",
 )
 # The report: shown in print.
@@ -42,6 +44,9 @@ REPORT_PARTS = (
     "#verdict-title",
     "#evidence-image",
     "#faces",
+    "#faces img.face-crop",
+    "#faces canvas.face-heat",
+    "#faces .sparkline",
     "#timeline svg",
     "#credentials",
 )
@@ -273,6 +278,7 @@ def test_a_video_prints_as_a_report(
     expect(facts).to_contain_text("UTC")
     verdict = page.locator("#verdict-title").inner_text()
     expect(page.locator("#faces > li")).to_have_count(len(result["tracks"]))
+    page.wait_for_selector("#faces canvas.face-heat[data-drawn='true']")
     assert_accessible(page, artifacts, "report-print")
     # About the width of an A4 page's printed area (186 mm at 96 px to the inch).
     page.set_viewport_size({"width": 703, "height": 1000})
@@ -283,7 +289,8 @@ def test_a_video_prints_as_a_report(
     assert pdf.startswith(b"%PDF-") and len(pdf) > 30_000, len(pdf)
     summary = pdf_summary(pdf)
     assert 1 <= summary["pages"] <= 4, summary
-    assert summary["images"] >= 1, "the evidence frame is not in the PDF"
+    # The evidence frame, and each face's crop and heat map.
+    assert summary["images"] >= 1 + 2 * len(result["tracks"]), summary
     assert verdict in summary["title"] and video.name in summary["title"], summary
 
     page.emulate_media(media="screen")

@@ -4,6 +4,7 @@ timeline, errors, history, model card, keyboard use and a phone-width layout."""
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,164 @@ def open_chooser_by_key(page: Page, key: str, attempts: int = 3) -> FileChooser:
     raise AssertionError(f"pressing {key} on the file input never opened the file dialog")
 
 
+# ---------------------------------------------------------------- sampled frames and face cards
+def format_seconds(seconds: float) -> str:
+    """client.js ``formatSeconds`` for times under a minute (toFixed rounds the exact binary value
+    half up)."""
+    places = Decimal("0.1") if seconds < 10 else Decimal("1")
+    return f"{Decimal(seconds).quantize(places, rounding=ROUND_HALF_UP)} s"
+
+
+def sampled_frames(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(result["frames"], key=lambda f: f["timestamp_s"])
+
+
+def faces_of_frame(result: dict[str, Any], frame_index: int) -> list[dict[str, Any]]:
+    return [f for f in result["faces"] if f["frame_index"] == frame_index]
+
+
+def stage_state(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate(
+        """() => {
+            const image = document.getElementById('evidence-image');
+            const stage = document.getElementById('evidence-stage');
+            return {src: image.getAttribute('src') || '', natural: image.naturalWidth,
+                    complete: image.complete, boxes: stage.dataset.boxes, drawn: stage.dataset.drawn,
+                    picture: stage.dataset.picture,
+                    shown: document.getElementById('timeline').dataset.shownFrame};
+        }"""
+    )
+    return state
+
+
+def assert_stage_shows_frame(page: Page, result: dict[str, Any], frame: dict[str, Any]) -> None:
+    """The stage shows ``frame``'s thumbnail, loaded, with that frame's faces boxed where the API
+    says they are, a caption naming its time, and the timeline marks it."""
+    frames = sampled_frames(result)
+    index = frame["frame_index"]
+    page.wait_for_selector(f"#evidence-stage[data-drawn='{index}']")
+    state = stage_state(page)
+    assert state["picture"] == "frame", state
+    assert state["src"].endswith(f"/v1/results/{result['id']}/frames/{index}.jpg"), state
+    assert state["complete"] and state["natural"] > 0, f"the thumbnail did not load: {state}"
+    faces = faces_of_frame(result, index)
+    assert state["boxes"] == str(len(faces)), (state, len(faces))
+    assert state["shown"] == str(index), "the timeline does not mark the frame on the stage"
+    expect(page.locator("#evidence-caption")).to_contain_text(
+        f"Frame at {format_seconds(frame['timestamp_s'])} ({frames.index(frame) + 1} of {len(frames)})"
+    )
+    for face in faces:
+        x, y, _, h = face["box"]
+        assert overlay_pixel(page, x, y + h / 2, result["width"])[3] == 255, (
+            f"no box at the left side of a face of frame {index}"
+        )
+
+
+def check_frame_viewer(page: Page, result: dict[str, Any]) -> None:
+    """Every sampled frame can be put on the stage: by the keyboard along the "Sampled frame" range,
+    by the Next button, by a click on the timeline near a frame's time; and the way back to the most
+    suspicious frame."""
+    frames = sampled_frames(result)
+    assert len(frames) >= 3 and all(f["thumbnail"] for f in frames), "the scan stored no thumbnails"
+    evidence_index = result["evidence_frame_index"]
+    start = next(i for i, f in enumerate(frames) if f["frame_index"] == evidence_index)
+    page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}']")
+    assert stage_state(page)["src"].endswith("/evidence.jpg")
+    expect(page.locator("#frame-best")).to_be_disabled()
+
+    # The keyboard: an arrow key on the range moves one sampled frame.
+    slider = page.get_by_role("slider", name="Sampled frame")
+    slider.focus()
+    key, target = ("ArrowLeft", start - 1) if start > 0 else ("ArrowRight", start + 1)
+    page.keyboard.press(key)
+    assert_stage_shows_frame(page, result, frames[target])
+    expect(slider).to_have_attribute("aria-valuetext", re.compile(rf"\({target + 1} of {len(frames)}\)"))
+    expect(page.locator("#frame-best")).to_be_enabled()
+    # The heat map goes over that frame's faces too (placed by crop_to_image at the thumbnail's scale).
+    face = next((f for f in faces_of_frame(result, frames[target]["frame_index"]) if f["heatmap"]), None)
+    if face:
+        toggle = page.get_by_label("Show heat map of where the model looked")
+        before = overlay_alpha_sum(page, face["box"], result["width"])
+        toggle.check()
+        after = overlay_alpha_sum(page, face["box"], result["width"])
+        assert after > before + 1000, f"no heat map on the frame: {before} -> {after}"
+        toggle.uncheck()
+
+    # The Next / Previous buttons.
+    button, after = ("Next", target + 1) if target + 1 < len(frames) else ("Previous", target - 1)
+    page.get_by_role("button", name=button, exact=True).click()
+    if frames[after]["frame_index"] == evidence_index:
+        page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}'][data-picture='evidence']")
+    else:
+        assert_stage_shows_frame(page, result, frames[after])
+
+    # A click on the chart, at a frame's time (above the axis, not on its point), picks that frame.
+    far = max(range(len(frames)), key=lambda i: abs(i - start) if i != start else -1)
+    dot = page.locator(f"#timeline circle[data-frame-index='{frames[far]['frame_index']}']").first
+    dot_box = dot.bounding_box()
+    chart_box = page.locator("#timeline svg").bounding_box()
+    assert dot_box and chart_box
+    page.mouse.click(dot_box["x"] + dot_box["width"] / 2, chart_box["y"] + chart_box["height"] * 0.4)
+    assert_stage_shows_frame(page, result, frames[far])
+
+    # And back to the most suspicious frame, at full size.
+    page.get_by_role("button", name="Back to the most suspicious frame").click()
+    page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}'][data-picture='evidence']")
+    assert stage_state(page)["src"].endswith(f"/v1/results/{result['id']}/evidence.jpg")
+    expect(page.locator("#evidence-caption")).to_contain_text("most suspicious moment")
+    expect(page.locator("#frame-best")).to_be_disabled()
+
+
+# Opaque pixels of the heat-map canvas, and how far they are from the crop drawn plainly: the heat
+# map must have been painted over the crop, not only the crop copied.
+HEAT_CANVAS_JS = """(card) => {
+    const crop = card.querySelector('img.face-crop');
+    const heat = card.querySelector('canvas.face-heat');
+    const plain = document.createElement('canvas');
+    plain.width = heat.width;
+    plain.height = heat.height;
+    const pctx = plain.getContext('2d');
+    pctx.drawImage(crop, 0, 0, plain.width, plain.height);
+    const a = heat.getContext('2d').getImageData(0, 0, heat.width, heat.height).data;
+    const b = pctx.getImageData(0, 0, plain.width, plain.height).data;
+    let opaque = 0, diff = 0;
+    for (let i = 0; i < a.length; i += 4) {
+        if (a[i + 3] > 0) opaque += 1;
+        diff += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+    }
+    return {opaque, pixels: a.length / 4, meanDiff: diff / (a.length / 4) / 3};
+}"""
+
+
+def check_face_cards(page: Page, result: dict[str, Any]) -> None:
+    """One card per face track (per face, in a photo): its aligned crop loads, its heat-map canvas
+    is the crop with the map painted over it, and a video's card has its score over time."""
+    cards = page.locator("#faces > li.face-card")
+    tracks = result["tracks"]
+    video = result["media_kind"] == "video"
+    expected = len(tracks) if video else len(faces_of_frame(result, result["evidence_frame_index"]))
+    expect(cards).to_have_count(expected)
+    for track in tracks:
+        assert track["crop"] and track["face"] is not None, f"the scan stored no crop for {track}"
+        card = page.locator(f"#faces > li[data-track='{track['track']}']")
+        crop = card.locator("img.face-crop")
+        expect(crop).to_have_attribute(
+            "src", re.compile(rf"/v1/results/{result['id']}/faces/{track['track']}\.jpg$")
+        )
+        expect(card.locator("canvas.face-heat[data-drawn='true']")).to_have_count(1)
+        assert crop.evaluate("(img) => img.complete && img.naturalWidth") > 0, "the crop did not load"
+        heat: dict[str, Any] = card.evaluate(HEAT_CANVAS_JS)
+        assert heat["opaque"] == heat["pixels"] > 0, heat
+        assert heat["meanDiff"] > 5, f"no heat map painted over the crop: {heat}"
+        words = f"{round(track['score'] * 100)}% " + (
+            "(likely manipulated)" if track["verdict"] == "fake" else "(looks authentic)"
+        )
+        expect(card.locator(".face-score")).to_have_text(words)
+        if video:
+            spark = card.get_by_role("img", name=re.compile("probability of manipulation over time"))
+            expect(spark).to_be_visible()
+
+
 def test_photo_shows_verdict_and_boxed_faces(
     page: Page, live_server: LiveServer, photo: Path, artifacts: Path
 ) -> None:
@@ -238,6 +397,39 @@ def test_video_shows_progress_and_timeline(
     expect(page.locator("#timeline-table tbody tr")).to_have_count(len(result["frames"]))
     expect(page.locator("#evidence-caption")).to_contain_text("most suspicious moment")
     page.screenshot(path=str(artifacts / "video-timeline.png"), full_page=True)
+
+    check_face_cards(page, result)
+    check_frame_viewer(page, result)
+    # A face card's button puts that person's most suspicious frame back on the stage.
+    worst = result["faces"][result["tracks"][0]["face"]]["frame_index"]
+    page.get_by_role("slider", name="Sampled frame").focus()
+    page.keyboard.press("End" if worst == sampled_frames(result)[0]["frame_index"] else "Home")
+    page.wait_for_selector(f"#evidence-stage[data-drawn]:not([data-drawn='{worst}'])")
+    page.locator("#faces > li").first.get_by_role("button", name=re.compile("^Show frame at")).click()
+    page.wait_for_selector(f"#evidence-stage[data-drawn='{worst}']")
+    page.screenshot(path=str(artifacts / "video-frames.png"), full_page=True)
+
+    # A record without stored pictures (older than them): a frame says it has no picture, politely,
+    # and the face cards are words alone.
+    bare = {
+        **result,
+        "frames": [{**f, "thumbnail": None} for f in result["frames"]],
+        "tracks": [{**t, "crop": False, "face": None} for t in result["tracks"]],
+    }
+    page.route(f"**/v1/results/{result['id']}", lambda route: route.fulfill(json=bare))
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#faces > li")).to_have_count(len(result["tracks"]))
+    expect(page.locator("#faces img")).to_have_count(0)
+    expect(page.locator("#faces > li").first).to_contain_text("Person 1")
+    page.get_by_role("slider", name="Sampled frame").focus()
+    frames = sampled_frames(result)
+    start = next(i for i, f in enumerate(frames) if f["frame_index"] == result["evidence_frame_index"])
+    page.keyboard.press("ArrowLeft" if start > 0 else "ArrowRight")
+    expect(page.locator("#frame-missing")).to_be_visible()
+    expect(page.locator("#frame-missing")).to_contain_text("No picture of this frame was kept")
+    expect(page.locator("#evidence-stage")).to_be_hidden()
+    expect(page.locator("#evidence-caption")).to_contain_text("Frame at ")
 
 
 def test_errors_in_plain_words(
@@ -381,3 +573,7 @@ def test_drag_and_drop_several_files(page: Page, live_server: LiveServer, shared
     result = shown_result(page, live_server)
     assert len(result["faces"]) == 2
     expect(page.locator("#faces > li")).to_have_count(2)
+    # Two faces, two cards side by side, each with its own crop and heat map.
+    check_face_cards(page, result)
+    boxes = [card.bounding_box() for card in page.locator("#faces > li").all()]
+    assert boxes[0] and boxes[1] and boxes[0]["y"] == boxes[1]["y"], "the two face cards are not side by side"

@@ -39,6 +39,8 @@ from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings, Vide
 from tests.conftest import TINY_MODEL
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_web_page import (
+    check_face_cards,
+    check_frame_viewer,
     job_row,
     open_page,
     overlay_pixel,
@@ -244,6 +246,15 @@ def test_cloud_upload_goes_to_the_bucket_and_polls(
     job_row(page, video.name).get_by_role("button", name="View result").click()
     expect(page.locator("#timeline svg polyline")).not_to_have_count(0)
     page.screenshot(path=str(artifacts / "cloud-mode.png"), full_page=True)
+    # The video's sampled frames and its faces' crops, stored in the bucket, served by the API.
+    result = shown_result(page, server)
+    assert result["media_kind"] == "video"
+    check_face_cards(page, result)
+    check_frame_viewer(page, result)
+
+    # The photo's face cards too (a photo's every face is its own card).
+    job_row(page, photo.name).get_by_role("button", name="View result").click()
+    check_face_cards(page, shown_result(page, server))
 
 
 def test_cloud_result_to_share_print_and_review(

@@ -1,27 +1,24 @@
-// The result view: the evidence image with boxes and heat maps, the faces, the technical details.
+// The result view: the evidence stage (the photo, the video's most suspicious frame or any other
+// sampled frame, with boxes and heat maps), the frame picker, the faces, the technical details.
 import { setAddress } from "./address.js";
 import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
+import { evidenceFaces, faceLabel, facesOfFrame, renderFaces } from "./faces.js";
+import { drawHeatmap, hasHeatmap } from "./heatmap.js";
 import { renderCredentials } from "./provenance.js";
 import { fileHash, renderReport } from "./report.js";
 import { renderReview } from "./review.js";
-import { service } from "./service.js";
-import { renderTimeline } from "./timeline.js";
+import { announce } from "./service.js";
+import { markTimelineFrame, renderTimeline } from "./timeline.js";
 import { declared, verdictWords } from "./verdicts.js";
-import { BOX_FAKE, BOX_REAL, POLL_MAX_MS } from "./words.js";
+import { BOX_FAKE, BOX_REAL, PICK_FRAME, POLL_MAX_MS } from "./words.js";
+
+export { evidenceFaces, faceLabel };
 
 // ---------------------------------------------------------------- the result view
 // autoShow: the next finished upload replaces the result on screen (until the person picks one).
-export const view = { result: null, autoShow: false, heatmap: false, watch: 0 };
-
-export function faceLabel(result, face, index) {
-  return result.media_kind === "video" ? `Person ${face.track + 1}` : `Face ${index + 1}`;
-}
-
-/** Faces drawn on the evidence image: those of the evidence frame (every face, for a photo). */
-export function evidenceFaces(result) {
-  if (result.evidence_frame_index === null || result.evidence_frame_index === undefined) return [];
-  return (result.faces || []).filter((f) => f.frame_index === result.evidence_frame_index);
-}
+// frame: the sampled frame on the evidence stage (its frame_index); null: the most suspicious one,
+// shown from the full-size evidence image.
+export const view = { result: null, autoShow: false, heatmap: false, watch: 0, frame: null };
 
 export const PAGE_TITLE = "Deepfake check";
 
@@ -29,8 +26,10 @@ export const PAGE_TITLE = "Deepfake check";
  * back returns to what was on screen), none for an update of the same result or a result opened
  * from the address itself (`fromAddress`: a link, back or forward). */
 export function showResult(result, { focus, update = false, fromAddress = false }) {
+  const same = view.result && view.result.id === result.id;
   view.result = result;
   if (!update) view.autoShow = false;
+  if (!update || !same) view.frame = null;
   clearTimeout(view.watch);
   const panel = $("result-panel");
   panel.hidden = false;
@@ -45,7 +44,7 @@ export function showResult(result, { focus, update = false, fromAddress = false 
   renderEvidence(result);
   renderCredentials(result);
   renderFaces(result);
-  renderTimeline(result);
+  renderTimeline(result, shownFrameIndex(result));
   renderReview(result);
   renderDetails(result);
   renderReport(result);
@@ -60,6 +59,7 @@ export function showResult(result, { focus, update = false, fromAddress = false 
 /** Back to the page without a result (the address names none). */
 export function hideResult() {
   view.result = null;
+  view.frame = null;
   clearTimeout(view.watch);
   const panel = $("result-panel");
   panel.hidden = true;
@@ -80,39 +80,150 @@ export function watch(id) {
   }, POLL_MAX_MS);
 }
 
+// ---------------------------------------------------------------- which picture is on the stage
+/** A video's sampled frames (in time order), the ones a person can pick; none for a photo. */
+export function sampledFrames(result) {
+  if (result.media_kind !== "video") return [];
+  return (result.frames || []).slice().sort((a, b) => a.timestamp_s - b.timestamp_s);
+}
+
+/** The frame_index of the frame on the stage (the evidence frame unless another was picked). */
+export function shownFrameIndex(result) {
+  return view.frame === null ? result.evidence_frame_index : view.frame;
+}
+
+/** What the evidence stage shows: the picture's address and scale (its pixels per original pixel),
+ * the faces drawn on it, and for a video the frame and its place among the sampled frames. */
+export function stagePicture(result) {
+  const frames = sampledFrames(result);
+  const hasEvidence = Boolean(result.evidence && result.evidence.key);
+  const id = encodeURIComponent(result.id);
+  const chosen = view.frame === null ? null : frames.find((f) => f.frame_index === view.frame);
+  if (!chosen) {
+    const position = frames.findIndex((f) => f.frame_index === result.evidence_frame_index);
+    return {
+      kind: "evidence",
+      frameIndex: result.evidence_frame_index,
+      frame: position >= 0 ? frames[position] : null,
+      position,
+      total: frames.length,
+      src: hasEvidence ? apiUrl(`v1/results/${id}/evidence.jpg`) : null,
+      scale: (hasEvidence && result.evidence.scale) || 1,
+      faces: evidenceFaces(result),
+    };
+  }
+  const thumbnail = chosen.thumbnail && chosen.thumbnail.key ? chosen.thumbnail : null;
+  return {
+    kind: "frame",
+    frameIndex: chosen.frame_index,
+    frame: chosen,
+    position: frames.indexOf(chosen),
+    total: frames.length,
+    src: thumbnail ? apiUrl(`v1/results/${id}/frames/${chosen.frame_index}.jpg`) : null,
+    scale: (thumbnail && thumbnail.scale) || 1,
+    faces: facesOfFrame(result, chosen.frame_index),
+  };
+}
+
+/** "3.2 s (12 of 32)": a sampled frame's time and place. */
+export function frameWords(picture) {
+  if (!picture.frame) return "";
+  return `${formatSeconds(picture.frame.timestamp_s)} (${picture.position + 1} of ${picture.total})`;
+}
+
+/** Each face's label and score on a frame: "Person 1 87%, Person 2 12%" (from the frame's own
+ * scores where its faces are not listed). */
+function frameScores(result, picture) {
+  if (picture.faces.length) {
+    return picture.faces.map((f, i) => `${faceLabel(result, f, i)} ${percent(f.score)}`).join(", ");
+  }
+  const scores = Object.entries((picture.frame && picture.frame.scores) || {});
+  return scores.map(([track, score]) => `Person ${Number(track) + 1} ${percent(score)}`).join(", ");
+}
+
+// ---------------------------------------------------------------- the evidence stage
 export function renderEvidence(result) {
   const figure = $("evidence");
-  const controls = $("evidence-controls");
+  const stage = $("evidence-stage");
   const image = $("evidence-image");
-  const hasEvidence = Boolean(result.evidence && result.evidence.key);
-  figure.hidden = !hasEvidence;
-  controls.hidden = true;
+  const missing = $("frame-missing");
+  const picture = stagePicture(result);
+  const frames = sampledFrames(result);
+  figure.hidden = !picture.src && picture.kind !== "frame";
+  delete stage.dataset.drawn;
+  stage.dataset.picture = picture.kind;
+  stage.dataset.frameIndex = picture.frameIndex ?? "";
+  stage.dataset.boxes = "0";
   clearOverlay();
-  if (!hasEvidence) {
+  sizeStage(result);
+  renderFramePicker(result, picture, frames);
+  // The toggle stays put while the person moves along the frames: it is there when any face has a map.
+  const heatmaps = (result.faces || []).some((f) => hasHeatmap(f) && f.crop_to_image);
+  $("evidence-controls").hidden = figure.hidden || !heatmaps;
+  $("heatmap-toggle").checked = view.heatmap && heatmaps;
+
+  const faces = picture.faces;
+  const video = result.media_kind === "video";
+  let caption;
+  if (picture.kind === "frame") {
+    const scores = frameScores(result, picture);
+    caption = `Frame at ${frameWords(picture)}: ${scores || "no face found in this frame"}.`;
+  } else {
+    caption = faces.length ? "Each face is boxed and labelled with its probability of manipulation." : "";
+    if (faces.length && declared(result)) {
+      caption += " The boxes are the model's view of each face; the verdict comes from the file's own metadata.";
+    }
+    if (video && faces.length) {
+      const where = picture.frame ? frameWords(picture) : formatSeconds(faces[0].timestamp_s);
+      caption = `The most suspicious moment, at ${where}: ${frameScores(result, picture)}. ${caption}`;
+    }
+  }
+  $("evidence-caption").textContent = caption;
+
+  if (!picture.src) {
+    stage.hidden = true;
+    missing.hidden = picture.kind !== "frame";
     image.removeAttribute("src");
     return;
   }
-  const faces = evidenceFaces(result);
-  const kind = result.media_kind === "video" ? "frame" : "photo";
+  stage.hidden = false;
+  missing.hidden = true;
+  const kind = video ? "frame" : "photo";
+  const at = picture.frame ? ` at ${formatSeconds(picture.frame.timestamp_s)}` : "";
   image.alt = faces.length
-    ? `The ${kind} with ${faces.length} face${faces.length > 1 ? "s" : ""} marked: ` +
+    ? `The ${kind}${at} with ${faces.length} face${faces.length > 1 ? "s" : ""} marked: ` +
       faces.map((f, i) => `${faceLabel(result, f, i)}: ${percent(f.score)}`).join("; ")
-    : `The ${kind} that was checked`;
-  let caption = faces.length ? "Each face is boxed and labelled with its probability of manipulation." : "";
-  if (faces.length && declared(result)) {
-    caption += " The boxes are the model's view of each face; the verdict comes from the file's own metadata.";
-  }
-  if (result.media_kind === "video" && faces.length) {
-    caption = `The most suspicious moment, at ${formatSeconds(faces[0].timestamp_s)}. ` + caption;
-  }
-  $("evidence-caption").textContent = caption;
-  const toggle = $("heatmap-toggle");
-  const hasHeatmap = faces.some((f) => f.heatmap && f.crop_to_image);
-  controls.hidden = !hasHeatmap;
-  toggle.checked = view.heatmap && hasHeatmap;
-  const src = apiUrl(`v1/results/${encodeURIComponent(result.id)}/evidence.jpg`);
-  if (image.getAttribute("src") !== src) image.src = src;
+    : `The ${kind}${at} that was checked`;
+  if (image.getAttribute("src") !== picture.src) image.src = picture.src;
   else if (image.complete) drawOverlay();
+}
+
+/** The stage keeps the original picture's proportions and size whichever picture it shows (a
+ * 480 px thumbnail is drawn as large as the full-size evidence frame), so moving along the frames
+ * does not make the page jump. */
+function sizeStage(result) {
+  const stage = $("evidence-stage");
+  const sized = result.width > 0 && result.height > 0;
+  stage.classList.toggle("sized", sized);
+  if (sized) {
+    stage.style.setProperty("--stage-width", `${result.width}px`);
+    stage.style.setProperty("--stage-aspect", String(result.width / result.height));
+  }
+}
+
+/** The picture on the stage could not be loaded: a frame's thumbnail says so, the evidence image
+ * leaves the stage (as a result without one). */
+export function pictureFailed() {
+  const result = view.result;
+  if (!result) return;
+  const picture = stagePicture(result);
+  $("evidence-stage").hidden = true;
+  if (picture.kind === "frame") {
+    $("frame-missing").hidden = false;
+  } else {
+    $("evidence").hidden = true;
+    $("evidence-controls").hidden = true;
+  }
 }
 
 export function clearOverlay() {
@@ -124,24 +235,29 @@ export function drawOverlay() {
   const result = view.result;
   const image = $("evidence-image");
   const canvas = $("evidence-overlay");
+  const stage = $("evidence-stage");
   if (!result || !image.naturalWidth || !image.clientWidth) return;
+  const picture = stagePicture(result);
+  // Only over the picture it belongs to: a newly picked frame is drawn once its image has loaded.
+  if (!picture.src || image.getAttribute("src") !== picture.src || !image.complete) return;
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(image.clientWidth * dpr);
   canvas.height = Math.round(image.clientHeight * dpr);
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  // Boxes are in original pixels; the evidence JPEG may be downscaled by `evidence.scale`.
-  const evidenceScale = (result.evidence && result.evidence.scale) || 1;
-  const originalWidth = result.width || image.naturalWidth / evidenceScale;
+  // Boxes are in original pixels; the picture may be downscaled by its `scale`.
+  const originalWidth = result.width || image.naturalWidth / picture.scale;
   const s = canvas.width / originalWidth;
-  const faces = evidenceFaces(result);
+  const faces = picture.faces;
   if ($("heatmap-toggle").checked) {
     for (const face of faces) drawHeatmap(ctx, face, s);
   }
-  faces.forEach((face, i) => drawBox(ctx, face, faceLabel(result, face, i), result, s, dpr));
+  faces.forEach((face, i) => drawBox(ctx, face, faceLabel(result, face, i), s, dpr));
+  stage.dataset.boxes = String(faces.length);
+  stage.dataset.drawn = String(picture.frameIndex ?? "");
 }
 
-export function drawBox(ctx, face, label, result, s, dpr) {
+export function drawBox(ctx, face, label, s, dpr) {
   const colour = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
   const [x, y, w, h] = face.box.map((v) => v * s);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -166,79 +282,66 @@ export function drawBox(ctx, face, label, result, s, dpr) {
   ctx.fillText(text, lx + pad, ly + height / 2);
 }
 
-/** Paint the class-activation grid over the aligned crop, placed on the image by crop_to_image. */
-export function drawHeatmap(ctx, face, s) {
-  const grid = face.heatmap;
-  const m = face.crop_to_image;
-  if (!grid || !grid.length || !m) return;
-  const rows = grid.length;
-  const cols = grid[0].length;
-  const tile = document.createElement("canvas");
-  tile.width = cols;
-  tile.height = rows;
-  const tctx = tile.getContext("2d");
-  const pixels = tctx.createImageData(cols, rows);
-  for (let r = 0; r < rows; r += 1) {
-    for (let c = 0; c < cols; c += 1) {
-      const v = Math.max(0, Math.min(1, grid[r][c]));
-      const [red, green, blue] = heatColour(v);
-      const k = (r * cols + c) * 4;
-      pixels.data[k] = red;
-      pixels.data[k + 1] = green;
-      pixels.data[k + 2] = blue;
-      pixels.data[k + 3] = Math.round(255 * 0.65 * Math.pow(v, 0.8)); // cold areas stay clear
-    }
-  }
-  tctx.putImageData(pixels, 0, 0);
-  // The grid covers the whole aligned crop, which is input_size pixels square.
-  const cropSize = service.inputSize || cols;
-  // Canvas order (a, b, c, d, e, f) maps (x, y) to (a x + c y + e, b x + d y + f).
-  ctx.save();
-  ctx.setTransform(s * m[0][0], s * m[1][0], s * m[0][1], s * m[1][1], s * m[0][2], s * m[1][2]);
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = "high";
-  ctx.drawImage(tile, 0, 0, cropSize, cropSize);
-  ctx.restore();
+// ---------------------------------------------------------------- the frame picker
+function renderFramePicker(result, picture, frames) {
+  const picker = $("frame-picker");
+  const show = frames.length > 1 && (result.tracks || []).length > 0 && !$("evidence").hidden;
+  picker.hidden = !show;
+  if (!show) return;
+  const range = $("frame-range");
+  const position = Math.max(0, picture.position);
+  range.max = String(frames.length - 1);
+  range.value = String(position);
+  const words = picture.frame ? frameWords(picture) : "";
+  range.setAttribute("aria-valuetext", words
+    ? `${words}${picture.kind === "evidence" ? ", the most suspicious frame" : ""}` : "");
+  $("frame-position").textContent = words
+    ? `${words}${picture.kind === "evidence" ? " · most suspicious" : ""}` : "";
+  $("frame-prev").disabled = position <= 0;
+  $("frame-next").disabled = position >= frames.length - 1;
+  $("frame-best").disabled = picture.kind === "evidence";
 }
 
-// Blue -> cyan -> green -> yellow -> red.
-export const HEAT_STOPS = [[0, [40, 60, 220]], [0.35, [0, 200, 230]], [0.55, [40, 200, 60]],
-  [0.75, [250, 220, 0]], [1, [230, 30, 20]]];
-export function heatColour(v) {
-  for (let i = 1; i < HEAT_STOPS.length; i += 1) {
-    const [t1, c1] = HEAT_STOPS[i];
-    if (v <= t1) {
-      const [t0, c0] = HEAT_STOPS[i - 1];
-      const f = (v - t0) / (t1 - t0);
-      return c0.map((x, j) => Math.round(x + f * (c1[j] - x)));
-    }
-  }
-  return HEAT_STOPS[HEAT_STOPS.length - 1][1];
+/** Put a sampled frame on the stage (the evidence frame goes back to the full-size evidence image). */
+export function pickFrame(frameIndex, { reveal = false } = {}) {
+  const result = view.result;
+  if (!result) return;
+  const frames = sampledFrames(result);
+  if (!frames.some((f) => f.frame_index === frameIndex)) return;
+  const next = frameIndex === result.evidence_frame_index ? null : frameIndex;
+  if (next === view.frame) return;
+  view.frame = next;
+  renderEvidence(result);
+  markTimelineFrame(result, shownFrameIndex(result));
+  if (reveal) $("evidence").scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
-export function scoreSpan(score, verdict) {
-  const fake = verdict === "fake";
-  return el("span", { class: fake ? "score-fake" : "score-real",
-    text: `${percent(score)} ${fake ? "(likely manipulated)" : "(looks authentic)"}` });
+function step(by) {
+  const result = view.result;
+  if (!result) return;
+  const frames = sampledFrames(result);
+  const now = Math.max(0, frames.findIndex((f) => f.frame_index === shownFrameIndex(result)));
+  const target = frames[Math.max(0, Math.min(frames.length - 1, now + by))];
+  if (target) pickFrame(target.frame_index);
 }
 
-export function renderFaces(result) {
-  const list = $("faces");
-  list.replaceChildren();
-  if (result.media_kind === "video") {
-    for (const track of result.tracks || []) {
-      list.append(el("li", null, `Person ${track.track + 1}: `, scoreSpan(track.score, track.verdict),
-        `, seen in ${track.frames} sampled frame${track.frames === 1 ? "" : "s"} ` +
-        `(${formatSeconds(track.first_timestamp_s)} to ${formatSeconds(track.last_timestamp_s)})`));
-    }
-  } else {
-    evidenceFaces(result).forEach((face, i) => {
-      list.append(el("li", null, `Face ${i + 1}: `, scoreSpan(face.score, face.verdict)));
-    });
-  }
-  const none = !list.children.length;
-  $("faces-heading").hidden = none;
-  list.hidden = none;
+export function wireFramePicker() {
+  const range = $("frame-range");
+  range.addEventListener("input", () => {
+    const frame = view.result && sampledFrames(view.result)[Number(range.value)];
+    if (frame) pickFrame(frame.frame_index);
+  });
+  $("frame-prev").addEventListener("click", () => step(-1));
+  $("frame-next").addEventListener("click", () => step(1));
+  $("frame-best").addEventListener("click", () => {
+    if (!view.result) return;
+    pickFrame(view.result.evidence_frame_index);
+    announce("Showing the most suspicious frame.");
+  });
+  // The timeline and the face cards ask for a frame with this event (detail: frameIndex, reveal).
+  document.addEventListener(PICK_FRAME, (event) => {
+    pickFrame(event.detail.frameIndex, { reveal: Boolean(event.detail.reveal) });
+  });
 }
 
 export function renderDetails(result) {

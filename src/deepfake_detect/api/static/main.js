@@ -7,7 +7,7 @@
 //              the bucket; the scan runs elsewhere and the page polls v1/results/{result_id}.
 import { resultIdFromAddress } from "./address.js";
 import { $, getJson } from "./client.js";
-import { drawOverlay, hideResult, showResult, view } from "./evidence.js";
+import { drawOverlay, hideResult, pictureFailed, showResult, shownFrameIndex, view, wireFramePicker } from "./evidence.js";
 import { loadHistory } from "./history.js";
 import { loadModelCard } from "./model.js";
 import { wireReport } from "./report.js";
@@ -55,10 +55,8 @@ function wireUploads() {
 function wireResultView() {
   const image = $("evidence-image");
   image.addEventListener("load", drawOverlay);
-  image.addEventListener("error", () => {
-    $("evidence").hidden = true;
-    $("evidence-controls").hidden = true;
-  });
+  image.addEventListener("error", pictureFailed);
+  wireFramePicker();
   $("heatmap-toggle").addEventListener("change", (event) => {
     view.heatmap = event.target.checked;
     drawOverlay();
@@ -71,7 +69,7 @@ function wireResultView() {
     const width = $("timeline").clientWidth;
     if (view.result && width && Math.abs(width - timelineWidth) > 8) {
       timelineWidth = width;
-      renderTimeline(view.result);
+      renderTimeline(view.result, shownFrameIndex(view.result));
     }
   }).observe($("timeline"));
 }

@@ -1,9 +1,15 @@
-// The video timeline: each face track's score over the sampled frames, as inline SVG.
+// The video timeline: each face track's score over the sampled frames, as inline SVG. A click
+// picks the nearest sampled frame for the evidence stage (the frame picker above it is the
+// keyboard's way); the frame on the stage is marked.
 import { $, el, formatSeconds, percent, svg } from "./client.js";
-import { TRACK_COLOURS } from "./words.js";
+import { PICK_FRAME, TRACK_COLOURS } from "./words.js";
+
+// The drawn chart's mapping from time to x, for the frame mark and for clicks.
+const drawn = { x: null, top: 0, bottom: 0, width: 0, duration: 0, left: 0, right: 0 };
 
 // ---------------------------------------------------------------- the video timeline (inline SVG)
-export function renderTimeline(result) {
+/** Draw the chart; `shown` is the frame_index of the frame on the evidence stage (marked). */
+export function renderTimeline(result, shown) {
   const block = $("timeline-block");
   const frames = result.frames || [];
   const tracks = result.tracks || [];
@@ -55,18 +61,22 @@ export function renderTimeline(result) {
     chart.append(svg("line", { class: "evidence-mark", x1: x(evidence.timestamp_s),
       x2: x(evidence.timestamp_s), y1: top, y2: H - bottom }));
   }
+  // The frame on the stage: a band under the lines, moved by markTimelineFrame.
+  chart.append(svg("rect", { class: "frame-mark", id: "timeline-frame-mark", x: 0, y: top, width: 8,
+    height: H - top - bottom, rx: 2, visibility: "hidden" }));
 
   for (const track of tracks) {
     const key = String(track.track);
     const colour = `track-${track.track % TRACK_COLOURS}`;
     const points = frames.filter((f) => f.scores && key in f.scores)
-      .map((f) => [f.timestamp_s, f.scores[key]]);
+      .map((f) => [f.timestamp_s, f.scores[key], f.frame_index]);
     const group = svg("g", { class: colour, "data-track": key });
     group.append(svg("polyline", {
       class: colour, points: points.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`).join(" "),
     }));
-    for (const [t, p] of points) {
-      const dot = svg("circle", { cx: x(t).toFixed(1), cy: y(p).toFixed(1), r: 2.5, class: colour });
+    for (const [t, p, index] of points) {
+      const dot = svg("circle", { cx: x(t).toFixed(1), cy: y(p).toFixed(1), r: 2.5, class: colour,
+        "data-frame-index": index });
       dot.append(svg("title", { text: `Person ${track.track + 1} at ${formatSeconds(t)}: ${percent(p)}` }));
       group.append(dot);
     }
@@ -75,7 +85,36 @@ export function renderTimeline(result) {
       `Person ${track.track + 1} (${percent(track.score)})`));
   }
   holder.append(chart);
+  Object.assign(drawn, { x, top, bottom: H - bottom, width: W, duration, left, right: W - right });
+  chart.addEventListener("click", (event) => pickNear(chart, frames, event));
   renderTimelineTable(frames, tracks);
+  markTimelineFrame(result, shown);
+}
+
+/** The sampled frame nearest in time to a click on the chart goes on the evidence stage. */
+function pickNear(chart, frames, event) {
+  const box = chart.getBoundingClientRect();
+  if (!box.width || !frames.length) return;
+  const px = ((event.clientX - box.left) / box.width) * drawn.width;
+  const t = ((px - drawn.left) / (drawn.right - drawn.left)) * drawn.duration;
+  const nearest = frames.reduce((a, b) => (Math.abs(b.timestamp_s - t) < Math.abs(a.timestamp_s - t) ? b : a));
+  document.dispatchEvent(new CustomEvent(PICK_FRAME, { detail: { frameIndex: nearest.frame_index } }));
+}
+
+/** Mark the frame on the evidence stage (its band, its points, its row of the table). */
+export function markTimelineFrame(result, shown) {
+  const mark = document.getElementById("timeline-frame-mark");
+  if (!mark || !drawn.x) return;
+  const frame = (result.frames || []).find((f) => f.frame_index === shown);
+  mark.setAttribute("visibility", frame ? "visible" : "hidden");
+  if (frame) mark.setAttribute("x", (drawn.x(frame.timestamp_s) - 4).toFixed(1));
+  $("timeline").dataset.shownFrame = frame ? String(shown) : "";
+  for (const dot of $("timeline").querySelectorAll("circle")) {
+    dot.classList.toggle("shown", frame !== undefined && dot.dataset.frameIndex === String(shown));
+  }
+  for (const row of $("timeline-table").querySelectorAll("tbody tr")) {
+    row.classList.toggle("shown", frame !== undefined && row.dataset.frameIndex === String(shown));
+  }
 }
 
 export function niceTicks(duration, most) {
@@ -92,7 +131,8 @@ export function renderTimelineTable(frames, tracks) {
   for (const track of tracks) head.append(el("th", { scope: "col", text: `Person ${track.track + 1}` }));
   const body = el("tbody");
   for (const frame of frames) {
-    const row = el("tr", null, el("th", { scope: "row", text: formatSeconds(frame.timestamp_s) }));
+    const row = el("tr", { "data-frame-index": frame.frame_index },
+      el("th", { scope: "row", text: formatSeconds(frame.timestamp_s) }));
     for (const track of tracks) {
       const score = frame.scores ? frame.scores[String(track.track)] : undefined;
       row.append(el("td", { text: typeof score === "number" ? percent(score) : "–" }));

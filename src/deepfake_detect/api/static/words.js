@@ -5,6 +5,7 @@ export const HISTORY_PAGE = 10;
 export const MAX_PARALLEL_UPLOADS = 2; // image uploads wait for their scan; keep connections free for polls
 export const POLL_FIRST_MS = 400;
 export const POLL_MAX_MS = 2000;
+export const PICK_FRAME = "deepfake:pick-frame"; // event: show a sampled frame (detail: frameIndex, reveal)
 export const POLL_GIVE_UP_MS = 30 * 60 * 1000;
 export const CLOUD_START_GRACE_MS = 5 * 60 * 1000; // how long a cloud upload may wait for its record to appear
 export const TRACK_COLOURS = 8; // .track-N classes in app.css
