@@ -63,18 +63,28 @@ def test_regions_are_the_upright_pixels_for_every_orientation(orientation: int) 
     assert np.array_equal(view.image, reduced)
 
 
-@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
-def test_a_jpeg_view_is_the_dct_scaled_decode_turned_upright(orientation: int) -> None:
-    upright = noise(1203, 901, seed=orientation)
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {"subsampling": 2}), ("RGB", {"subsampling": 0}), ("RGB", {"progressive": True}), ("L", {})],
+)
+def test_a_jpeg_view_and_regions_are_the_full_decode_pillow_makes_turned_upright(
+    orientation: int, mode: str, options: dict[str, object]
+) -> None:
+    """A JPEG is decoded in full by OpenCV (the detector and the crops see what training saw):
+    exactly Pillow's pixels, in every orientation and flavour."""
+    upright = noise(1203, 901, seed=orientation).convert(mode)
     stored, exif = with_orientation(upright, orientation)
-    data = jpeg_of(stored, exif=exif)
+    data = jpeg_of(stored, exif=exif, **options)
     source = ImageSource(data, LIMITS)
     assert source.size == (1203, 901)
-    view = source.view(300)  # 1203 / 4 = 301 >= 300 > 1203 / 8
-    assert view.factor == 4 and view.image.shape == (226, 301, 3)
-    reference = Image.open(io.BytesIO(data))
-    reference.draft(None, (reference.size[0] // 4, reference.size[1] // 4))
-    assert np.array_equal(view.image, bgr(ImageOps.exif_transpose(reference)))
+    expected = bgr(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    view = source.view(300)
+    assert view.factor == 1 and source._full_bgr is not None  # OpenCV's full decode
+    assert np.array_equal(view.image, expected)
+    x0, y0, x1, y1 = box = (301, 157, 733, 611)
+    region = source.region(box, 1)
+    assert (region.x0, region.y0) == (x0, y0) and np.array_equal(region.image, expected[y0:y1, x0:x1])
 
 
 def test_view_factor_is_the_coarsest_that_keeps_the_long_side() -> None:
@@ -185,23 +195,25 @@ def test_a_jpeg_whose_picture_ends_in_mid_grey_is_not_corrupt() -> None:
         assert image.shape == (240, 320, 3) and (image[-8:] == 128).all()
 
 
-def test_a_truncated_large_jpeg_is_caught_at_the_reduced_scale(photo: Image.Image) -> None:
+def test_a_truncated_large_jpeg_is_caught(photo: Image.Image) -> None:
     big = photo.resize((2400, 2400))
     data = jpeg_of(big)
     source = ImageSource(cut_and_closed(data, 0.5), LIMITS)
     with pytest.raises(MediaError) as caught:
-        source.view(640)  # decoded at 1/2 scale only
+        source.view(640)
     assert caught.value.code is ErrorCode.CORRUPT_MEDIA
 
 
 def test_pixels_are_decoded_only_when_asked_and_dropped_on_release(photo: Image.Image) -> None:
     source = ImageSource(jpeg_of(photo.resize((2400, 1800))), LIMITS)
-    assert source._decoded == {}  # the header only
+    assert source._decoded == {} and source._full_bgr is None  # the header only
     source.view(640)
-    assert set(source._decoded) == {2}
+    assert source._full_bgr is not None and source._decoded == {}  # once, in full, by OpenCV
+    full = source._full_bgr
     source.region((100, 100, 300, 300), 1)
-    assert set(source._decoded) == {1, 2}
-    source.region((100, 100, 300, 300), 4)  # reduced from the full decode, not decoded again
-    assert set(source._decoded) == {1, 2}
+    assert source._full_bgr is full  # not decoded again
     source.release()
-    assert source._decoded == {}
+    assert source._decoded == {} and source._full_bgr is None
+    # For people to look at, a reduced decode does.
+    image, scale = source.evidence(600)
+    assert set(source._decoded) == {4} and image.shape[1] == 600 and scale == 0.25

@@ -490,39 +490,3 @@ def test_video_frames_with_extreme_sides_are_bad_dimensions(tmp_path: Path) -> N
     with pytest.raises(MediaError) as caught:
         open_video(path, 10_000_000, 60)
     assert caught.value.code is ErrorCode.BAD_DIMENSIONS
-
-
-@pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize(
-    ("mode", "options"),
-    [("RGB", {"subsampling": 2}), ("RGB", {"subsampling": 0}), ("RGB", {"progressive": True}), ("L", {})],
-)
-def test_full_size_regions_of_a_large_jpeg_are_the_pixels_pillow_decodes(
-    face_photo: Path, orientation: int, mode: str, options: dict[str, object]
-) -> None:
-    """After a reduced decode for detection, a face's full-size region comes from OpenCV's
-    decoder: it must be exactly what Pillow decodes (the crops training made), in every orientation
-    and JPEG flavour."""
-    from PIL import ImageOps
-
-    from deepfake_detect.core.config import MediaLimits
-    from deepfake_detect.core.media import ImageSource
-
-    rng = np.random.default_rng(orientation)
-    photo = Image.open(face_photo).convert("RGB").resize((1600, 1200))
-    noisy = np.clip(np.asarray(photo, np.int16) + rng.integers(-12, 13, (1200, 1600, 3)), 0, 255)
-    picture = Image.fromarray(noisy.astype(np.uint8)).convert(mode)
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=90, exif=exif.tobytes(), **options)
-    data = buffer.getvalue()
-
-    source = ImageSource(data, MediaLimits())
-    assert source.view(300).factor > 1  # the reduced decode first, as the pipeline asks
-    box = (301, 157, 733, 611)
-    got = source.region(box, 1)
-    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
-    x0, y0, x1, y1 = box
-    assert (got.x0, got.y0) == (x0, y0) and source._full_bgr is not None  # OpenCV's path was taken
-    assert np.array_equal(got.image, expected[y0:y1, x0:x1, ::-1])

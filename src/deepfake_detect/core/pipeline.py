@@ -43,6 +43,7 @@ from deepfake_detect.core.media import (
     sample_indices,
 )
 from deepfake_detect.core.pictures import FrameThumbnails, Thumbnail, thumbnail_side
+from deepfake_detect.core.prefetch import Prefetch
 from deepfake_detect.core.provenance.model import Provenance
 from deepfake_detect.core.provenance.reader import read_provenance
 from deepfake_detect.core.provenance.rules import apply_provenance
@@ -304,7 +305,10 @@ class ScanPipeline:
         try:
             total = len(sample_indices(info.frame_count, video.sample_frames))
             scan = _FrameScan(thumbnails=FrameThumbnails(thumbnail_side(total)) if pictures else None)
-            self._scan_frames(scan, sample_frames(capture, info, video.sample_frames), timer, progress, total)
+            # The next sample is decoded while this one is scored; the thread is done before the
+            # capture is released.
+            with Prefetch(sample_frames(capture, info, video.sample_frames)) as frames:
+                self._scan_frames(scan, frames, timer, progress, total)
         finally:
             capture.release()
         sampled, best, kept, size = scan.sampled, scan.best, scan.kept, scan.size
