@@ -556,10 +556,10 @@ def _score_as_training_crops_it(
 def test_faces_are_cropped_from_full_size_pixels_as_training_cropped_them(
     detector: ScanPipeline, face_photo: Path, phone_jpeg: Path, shared_data: Path, tmp_path: Path
 ) -> None:
-    """Detection may look at a reduced decode; the classifier's crop may not. A crop warped from a
-    1/2 or 1/4 DCT decode is smoother than training's, and that alone moved real photos' scores by
-    up to 0.79 (a large face, where a reduced decode would save the most). deepface img2 (1536 px,
-    a 389 px face) is one: cropped from a 1/2 decode it scored 0.47 instead of 0.10."""
+    """The classifier's crop comes from the full-size pixels. A crop warped from a 1/2 or 1/4 DCT
+    decode is smoother than training's, and moves real photos' scores (a large face, where a
+    reduced decode would save the most): deepface img2 (1536 px, a 389 px face) cropped from a 1/2
+    decode scored 0.47 instead of 0.10."""
     face = read_bgr(face_photo)
     canvas = np.full((2400, 3200, 3), 70, np.uint8)
     canvas = paste(canvas, np.asarray(cv2.resize(face, (1600, 1600)), np.uint8), 1500, 300)

@@ -278,7 +278,7 @@ class ImageSource:
         A JPEG OpenCV decodes is given in full: the face detector then sees the pixels it saw in
         training (the full decode, reduced by the detector itself), and the faces' crops come
         from the same decode. A reduced DCT decode would be cheaper, but it moved real photos'
-        scores by up to 0.29 (detection) and 0.79 (crops) on the shared photo sets."""
+        scores by up to 0.64 from those the model card measured (README, "Speed")."""
         if self._opencv_full:
             return View(self._decode_full_bgr())
         return self._pillow_region((0, 0, self.width, self.height), self.factor_for(min_long_side))

@@ -496,8 +496,7 @@ def _crop_box(face: Face, geometry: CropGeometry, width: int, height: int) -> Bo
 
     Always at full size, as training made its crops (``align_face`` on the decoded image): a crop
     warped from a JPEG decoded at 1/2 or 1/4 is smoother, and on real photos with large faces that
-    alone raised fake scores by up to 0.79 (docs/speed.md). The face detector may look at a reduced
-    decode; the classifier may not."""
+    raised fake scores (README, "Speed")."""
     size = geometry.size
     to_crop = similarity_transform(face.landmarks, template_points(size, geometry.margin, geometry.shift))
     to_image = cv2.invertAffineTransform(to_crop)
