@@ -71,7 +71,7 @@ def test_regions_are_the_upright_pixels_for_every_orientation(orientation: int) 
 def test_a_jpeg_view_and_regions_are_the_full_decode_pillow_makes_turned_upright(
     orientation: int, mode: str, options: dict[str, object]
 ) -> None:
-    """A JPEG is decoded in full by OpenCV (the detector and the crops see what training saw):
+    """A JPEG is decoded in full by simplejpeg (the detector and the crops see what training saw):
     exactly Pillow's pixels, in every orientation and flavour."""
     upright = noise(1203, 901, seed=orientation).convert(mode)
     stored, exif = with_orientation(upright, orientation)
@@ -80,7 +80,7 @@ def test_a_jpeg_view_and_regions_are_the_full_decode_pillow_makes_turned_upright
     assert source.size == (1203, 901)
     expected = bgr(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
     view = source.view(300)
-    assert view.factor == 1 and source._full_bgr is not None  # OpenCV's full decode
+    assert view.factor == 1 and source._full_bgr is not None  # the direct full decode
     assert np.array_equal(view.image, expected)
     x0, y0, x1, y1 = box = (301, 157, 733, 611)
     region = source.region(box, 1)
@@ -208,7 +208,7 @@ def test_pixels_are_decoded_only_when_asked_and_dropped_on_release(photo: Image.
     source = ImageSource(jpeg_of(photo.resize((2400, 1800))), LIMITS)
     assert source._decoded == {} and source._full_bgr is None  # the header only
     source.view(640)
-    assert source._full_bgr is not None and source._decoded == {}  # once, in full, by OpenCV
+    assert source._full_bgr is not None and source._decoded == {}  # once, in full, directly
     full = source._full_bgr
     source.region((100, 100, 300, 300), 1)
     assert source._full_bgr is full  # not decoded again

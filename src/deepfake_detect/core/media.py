@@ -28,6 +28,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import simplejpeg
 from numpy.typing import NDArray
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -189,10 +190,11 @@ class ImageSource:
         self.width, self.height = (raw_height, raw_width) if swapped else (raw_width, raw_height)
         # libjpeg scales a single-frame JPEG while decoding it (an MPO's first picture included).
         self._scalable = opened.format in ("JPEG", "MPO") and len(opened.tile) == 1
-        # OpenCV decodes such a JPEG in full about 3x as fast as Pillow, to the same pixels (both
-        # are libjpeg-turbo with its defaults; tests/unit/test_media.py compares them). A file
-        # without an end marker, or whose scans stop short, is left to Pillow to judge.
-        self._opencv_full = self._scalable and opened.mode in ("RGB", "L") and _opencv_decodable(data)
+        # simplejpeg decodes such a JPEG in full about 3x as fast as Pillow, to the same pixels
+        # (both are libjpeg-turbo with its defaults; tests/unit/test_decode_scale.py compares
+        # them), straight into one array. A file without an end marker, or whose scans stop
+        # short, is left to Pillow to judge.
+        self._direct = self._scalable and opened.mode in ("RGB", "L") and _directly_decodable(data)
         self._layers = getattr(opened, "layer", None)
         self._full_bgr: Frame | None = None  # that decode, upright
         self._spare: ImageFile.ImageFile | None = opened  # not decoded yet: the first decode uses it
@@ -244,11 +246,17 @@ class ImageSource:
         return image, factor
 
     def _decode_full_bgr(self) -> Frame:
-        """The full-size pixels, upright, by OpenCV (checked for truncation as Pillow's are)."""
+        """The full-size pixels, upright (checked for truncation as Pillow's are)."""
         if self._full_bgr is None:
-            flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-            decoded = cv2.imdecode(np.frombuffer(self._data, np.uint8), flags)
-            if decoded is None or (decoded.shape[1], decoded.shape[0]) != self.raw_size:
+            try:
+                # Not strict: libjpeg's warnings (stray bytes before a marker, a cut file) do not
+                # fail the decode, as they do not in Pillow; a cut file is caught below.
+                decoded = simplejpeg.decode_jpeg(self._data, colorspace="BGR", strict=False)
+            except ValueError as exc:
+                raise MediaError(
+                    ErrorCode.CORRUPT_MEDIA, f"the image is damaged or truncated: {exc}"
+                ) from exc
+            if (decoded.shape[1], decoded.shape[0]) != self.raw_size:
                 raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image is damaged or truncated")
             stored: Frame = np.asarray(decoded, dtype=np.uint8)
             if _grey_last_block_row(stored, self._layers):
@@ -275,18 +283,18 @@ class ImageSource:
         """The whole image, upright, at the smallest scale whose long side is still at least
         ``min_long_side`` pixels (or in full).
 
-        A JPEG OpenCV decodes is given in full: the face detector then sees the pixels it saw in
+        A JPEG decoded directly is given in full: the face detector then sees the pixels it saw in
         training (the full decode, reduced by the detector itself), and the faces' crops come
         from the same decode. A reduced DCT decode would be cheaper, but it moved real photos'
         scores by up to 0.64 from those the model card measured (README, "Speed")."""
-        if self._opencv_full:
+        if self._direct:
             return View(self._decode_full_bgr())
         return self._pillow_region((0, 0, self.width, self.height), self.factor_for(min_long_side))
 
     def region(self, box: Box, factor: int) -> View:
         """Pixels ``box`` (upright, full-size; clipped to the image, widened to whole ``factor``
         blocks) at ``1 / factor`` of the size."""
-        if factor == 1 and self._opencv_full:
+        if factor == 1 and self._direct:
             x0, y0, x1, y1 = _aligned(box, 1, self.width, self.height)
             return View(np.ascontiguousarray(self._decode_full_bgr()[y0:y1, x0:x1]), 1, x0, y0)
         return self._pillow_region(box, factor)
@@ -508,7 +516,7 @@ def _check_jpeg_complete(image: Image.Image, factor: int, data: bytes) -> None:
         _check_padded_decode(data, factor, pixels)
 
 
-def _opencv_decodable(data: bytes) -> bool:
+def _directly_decodable(data: bytes) -> bool:
     """A JPEG with its end marker whose scans bring every coefficient to full precision: what
     ``_check_jpeg_complete`` passes without decoding (the grey last row is checked after)."""
     layout = _jpeg_layout(data)
