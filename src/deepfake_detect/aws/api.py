@@ -8,7 +8,6 @@ queue, and the detect function writes the result the client polls at ``GET /v1/r
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from mangum import Mangum
@@ -85,21 +84,10 @@ class S3UploadSigner:
         }
 
 
-def cloud_results(settings: Settings, media: S3MediaStore) -> DynamoDBResultStore:
-    return DynamoDBResultStore(
-        dynamodb_client(settings),
-        settings.aws.results_table,
-        index=settings.aws.results_index,
-        retention=timedelta(days=settings.aws.result_retention_days),
-        queued_retention=timedelta(days=settings.aws.queued_retention_days),
-        overflow=media,
-    )
-
-
 def cloud_stores(settings: Settings) -> tuple[S3MediaStore, DynamoDBResultStore, ResultDeleter]:
     """The cloud stores and their deleter, without the API (``deepfake-detect delete --aws``)."""
     media = S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
-    results = cloud_results(settings, media)
+    results = DynamoDBResultStore.from_settings(settings, media)
     feedback = (
         DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)
         if settings.aws.feedback_table
@@ -111,7 +99,7 @@ def cloud_stores(settings: Settings) -> tuple[S3MediaStore, DynamoDBResultStore,
 def cloud_services(settings: Settings) -> Services:
     s3 = s3_client(settings)
     media = S3MediaStore(s3, settings.aws.upload_bucket)
-    results = cloud_results(settings, media)
+    results = DynamoDBResultStore.from_settings(settings, media)
     card = CurrentModelCard(AwsModelRegistry.from_settings(settings))
     feedback = (
         DynamoDBFeedbackStore(dynamodb_client(settings), settings.aws.feedback_table)

@@ -12,7 +12,6 @@ counted (``DeadLetters``, alarmed). It imports no scanner: it ships in the API f
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
@@ -39,16 +38,11 @@ DEAD_LETTER_MESSAGE = (
 
 
 def aws_results(settings: Settings) -> ResultStore:
-    from deepfake_detect.aws.clients import dynamodb_client, s3_client
+    from deepfake_detect.aws.clients import s3_client
     from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
 
-    return DynamoDBResultStore(
-        dynamodb_client(settings),
-        settings.aws.results_table,
-        index=settings.aws.results_index,
-        retention=timedelta(days=settings.aws.result_retention_days),
-        queued_retention=timedelta(days=settings.aws.queued_retention_days),
-        overflow=S3MediaStore(s3_client(settings), settings.aws.upload_bucket),
+    return DynamoDBResultStore.from_settings(
+        settings, S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
     )
 
 

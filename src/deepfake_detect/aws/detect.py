@@ -34,7 +34,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Protocol, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -236,14 +235,7 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
 
     media = S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
     dynamodb = dynamodb_client(settings)
-    results = DynamoDBResultStore(
-        dynamodb,
-        settings.aws.results_table,
-        index=settings.aws.results_index,
-        retention=timedelta(days=settings.aws.result_retention_days),
-        queued_retention=timedelta(days=settings.aws.queued_retention_days),
-        overflow=media,
-    )
+    results = DynamoDBResultStore.from_settings(settings, media, dynamodb)
     persistence = DynamoDBPersistenceLayer(table_name=settings.aws.idempotency_table, boto3_client=dynamodb)
     return DetectDependencies(
         detector=detector or live_detector(settings),

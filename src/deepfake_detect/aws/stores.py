@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
+    from deepfake_detect.settings import Settings
+
 _MISSING = {"NoSuchKey", "NoSuchVersion", "NotFound", "404"}
 # Above this the compressed document goes to S3 (an item may hold 400 KB in all).
 MAX_INLINE_DOCUMENT = 300_000
@@ -210,6 +212,22 @@ class DynamoDBResultStore:
         self.queued_retention = queued_retention
         self.overflow = overflow
         self.overflow_prefix = overflow_prefix
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, overflow: S3MediaStore, client: DynamoDBClient | None = None
+    ) -> DynamoDBResultStore:
+        """The stack's results table, as every function that writes or reads results uses it."""
+        from deepfake_detect.aws.clients import dynamodb_client
+
+        return cls(
+            client or dynamodb_client(settings),
+            settings.aws.results_table,
+            index=settings.aws.results_index,
+            retention=timedelta(days=settings.aws.result_retention_days),
+            queued_retention=timedelta(days=settings.aws.queued_retention_days),
+            overflow=overflow,
+        )
 
     def put(self, result: DetectionResult) -> None:
         document = zlib.compress(result.model_dump_json().encode(), 6)

@@ -14,19 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from deepfake_detect.cli.arguments import iso_moment
 from deepfake_detect.settings import get_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 TOKEN_ENV = "DEEPFAKE_API_TOKEN"
-
-
-def _moment(text: str) -> datetime:
-    """An ISO date or date-time; without a zone it is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @contextlib.contextmanager
@@ -112,8 +104,8 @@ def add_commands(commands: Any) -> None:
         ),
         epilog="exit status: 0 exported, 1 the API failed, 2 bad arguments or no local results database",
     )
-    p.add_argument("--since", type=_moment, help="first creation time included (ISO; UTC without a zone)")
-    p.add_argument("--until", type=_moment, help="end of the range, excluded (ISO; default: now)")
+    p.add_argument("--since", type=iso_moment, help="first creation time included (ISO; UTC without a zone)")
+    p.add_argument("--until", type=iso_moment, help="end of the range, excluded (ISO; default: now)")
     p.add_argument(
         "--format",
         choices=("jsonl", "csv"),

@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from deepfake_detect.cli.arguments import iso_moment
 from deepfake_detect.cli.export import add_commands as add_export_command
 from deepfake_detect.settings import get_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _moment(text: str) -> datetime:
-    """An ISO date or date-time; without a zone it is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _positive(text: str) -> int:
@@ -127,8 +118,8 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--bucket", help="the upload bucket (default: DEEPFAKE_AWS_UPLOAD_BUCKET)")
     p.add_argument("--prefix", help="only keys under this prefix (default: the upload prefix, uploads/)")
     p.add_argument("--queue-url", help="the detect queue (default: DEEPFAKE_AWS_DETECT_QUEUE_URL)")
-    p.add_argument("--since", type=_moment, help="only objects last modified at or after this (ISO; UTC)")
-    p.add_argument("--until", type=_moment, help="only objects last modified before this (ISO; UTC)")
+    p.add_argument("--since", type=iso_moment, help="only objects last modified at or after this (ISO; UTC)")
+    p.add_argument("--until", type=iso_moment, help="only objects last modified before this (ISO; UTC)")
     p.add_argument("--limit", type=_positive, help="enqueue at most this many now; the next run resumes")
     p.add_argument(
         "--state", type=Path, help="the checkpoint file (default: <data dir>/backfill/<bucket>-<hash>.json)"
