@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
@@ -325,9 +326,9 @@ class ScanPipeline:
             threshold=self.classifier.threshold,
         )
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
-        first_face: list[int] = []  # sample -> index in result.faces of its first face
+        # sample -> index in result.faces of its first face
+        first_face = list(accumulate((len(faces) for _, _, faces in sampled), initial=0))
         for index, timestamp_s, frame_faces in sampled:
-            first_face.append(sum(len(members) for members in by_track.values()))
             for face in frame_faces:
                 assert face.track is not None
                 by_track[face.track].append(face)
