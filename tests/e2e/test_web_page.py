@@ -7,11 +7,12 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import FileChooser, Locator, Page, expect
+from playwright.sync_api import FileChooser, Locator, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import MAX_UPLOAD_BYTES, SEEDED_RESULTS, LiveServer, PageErrors
@@ -501,6 +502,43 @@ def test_phone_width_layout(
     height = page.evaluate("document.querySelector('label[for=file-input]').getBoundingClientRect().height")
     assert height >= 40
     page.screenshot(path=str(artifacts / "phone-360.png"), full_page=True)
+
+
+def test_a_click_on_show_older_results_while_a_page_is_loading_is_not_lost(
+    page: Page, live_server: LiveServer
+) -> None:
+    # Three pages of history, each ending with a slow read of its labels: the "Show older results"
+    # button is on screen while that read is still going, and a click then must load the next page.
+    template = live_server.api("/v1/results?limit=1").json()["items"][0]
+    pages = [
+        [{**template, "id": f"{n:032x}", "path": f"page-{n:02d}.jpg"} for n in range(k * 10, k * 10 + 10)]
+        for k in range(3)
+    ]
+
+    def history(route: Route) -> None:
+        token = parse_qs(urlparse(route.request.url).query).get("token", ["0"])[0]
+        k = int(token)
+        route.fulfill(json={"items": pages[k], "next_token": str(k + 1) if k + 1 < len(pages) else None})
+
+    page.route("**/v1/results?*", history)
+    page.add_init_script(
+        """{
+          const fetch = window.fetch.bind(window);
+          window.fetch = async (url, options) => {
+            if (String(url).includes("v1/feedback?")) await new Promise((done) => setTimeout(done, 800));
+            return fetch(url, options);
+          };
+        }"""
+    )
+    open_page(page, live_server)
+    items = page.locator("#history > li")
+    more = page.get_by_role("button", name="Show older results")
+    for shown in (10, 20):
+        expect(items).to_have_count(shown)
+        more.click()
+    expect(items).to_have_count(30)
+    expect(items.last).to_contain_text("page-29.jpg")
+    expect(more).to_be_hidden()
 
 
 def test_history_pages_and_model_card(page: Page, live_server: LiveServer, artifacts: Path) -> None:

@@ -5,7 +5,7 @@ import { forgetAsked, loadLabels, rememberLabel, tagHistoryRow } from "./review.
 import { HISTORY_PAGE } from "./words.js";
 
 // ---------------------------------------------------------------- history
-export const past = { token: null, loading: false, refreshTimer: 0 };
+export const past = { token: null, loading: false, resetPending: false, refreshTimer: 0 };
 
 export function historyVerdict(item) {
   if (item.status === "queued" || item.status === "processing") return "Checking…";
@@ -19,10 +19,17 @@ export function historyVerdict(item) {
 }
 
 export async function loadHistory(reset) {
-  if (past.loading) return;
+  if (past.loading) {
+    // A refresh asked for mid-load (a scan finished) must not be lost: it runs when this one ends.
+    if (reset) past.resetPending = true;
+    return;
+  }
   past.loading = true;
   const list = $("history");
   const more = $("history-more");
+  // A click while a page is still loading (its labels included) would be dropped by the guard
+  // above, so the button says it is not ready until the page is complete.
+  more.disabled = true;
   try {
     const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
     if (!reset && past.token) query.set("token", past.token);
@@ -44,6 +51,11 @@ export async function loadHistory(reset) {
     $("history-empty").textContent = `The history could not be loaded. ${error.message}`;
   } finally {
     past.loading = false;
+    more.disabled = false;
+  }
+  if (past.resetPending) {
+    past.resetPending = false;
+    await loadHistory(true);
   }
 }
 
