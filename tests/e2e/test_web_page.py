@@ -158,8 +158,7 @@ def open_chooser_by_key(page: Page, key: str, attempts: int = 3) -> FileChooser:
 def format_seconds(seconds: float) -> str:
     """client.js ``formatSeconds`` for times under a minute (toFixed rounds the exact binary value
     half up)."""
-    places = Decimal("0.1") if seconds < 10 else Decimal("1")
-    return f"{Decimal(seconds).quantize(places, rounding=ROUND_HALF_UP)} s"
+    return f"{Decimal(seconds).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} s"
 
 
 def sampled_frames(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -396,6 +395,10 @@ def test_video_shows_progress_and_timeline(
         expect(group.locator("circle")).to_have_count(points)
     expect(page.locator("#timeline-legend li")).to_have_count(len(result["tracks"]))
     expect(page.locator("#timeline-table tbody tr")).to_have_count(len(result["frames"]))
+    # Each row names its own moment: samples under a second apart must not read the same.
+    times = page.locator("#timeline-table tbody th").all_text_contents()
+    assert times == [format_seconds(f["timestamp_s"]) for f in sampled_frames(result)]
+    assert len(set(times)) == len(times), f"two rows read as the same time: {times}"
     expect(page.locator("#evidence-caption")).to_contain_text("most suspicious moment")
     page.screenshot(path=str(artifacts / "video-timeline.png"), full_page=True)
 

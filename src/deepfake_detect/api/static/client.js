@@ -45,10 +45,12 @@ export function formatBytes(bytes) {
   return `${unit ? value.toFixed(value < 10 ? 1 : 0) : value} ${units[unit]}`;
 }
 
+/** A time in a video. Under a minute it keeps a tenth of a second, so that samples less than a
+ * second apart (10.6 s and 11.4 s) do not read as the same moment. */
 export function formatSeconds(s) {
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = Math.floor(s / 60);
-  return `${m}:${String(Math.round(s - m * 60)).padStart(2, "0")} min`;
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s); // rounded once, so 119.7 s reads 2:00, not 1:60
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")} min`;
 }
 
 export function formatDate(iso) {
