@@ -274,3 +274,40 @@ def test_layout_holds_at_every_width(
     view_result(page, many_faces.name)
     assert_fits(page, "photo at 320 px")
     page.screenshot(path=str(artifacts / "layout-320-photo.png"), full_page=True)
+
+    # The mosaic's faces are packed tight, and the 320 px picture is small: each label must still
+    # be readable, covering no other label, inside the picture. (Drawn naively above each box,
+    # some labels do cover others here; the second check proves the case is a real one.)
+    placed = page.evaluate(
+        """async () => {
+          const { evidenceFaces, faceLabel, labelPlaces } = await import("/static/evidence.js");
+          const record = await (await fetch(`v1/results/${
+            document.querySelector("#result-panel").dataset.resultId}`)).json();
+          const canvas = document.querySelector("#evidence-overlay");
+          const ctx = canvas.getContext("2d");
+          const faces = evidenceFaces(record);
+          const s = canvas.width / record.width;
+          const labelled = faces.map((face, i) => ({ face, label: faceLabel(record, face, i) }));
+          const { places, height } = labelPlaces(ctx, labelled, s, window.devicePixelRatio || 1);
+          const naive = places.map((spot, i) => ({
+            x: faces[i].box[0] * s, y: faces[i].box[1] * s - height, width: spot.width }));
+          return { places, naive, height, width: canvas.width, canvasHeight: canvas.height };
+        }"""
+    )
+    height = placed["height"]
+
+    def overlapping(spots: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        return [
+            (i, j)
+            for i, a in enumerate(spots)
+            for j, b in enumerate(spots[i + 1 :], i + 1)
+            if a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and abs(a["y"] - b["y"]) < height
+        ]
+
+    places = placed["places"]
+    assert len(places) >= FACES_IN_MOSAIC - 1
+    assert not overlapping(places), f"labels cover each other: {overlapping(places)} in {places}"
+    for spot in places:
+        assert spot["x"] >= 0 and spot["x"] + spot["width"] <= placed["width"] + 0.5, spot
+        assert spot["y"] >= 0 and spot["y"] + height <= placed["canvasHeight"], spot
+    assert overlapping(placed["naive"]), "the mosaic no longer crowds its labels: this check tests nothing"

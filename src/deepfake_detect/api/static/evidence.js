@@ -1,6 +1,7 @@
 // The result view: the evidence stage (the photo, the video's most suspicious frame or any other
 // sampled frame, with boxes and heat maps), the frame picker, the faces, the technical details.
 import { setAddress } from "./address.js";
+import { placeLabels } from "./box-labels.js";
 import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
 import { evidenceFaces, faceLabel, facesOfFrame, renderFaces } from "./faces.js";
 import { drawHeatmap, hasHeatmap } from "./heatmap.js";
@@ -252,12 +253,13 @@ export function drawOverlay() {
   if ($("heatmap-toggle").checked) {
     for (const face of faces) drawHeatmap(ctx, face, s);
   }
-  faces.forEach((face, i) => drawBox(ctx, face, faceLabel(result, face, i), s, dpr));
+  faces.forEach((face) => drawBox(ctx, face, s, dpr));
+  drawLabels(ctx, faces.map((face, i) => ({ face, label: faceLabel(result, face, i) })), s, dpr);
   stage.dataset.boxes = String(faces.length);
   stage.dataset.drawn = String(picture.frameIndex ?? "");
 }
 
-export function drawBox(ctx, face, label, s, dpr) {
+export function drawBox(ctx, face, s, dpr) {
   const colour = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
   const [x, y, w, h] = face.box.map((v) => v * s);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -267,19 +269,38 @@ export function drawBox(ctx, face, label, s, dpr) {
   ctx.lineWidth = 2.5 * dpr;
   ctx.strokeStyle = colour;
   ctx.strokeRect(x, y, w, h);
+}
 
-  const text = `${label}: ${percent(face.score)}`;
+/** Each box's label and score, after every box is drawn, placed so that labels do not cover
+ * each other ("Face 2: 34%", or "2: 34%" where faces are crowded). */
+export function drawLabels(ctx, labelled, s, dpr) {
+  const { places, texts, height, pad } = labelPlaces(ctx, labelled, s, dpr);
+  labelled.forEach(({ face }, i) => {
+    const spot = places[i];
+    ctx.fillStyle = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
+    ctx.fillRect(spot.x, spot.y, spot.width, height);
+    ctx.fillStyle = "#ffffff";
+    ctx.textBaseline = "middle";
+    ctx.fillText(spot.short ? texts[i].short : texts[i].full, spot.x + pad, spot.y + height / 2);
+  });
+}
+
+/** Where drawLabels puts each label, in canvas pixels (the browser tests check them too). */
+export function labelPlaces(ctx, labelled, s, dpr) {
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.font = `600 ${Math.round(13 * dpr)}px system-ui, sans-serif`;
   const pad = 4 * dpr;
   const height = Math.round(18 * dpr);
-  const width = ctx.measureText(text).width + 2 * pad;
-  const lx = Math.max(0, Math.min(x, ctx.canvas.width - width));
-  const ly = y - height >= 0 ? y - height : Math.min(y + h, ctx.canvas.height - height);
-  ctx.fillStyle = colour;
-  ctx.fillRect(lx, ly, width, height);
-  ctx.fillStyle = "#ffffff";
-  ctx.textBaseline = "middle";
-  ctx.fillText(text, lx + pad, ly + height / 2);
+  const texts = labelled.map(({ face, label }) => ({
+    full: `${label}: ${percent(face.score)}`,
+    short: `${label.split(" ").pop()}: ${percent(face.score)}`,
+  }));
+  const places = placeLabels(labelled.map(({ face }, i) => ({
+    box: face.box.map((v) => v * s),
+    full: ctx.measureText(texts[i].full).width + 2 * pad,
+    short: ctx.measureText(texts[i].short).width + 2 * pad,
+  })), ctx.canvas.width, ctx.canvas.height, height);
+  return { places, texts, height, pad };
 }
 
 // ---------------------------------------------------------------- the frame picker
