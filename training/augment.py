@@ -62,6 +62,35 @@ def sharpen(image: Image, rng: np.random.Generator) -> Image:
     return np.asarray(cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0), np.uint8)
 
 
+def retouch(image: Image, rng: np.random.Generator) -> Image:
+    """What beauty filters and studio retouching do to a real face: smoothed skin (an edge-keeping
+    bilateral filter), soft focus (a glow of the blurred image) or a flattering colour (warmer,
+    brighter, flatter). None of it changes who the face is, so it must never read as fake."""
+    out = np.ascontiguousarray(image)
+    step = int(rng.integers(3))
+    if step == 0:
+        smooth = cv2.bilateralFilter(out, 0, rng.uniform(20, 60), rng.uniform(3, 9))
+        out = np.asarray(cv2.addWeighted(out, 1 - (a := rng.uniform(0.5, 1.0)), smooth, a, 0), np.uint8)
+    elif step == 1:
+        glow = cv2.GaussianBlur(out, (0, 0), sigmaX=rng.uniform(2.0, 5.0))
+        out = np.asarray(cv2.addWeighted(out, 1 - (a := rng.uniform(0.2, 0.5)), glow, a, 0), np.uint8)
+    else:
+        warm = out.astype(np.float32)
+        warm = warm * rng.uniform(0.75, 0.95) + 255 * rng.uniform(0.05, 0.2)  # brighter, flatter
+        warm[..., 2] += rng.uniform(0, 12)  # red up
+        warm[..., 0] -= rng.uniform(0, 12)  # blue down
+        out = np.clip(warm, 0, 255).astype(np.uint8)
+    return out
+
+
+def webp(image: Image, quality: int) -> Image:
+    ok, buffer = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, int(quality)])
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        raise RuntimeError("WebP round trip failed")
+    return np.asarray(decoded, np.uint8)
+
+
 MEAN_BGR = (104, 116, 124)  # the constant the crop is padded with (ImageNet mean; 0 once normalised)
 
 
@@ -98,6 +127,8 @@ def augment(image: Image, rng: np.random.Generator) -> Image:
         out = shift_scale(np.ascontiguousarray(out), rng)
     if rng.random() < 0.6:
         out = colour_jitter(out, rng)
+    if rng.random() < 0.25:
+        out = retouch(out, rng)
     if rng.random() < 0.05:
         grey = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2GRAY)
         out = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
@@ -112,8 +143,11 @@ def augment(image: Image, rng: np.random.Generator) -> Image:
     if rng.random() < 0.2:
         noise = rng.normal(0, rng.uniform(2, 8), size=out.shape).astype(np.float32)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.7:
-        out = jpeg(np.ascontiguousarray(out), int(rng.integers(40, 96)))
+    roll = rng.random()
+    if roll < 0.65:
+        out = jpeg(np.ascontiguousarray(out), int(rng.integers(30, 96)))
+    elif roll < 0.75:
+        out = webp(np.ascontiguousarray(out), int(rng.integers(40, 96)))
     if rng.random() < 0.1:
         out = constant_band(np.ascontiguousarray(out), rng)
     return np.ascontiguousarray(out)

@@ -5,13 +5,18 @@ another fake, then the same quality-equalising augmentation for every sample.
   the blending seam, which is what SBI (Shiohara and Yamasaki, CVPR 2022) wants the model to find,
   and sharp reals then teach "sharp portrait with a seam is fake".
 - The other half are (real, fake of a source: DFDC face swap, StyleGAN2 face, Stable Diffusion
-  face): the generators' own traces.
+  face, and the training families of today's generators and swap tools): the generators' own
+  traces, several families in every batch.
 
 So reals are half the stream and self-blends half the fakes. Reals are drawn by source weights
 that give sharp, well-lit real photos (studio portraits, Unsplash, web and deepface photos) about
 the weight the sharp generated faces have, so "a good photo" cannot stand for "generated". Every
 sample's randomness comes from (seed, epoch, index): a run is reproducible whatever the number
 of loader workers.
+
+Each sample also carries targets for the two evidence-kind logits (``training.model.KINDS``):
+a real is 0 for both, a generated face 1 for "generated" and unknown (``IGNORE``) for "swapped",
+a swapped or self-blended face the other way round.
 """
 
 from __future__ import annotations
@@ -28,7 +33,20 @@ from deepfake_detect.core.align import to_tensor
 from training.augment import augment
 from training.blend import self_blend
 from training.manifest import Crops, Manifest
-from training.sources import DEEPFACE, DFDC, FAKE, FEEDBACK, HARDFAKE, LONDON, REAL, SDFD, UTKFACE, WEB
+from training.sources import (
+    DEEPFACE,
+    DFDC,
+    FAKE,
+    FEEDBACK,
+    HARDFAKE,
+    LONDON,
+    MODERN_GENERATED,
+    MODERN_SWAPPED,
+    REAL,
+    SDFD,
+    UTKFACE,
+    WEB,
+)
 
 SBI = "self_blended"
 SBI_SHARE = 0.5  # of the pairs: (real, its self-blend); the rest are (real, another fake)
@@ -51,14 +69,33 @@ DEFAULT_WEIGHTS = {
     f"real:{LONDON}": 0.10,
     f"real:{WEB}": 0.16,
     f"real:{DEEPFACE}": 0.10,
-    f"fake:{DFDC}": 0.45,
-    f"fake:{HARDFAKE}": 0.25,
-    f"fake:{SDFD}": 0.30,
+    f"fake:{DFDC}": 0.32,
+    f"fake:{HARDFAKE}": 0.15,
+    f"fake:{SDFD}": 0.15,
+    f"fake:{MODERN_GENERATED}": 0.22,
+    f"fake:{MODERN_SWAPPED}": 0.16,
     # Reviewers' labels: few files, so a small weight keeps them from being memorised, while the
     # mistakes they correct still come up every few hundred samples.
     f"real:{FEEDBACK}": 0.05,
     f"fake:{FEEDBACK}": 0.05,
 }
+
+
+IGNORE = -1.0  # a kind target that does not apply to the sample: masked out of the loss
+GENERATED_SOURCES = frozenset({HARDFAKE, SDFD, MODERN_GENERATED})
+SWAPPED_SOURCES = frozenset({DFDC, MODERN_SWAPPED})
+
+
+def kind_targets(label: int, kind_name: str) -> tuple[float, float]:
+    """(generated, swapped) targets of one sample; reviewers' fakes have no known kind."""
+    if label == REAL:
+        return 0.0, 0.0
+    source = kind_name.split(":")[-1]
+    if kind_name == SBI or source in SWAPPED_SOURCES:
+        return IGNORE, 1.0
+    if source in GENERATED_SOURCES:
+        return 1.0, IGNORE
+    return IGNORE, IGNORE
 
 
 def build_kinds(manifest: Manifest, split: str, weights: dict[str, float]) -> list[Kind]:
@@ -129,6 +166,7 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return augment(np.array(self.crops.images[fake]), rng), FAKE, fake_kind.name
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label, _ = self.sample(index)
+        """The normalised crop and its targets: [fake, generated, swapped] (``IGNORE`` masks)."""
+        image, label, kind = self.sample(index)
         tensor = to_tensor([image], self.mean, self.std)[0]
-        return torch.from_numpy(tensor), torch.tensor([float(label)])
+        return torch.from_numpy(tensor), torch.tensor([float(label), *kind_targets(label, kind)])

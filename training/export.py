@@ -1,4 +1,4 @@
-"""Export the trained network to ONNX (outputs ``logit`` and ``cam``, dynamic batch) and check
+"""Export the trained network to ONNX (outputs ``logit``, ``cam`` and ``kinds``, dynamic batch) and check
 it against torch on real crops before anyone can use it."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from training.model import FakeFaceNet
 log = logging.getLogger(__name__)
 
 OPSET = 17
-INPUT_NAME, LOGIT_NAME, CAM_NAME = "input", "logit", "cam"
+INPUT_NAME, LOGIT_NAME, CAM_NAME, KINDS_NAME = "input", "logit", "cam", "kinds"
 PARITY_TOLERANCE = 1e-4
 
 
@@ -39,8 +39,8 @@ def export_onnx(model: FakeFaceNet, path: Path, input_size: int) -> None:
             (example,),
             str(path),
             input_names=[INPUT_NAME],
-            output_names=[LOGIT_NAME, CAM_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, LOGIT_NAME: {0: "batch"}, CAM_NAME: {0: "batch"}},
+            output_names=[LOGIT_NAME, CAM_NAME, KINDS_NAME],
+            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, LOGIT_NAME, CAM_NAME, KINDS_NAME)},
             opset_version=OPSET,
             dynamo=False,
         )
@@ -51,24 +51,23 @@ def onnx_outputs(path: Path, batch: NDArray[np.float32], threads: int = 0) -> tu
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    logit, cam = session.run([LOGIT_NAME, CAM_NAME], {INPUT_NAME: batch})
-    return np.asarray(logit, np.float32), np.asarray(cam, np.float32)
+    outputs = session.run([LOGIT_NAME, CAM_NAME, KINDS_NAME], {INPUT_NAME: batch})
+    return tuple(np.asarray(o, np.float32) for o in outputs)
 
 
 def check_parity(
     model: FakeFaceNet, path: Path, batch: NDArray[np.float32], tolerance: float = PARITY_TOLERANCE
 ) -> float:
-    """Max |torch - onnx| over both outputs on ``batch``; raises above ``tolerance``."""
+    """Max |torch - onnx| over every output on ``batch``; raises above ``tolerance``."""
     model = model.eval().to("cpu")
     with torch.no_grad():
-        logit, cam = model(torch.from_numpy(batch))
-    onnx_logit, onnx_cam = onnx_outputs(path, batch)
-    if onnx_logit.shape != tuple(logit.shape) or onnx_cam.shape != tuple(cam.shape):
+        expected = [t.numpy() for t in model(torch.from_numpy(batch))]
+    got = onnx_outputs(path, batch)
+    if [o.shape for o in got] != [e.shape for e in expected]:
         raise ExportParityError(
-            f"shapes differ: onnx {onnx_logit.shape}/{onnx_cam.shape}, "
-            f"torch {tuple(logit.shape)}/{tuple(cam.shape)}"
+            f"shapes differ: onnx {[o.shape for o in got]}, torch {[e.shape for e in expected]}"
         )
-    diff = max(float(np.abs(onnx_logit - logit.numpy()).max()), float(np.abs(onnx_cam - cam.numpy()).max()))
+    diff = max(float(np.abs(o - e).max()) for o, e in zip(got, expected, strict=True))
     if not diff <= tolerance:
         raise ExportParityError(f"ONNX output differs from torch by {diff:.2e} (> {tolerance:.0e})")
     return diff

@@ -1,8 +1,12 @@
-"""MobileNetV2 (ImageNet weights) with a one-logit head that also yields a class-activation map.
+"""MobileNetV2 (ImageNet weights) with a one-logit head that also yields a class-activation map,
+and two evidence-kind logits (generated face, swapped or blended face) from the same features.
 
 The head is global average pooling followed by one linear unit, so applying the linear unit at
 every position of the last feature map gives a map whose spatial mean is exactly the logit
 (Zhou et al., CVPR 2016): the heat map costs one 1x1 product and is consistent with the score.
+The kind logits are two more linear units on the pooled features: each is trained only on reals
+and on the fakes of its own kind, so its threshold need not sit above the most polished real
+portrait for the other kind's sake.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 # torchvision's IMAGENET1K_V1 MobileNetV2 weights; the file name carries the first 8 hex digits.
 WEIGHTS_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 FEATURES = 1280
+KINDS = ("generated", "swapped")  # the order of the kind logits
 
 
 def imagenet_weights_path() -> Path:
@@ -38,7 +43,8 @@ def imagenet_weights_path() -> Path:
 
 
 class FakeFaceNet(nn.Module):
-    """Returns ``(logit [N, 1], cam [N, h, w])``; logit == cam averaged over h and w."""
+    """Returns ``(logit [N, 1], cam [N, h, w], kinds [N, 2])``; logit == cam averaged over h and w;
+    ``kinds`` are the logits of "generated" and "swapped" (``KINDS``)."""
 
     def __init__(
         self,
@@ -58,17 +64,22 @@ class FakeFaceNet(nn.Module):
         self.head = nn.Linear(FEATURES, 1)
         nn.init.normal_(self.head.weight, std=0.01)
         nn.init.zeros_(self.head.bias)
+        self.kind_head = nn.Linear(FEATURES, len(KINDS))
+        nn.init.normal_(self.kind_head.weight, std=0.01)
+        nn.init.zeros_(self.kind_head.bias)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
             raise ValueError(f"input is {tuple(x.shape[-2:])}, the network was built for {self.input_size}")
         features = self.features(x)
         cam = torch.einsum("nchw,c->nhw", features, self.head.weight[0]) + self.head.bias[0]
+        pooled = features.mean(dim=(2, 3))
         if self.training and self.dropout.p > 0:
-            logit = self.head(self.dropout(features.mean(dim=(2, 3))))
+            pooled = self.dropout(pooled)
+            logit = self.head(pooled)
         else:
             logit = cam.mean(dim=(1, 2)).unsqueeze(1)
-        return logit, cam
+        return logit, cam, self.kind_head(pooled)
 
     def freeze_blocks(self, count: int) -> None:
         """Freeze the first ``count`` feature blocks (weights and batch-norm statistics)."""

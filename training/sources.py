@@ -26,6 +26,8 @@ SDFD = "sdfd"
 LONDON = "london"
 WEB = "web_photos"
 FEEDBACK = "feedback"  # reviewers' labels (training.feedback), train split only
+MODERN_GENERATED = "modern_generated"  # today's generators and identity tools (modern_fakes/)
+MODERN_SWAPPED = "modern_swapped"  # today's swap, reenactment and talking-head tools
 # Photo sets with real context around the faces: few files, so larger held-out parts.
 PHOTO_SOURCES = (DEEPFACE, LONDON, WEB)
 PHOTO_SPLIT = (0.2, 0.3)  # val, test fractions of their groups
@@ -237,13 +239,92 @@ def _sdfd(data: Path) -> list[SourceImage]:
     return items
 
 
+# Generator families of ``modern_fakes/``: the unit of its split. A family is a base model or a
+# kind of tool, so a held-out family measures generators the model never saw, not new files
+# of a generator it trained on. Tools are matched by the first pattern found in
+# ``generator_or_tool`` (lower case, families in order: headshot services built on FLUX are
+# services first); the split of each family is fixed here, chosen before any
+# model saw the data, so that validation and test each hold distinct families of both kinds.
+MODERN_FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # (family, split, patterns)
+    ("headshot_services", "val", ("headshot",)),
+    ("flux", "test", ("flux",)),
+    (
+        "sd1_identity",
+        "test",
+        ("arc2face", "caphuman", "easyphoto", "ic-light", "deepfakeface text2img", "animatediff"),
+    ),
+    ("sdxl_identity", "train", ("photomaker", "instantid (sdxl")),
+    ("sd1_class_prior", "train", ("class-prior",)),
+    (
+        "other_text_to_image",
+        "train",
+        (
+            "hidream",
+            "hunyuan",
+            "infinity",
+            "cascade",
+            "stable diffusion 2",
+            "kolors",
+            "xversebench",
+            "aiface",
+        ),
+    ),
+    (
+        "gan_face_swap",
+        "test",
+        ("infoswap", "faceshifter", "hififace", "megafs", "blendface", "reliableswap", "arcface-identity"),
+    ),
+    (
+        "talking_head_other",
+        "val",
+        ("aniportrait", "anitalker", "sadtalker", "liveportrait", "retalking", "lia face"),
+    ),
+    ("talking_head_vasa_emo", "train", ("vasa-1", "emo (")),
+    ("inswapper_tools", "train", ("inswapper", "facefusion", "reactor", "inpainting", "reface")),
+)
+
+
+def modern_family(generator: str) -> tuple[str, str]:
+    """(family, split) of a ``generator_or_tool`` entry; raises on a tool no family names, so a
+    new file cannot slip into training unnoticed."""
+    name = generator.lower()
+    for family, split, patterns in MODERN_FAMILIES:
+        if any(p in name for p in patterns):
+            return family, split
+    raise ValueError(f"modern_fakes: no family for generator {generator!r}")
+
+
+def _modern_fakes(data: Path) -> list[SourceImage]:
+    """Faces from today's generators and swap tools, split by family (whole families held out)."""
+    root = data / "modern_fakes"
+    items = []
+    with (root / "sources.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            family, split = modern_family(row["generator_or_tool"])
+            source = MODERN_GENERATED if row["kind"] == "generated" else MODERN_SWAPPED
+            items.append(
+                SourceImage(
+                    f"modern_fakes/{row['file']}",
+                    source,
+                    FAKE,
+                    family,
+                    f"modern:{family}",
+                    {"family": family, "generator": row["generator_or_tool"], "repo": row["repo"]},
+                    split=split,
+                )
+            )
+    return items
+
+
 def list_sources(data: Path) -> list[SourceImage]:
     """All labelled still images; raises if the data folder is not there."""
     if not (data / "dfdc_faces" / "pairs.csv").is_file():
         raise FileNotFoundError(f"training data not found under {data} (expected dfdc_faces/pairs.csv)")
     items = _dfdc(data) + _utkface(data) + _hardfake(data) + _deepface(data)
-    # the sets added for detector v2; older shared folders may lack them
-    for folder, reader in ((SDFD, _sdfd), (LONDON, _london), (WEB, _web_photos)):
+    # the sets added for detectors v2 and v3; older shared folders may lack them
+    readers = ((SDFD, _sdfd), (LONDON, _london), (WEB, _web_photos), ("modern_fakes", _modern_fakes))
+    for folder, reader in readers:
         if (data / folder).is_dir():
             items += reader(data)
     return items

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, file_sha256
+from deepfake_detect.core.model_card import KindEvidence, ModelCard, Outputs, Preprocessing, file_sha256
 
 
 def build_tiny_classifier(
@@ -19,11 +19,15 @@ def build_tiny_classifier(
     threshold: float = 0.5,
     seed: int = 0,
     batch: int | str = "batch",
+    kinds: bool = False,
+    flip_tta: bool = False,
 ) -> Path:
     """Write ``tiny.onnx`` and its model card into ``directory``; return the ONNX path.
 
     ``batch`` is the input's batch dimension: symbolic (any batch) by default, or a fixed size
-    as some exporters write it. The same ``seed`` gives the same weights.
+    as some exporters write it. The same ``seed`` gives the same weights. ``kinds`` adds the
+    evidence-kind output (generated, swapped) with thresholds in the card; ``flip_tta`` asks the
+    serving path to average each crop with its mirror.
     """
     rng = np.random.default_rng(seed)
     conv_w = rng.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32)
@@ -36,19 +40,30 @@ def build_tiny_classifier(
         helper.make_node("Flatten", ["pooled"], ["logit"], axis=1),
         helper.make_node("Squeeze", ["cam4d", "axes"], ["cam"]),
     ]
+    initializers = [
+        numpy_helper.from_array(conv_w, "conv_w"),
+        numpy_helper.from_array(head_w, "head_w"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("logit", TensorProto.FLOAT, [batch, 1]),
+        helper.make_tensor_value_info("cam", TensorProto.FLOAT, [batch, None, None]),
+    ]
+    if kinds:
+        kind_w = rng.normal(0, 0.5, (2, 4, 1, 1)).astype(np.float32)
+        initializers.append(numpy_helper.from_array(kind_w, "kind_w"))
+        nodes += [
+            helper.make_node("Conv", ["relu", "kind_w"], ["kind4d"]),
+            helper.make_node("GlobalAveragePool", ["kind4d"], ["kind_pooled"]),
+            helper.make_node("Flatten", ["kind_pooled"], ["kinds"], axis=1),
+        ]
+        outputs.append(helper.make_tensor_value_info("kinds", TensorProto.FLOAT, [batch, 2]))
     graph = helper.make_graph(
         nodes,
         "tiny_classifier",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, input_size, input_size])],
-        [
-            helper.make_tensor_value_info("logit", TensorProto.FLOAT, [batch, 1]),
-            helper.make_tensor_value_info("cam", TensorProto.FLOAT, [batch, None, None]),
-        ],
-        [
-            numpy_helper.from_array(conv_w, "conv_w"),
-            numpy_helper.from_array(head_w, "head_w"),
-            numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
-        ],
+        outputs,
+        initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -61,9 +76,12 @@ def build_tiny_classifier(
         version="0.0.1",
         sha256=file_sha256(path),
         architecture="2 conv layers (test only)",
-        preprocessing=Preprocessing(input_size=input_size, margin=0.2),
-        outputs=Outputs(logit="logit", cam="cam"),
+        preprocessing=Preprocessing(input_size=input_size, margin=0.2, flip_tta=flip_tta),
+        outputs=Outputs(logit="logit", cam="cam", kinds="kinds" if kinds else None),
         threshold=threshold,
+        kinds={"generated": KindEvidence(threshold=0.6), "swapped": KindEvidence(threshold=0.4)}
+        if kinds
+        else {},
     )
     card.save(path.with_suffix(".json"))
     return path

@@ -46,10 +46,10 @@ def test_export_matches_torch_on_real_crops(exported, real_batch):
     batch = to_tensor(real_batch, MEAN, STD)
     assert check_parity(model, path, batch) <= 1e-4
     # dynamic batch: one face and several faces both run
-    logit, cam = onnx_outputs(path, batch[:1])
-    assert logit.shape == (1, 1) and cam.ndim == 3
-    logit, cam = onnx_outputs(path, batch)
-    assert logit.shape == (len(batch), 1)
+    logit, cam, kinds = onnx_outputs(path, batch[:1])
+    assert logit.shape == (1, 1) and cam.ndim == 3 and kinds.shape == (1, 2)
+    logit, cam, kinds = onnx_outputs(path, batch)
+    assert logit.shape == (len(batch), 1) and kinds.shape == (len(batch), 2)
     # the CAM is the head applied per position: its mean is the logit
     np.testing.assert_allclose(cam.mean(axis=(1, 2)), logit[:, 0], atol=1e-4)
 

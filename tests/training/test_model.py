@@ -18,9 +18,10 @@ def test_cam_mean_is_the_logit_and_the_face_moves_it():
     changed = x.clone()
     changed[:, :, SIZE // 2 - 8 : SIZE // 2 + 8, SIZE // 2 - 8 : SIZE // 2 + 8] += 5.0
     with torch.no_grad():
-        logit, cam = model(x)
-        logit_changed, _ = model(changed)
+        logit, cam, kinds = model(x)
+        logit_changed, _, _ = model(changed)
     assert torch.allclose(cam.mean(dim=(1, 2)), logit[:, 0], atol=1e-5)
+    assert kinds.shape == (2, 2)
     assert not torch.allclose(logit, logit_changed, atol=1e-5)
 
 

@@ -131,3 +131,30 @@ def test_a_model_with_a_fixed_batch_size_scores_any_number_of_crops(tmp_path: Pa
     assert got.probabilities.shape == (5,)
     assert np.allclose(got.probabilities, expected.probabilities, atol=1e-6)
     assert got.cams is not None and expected.cams is not None and got.cams.shape == expected.cams.shape
+
+
+def test_flip_tta_averages_each_crop_with_its_mirror(tmp_path: Path) -> None:
+    plain = Classifier(build_tiny_classifier(tmp_path / "plain", kinds=True))
+    tta = Classifier(build_tiny_classifier(tmp_path / "tta", kinds=True, flip_tta=True))
+    crops = random_crops(3)
+    mirrors = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+
+    def logits(p: np.ndarray) -> np.ndarray:
+        return np.log(p / (1 - p))
+
+    one, other, both = plain.score(crops), plain.score(mirrors), tta.score(crops)
+    assert not np.allclose(one.probabilities, other.probabilities)  # the tiny model is not symmetric
+    expected = (logits(one.probabilities) + logits(other.probabilities)) / 2
+    np.testing.assert_allclose(logits(both.probabilities), expected, atol=1e-4)
+    # the mirror's map is flipped back before averaging: the map of a crop and of its mirror agree
+    mirrored_tta = tta.score(mirrors)
+    assert both.cams is not None and mirrored_tta.cams is not None
+    np.testing.assert_allclose(both.cams, mirrored_tta.cams[..., ::-1], atol=1e-4)
+
+
+def test_kind_outputs_are_calibrated_probabilities_per_kind(tmp_path: Path) -> None:
+    scores = Classifier(build_tiny_classifier(tmp_path, kinds=True)).score(random_crops(4))
+    assert scores.kinds is not None and scores.kinds.shape == (4, 2)
+    assert ((scores.kinds > 0) & (scores.kinds < 1)).all()
+    without = Classifier(build_tiny_classifier(tmp_path / "none")).score(random_crops(4))
+    assert without.kinds is None

@@ -13,8 +13,8 @@ from deepfake_detect.core import pipeline as pipeline_module
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.config import MediaLimits
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.core.model_card import ModelCard
-from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.core.model_card import KindEvidence, ModelCard
+from deepfake_detect.core.pipeline import ScanPipeline, evidence_kind
 from deepfake_detect.core.provenance import ClaimSource, Provenance, ProvenanceConfig
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from tests.support.c2pa import make_pki
@@ -28,6 +28,7 @@ from tests.support.media import (
     write_video,
     xmp_packet,
 )
+from tests.support.tiny_model import build_tiny_classifier
 
 STAGES = {"provenance", "decode", "detect", "align", "classify", "total"}
 
@@ -622,3 +623,35 @@ def test_a_large_video_frame_is_kept_only_downscaled_for_the_evidence(
     assert analysis.evidence_scale == pytest.approx(1280 / 1920)
     worst = max(result.faces, key=lambda f: f.score)
     assert result.evidence_frame_index == worst.frame_index
+
+
+def test_a_fake_verdict_names_the_kind_its_evidence_points_to(
+    detector: ScanPipeline, face_photo: Path, tmp_path: Path
+) -> None:
+    path = build_tiny_classifier(tmp_path, kinds=True)
+    with_kinds = ScanPipeline(
+        detector.config, classifier=Classifier(path), face_detector=detector.face_detector
+    )
+    result = with_kinds.analyze(face_photo).result
+    face = result.faces[0]
+    assert face.kinds is not None and set(face.kinds) == {"generated", "swapped"}
+    expected = evidence_kind(face.kinds, with_kinds.classifier.card.kinds)
+    assert expected in {"generated", "swapped"}
+    assert (result.evidence_kind == expected) is (result.verdict is Verdict.FAKE)
+    # on a card whose fake threshold every face passes, the kind is always named
+    card = with_kinds.classifier.card.model_copy(update={"threshold": 0.0})
+    always = ScanPipeline(
+        detector.config, classifier=Classifier(path, card), face_detector=detector.face_detector
+    )
+    assert always.analyze(face_photo).result.evidence_kind == expected
+
+
+def test_the_evidence_kind_is_the_one_furthest_above_its_own_threshold() -> None:
+    card = {"generated": KindEvidence(threshold=0.9), "swapped": KindEvidence(threshold=0.3)}
+    # 0.92 is barely above 0.9 (2 % of its room); 0.5 is well above 0.3 (29 % of its room)
+    assert evidence_kind({"generated": 0.92, "swapped": 0.5}, card) == "swapped"
+    assert evidence_kind({"generated": 0.99, "swapped": 0.5}, card) == "generated"
+    # neither above: the one nearer its threshold
+    assert evidence_kind({"generated": 0.8, "swapped": 0.1}, card) == "generated"
+    assert evidence_kind(None, card) is None
+    assert evidence_kind({"generated": 0.5}, {}) is None

@@ -70,6 +70,8 @@ def credentials(provenance: Provenance | None) -> str:
 def _row(result: DetectionResult) -> str:
     score = f"{result.score:.3f}" if result.score is not None else "-"
     detail = str(result.error.code) if result.error else f"{len(result.tracks)} face(s)"
+    if result.evidence_kind:  # a fake verdict: what its evidence points to (generated or swapped)
+        detail += f" {result.evidence_kind}"
     total = result.timings_ms.get("total", 0.0)
     origin = credentials(result.provenance)
     row = f"{result.verdict or '-':<8} {score:>6} {detail:<18} {origin:<15} {total:>8.0f} ms  {result.path}"

@@ -93,6 +93,11 @@ def to_tensor(crops: list[Frame], mean: tuple[float, ...], std: tuple[float, ...
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
+def mirrored(batch: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The NCHW batch flipped left to right: the second view of flip test-time augmentation."""
+    return np.ascontiguousarray(batch[..., ::-1])
+
+
 def outside_fraction(image_shape: tuple[int, ...], crop_to_image: NDArray[np.float64], size: int) -> float:
     """The fraction of a crop's pixels whose source lies outside the image (invented pixels)."""
     centres = np.arange(size, dtype=np.float64) + 0.5

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from deepfake_detect.core.align import to_tensor
+from deepfake_detect.core.align import mirrored, to_tensor
 from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.media import Frame
 from deepfake_detect.core.model_card import ModelCard, file_sha256
@@ -23,6 +23,8 @@ class ModelIntegrityError(RuntimeError):
 class Scores:
     probabilities: NDArray[np.float32]  # (N,) calibrated probability of fake
     cams: NDArray[np.float32] | None  # (N, h, w) in [0, 1], or None when the model has no CAM output
+    # (N, K) calibrated probability of each evidence kind (card.outputs.kind_names), or None
+    kinds: NDArray[np.float32] | None = None
 
 
 def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -71,6 +73,14 @@ class Classifier:
         self._has_cam = cam is not None and cam in output_names
         if self._has_cam and cam is not None:
             self._outputs.append(cam)
+        kinds = self.card.outputs.kinds
+        self._has_kinds = kinds is not None and kinds in output_names and bool(self.card.kinds)
+        if self._has_kinds and kinds is not None:
+            self._outputs.append(kinds)
+        self._kind_temperatures = np.array(
+            [self.card.kinds[k].temperature for k in self.card.outputs.kind_names] if self._has_kinds else [],
+            np.float32,
+        )
 
     @property
     def input_size(self) -> int:
@@ -89,24 +99,50 @@ class Classifier:
         return self.card.threshold
 
     def score(self, crops: list[Frame], batch_size: int = 32) -> Scores:
-        """Calibrated fake probabilities for aligned BGR crops of ``input_size``."""
+        """Calibrated fake probabilities for aligned BGR crops of ``input_size``.
+
+        With ``flip_tta`` in the card each crop is also scored as its mirror image and the two
+        logits (and maps, the mirror's flipped back) are averaged, as they were in calibration."""
         if not crops:
             return Scores(np.zeros(0, np.float32), None)
         pre = self.card.preprocessing
         probabilities: list[NDArray[np.float32]] = []
         cams: list[NDArray[np.float32]] = []
+        kinds: list[NDArray[np.float32]] = []
         size = self._fixed_batch or max(1, batch_size)
         for start in range(0, len(crops), size):
             chunk = crops[start : start + size]
             batch = to_tensor(chunk, pre.mean, pre.std)
-            if self._fixed_batch is not None and len(chunk) < size:
-                batch = np.concatenate([batch, np.zeros((size - len(chunk), *batch.shape[1:]), np.float32)])
-            outputs = self._session.run(self._outputs, {self._input_name: batch})
-            logits = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch))[: len(chunk)]
+            outputs = self._run(batch)
+            if pre.flip_tta:
+                flipped = self._unmirror(self._run(mirrored(batch)))
+                outputs = [np.float32(0.5) * (a + b) for a, b in zip(outputs, flipped, strict=True)]
+            logits = outputs[0].reshape(len(chunk))
             probabilities.append(_sigmoid(logits / self.card.calibration.temperature))
             if self._has_cam:
-                cams.append(_normalise_cams(np.asarray(outputs[1], dtype=np.float32)[: len(chunk)]))
-        return Scores(np.concatenate(probabilities), np.concatenate(cams) if cams else None)
+                cams.append(_normalise_cams(outputs[1]))
+            if self._has_kinds:
+                kinds.append(_sigmoid(outputs[-1].reshape(len(chunk), -1) / self._kind_temperatures))
+        return Scores(
+            np.concatenate(probabilities),
+            np.concatenate(cams) if cams else None,
+            np.concatenate(kinds) if kinds else None,
+        )
+
+    def _run(self, batch: NDArray[np.float32]) -> list[NDArray[np.float32]]:
+        """Every output for one batch, padded to a fixed batch size where the model has one."""
+        count = len(batch)
+        if self._fixed_batch is not None and count < self._fixed_batch:
+            pad = np.zeros((self._fixed_batch - count, *batch.shape[1:]), np.float32)
+            batch = np.concatenate([batch, pad])
+        outputs = self._session.run(self._outputs, {self._input_name: batch})
+        return [np.asarray(o, dtype=np.float32)[:count] for o in outputs]
+
+    def _unmirror(self, outputs: list[NDArray[np.float32]]) -> list[NDArray[np.float32]]:
+        """A mirrored batch's outputs with its maps flipped back onto the original face."""
+        if self._has_cam:
+            outputs[1] = np.ascontiguousarray(outputs[1][..., ::-1])
+        return outputs
 
 
 def _normalise_cams(raw: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -26,6 +26,9 @@ class Preprocessing(BaseModel):
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     channel_order: str = "RGB"
     layout: str = "NCHW"
+    flip_tta: bool = Field(
+        False, description="score each crop and its mirror and average the logits (test-time augmentation)"
+    )
 
     def geometry(self) -> CropGeometry:
         """The crop this model was trained on; a constant border is the mean colour (0 once normalised)."""
@@ -43,6 +46,15 @@ class Calibration(BaseModel):
 class Outputs(BaseModel):
     logit: str = "logit"
     cam: str | None = Field(None, description="class-activation map output, if the model has one")
+    kinds: str | None = Field(None, description="evidence-kind logits output (N, len(kind_names)), if any")
+    kind_names: tuple[str, ...] = ("generated", "swapped")
+
+
+class KindEvidence(BaseModel):
+    """One evidence-kind output: its calibration and its own threshold, fitted on validation."""
+
+    temperature: float = Field(1.0, gt=0.0)
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class ModelCard(BaseModel):
@@ -55,6 +67,9 @@ class ModelCard(BaseModel):
     calibration: Calibration = Field(default_factory=Calibration)
     outputs: Outputs = Field(default_factory=Outputs)
     threshold: float = Field(0.5, ge=0.0, le=1.0)
+    kinds: dict[str, KindEvidence] = Field(
+        default_factory=dict, description="per evidence kind (generated, swapped): calibration and threshold"
+    )
     training_data: list[str] | dict[str, Any] = Field(default_factory=list)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)

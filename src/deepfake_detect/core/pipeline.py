@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -43,6 +43,7 @@ from deepfake_detect.core.media import (
     sample_frames,
     sample_indices,
 )
+from deepfake_detect.core.model_card import KindEvidence
 from deepfake_detect.core.pictures import FrameThumbnails, Thumbnail, thumbnail_side
 from deepfake_detect.core.prefetch import Prefetch
 from deepfake_detect.core.provenance.model import Provenance
@@ -448,6 +449,14 @@ class ScanPipeline:
         for i, (face, transform) in enumerate(zip(faces, transforms, strict=True)):
             assert transform is not None
             score = round(float(scores.probabilities[i]), 4)
+            kinds = (
+                None
+                if scores.kinds is None
+                else {
+                    name: round(float(p), 4)
+                    for name, p in zip(self.classifier.card.outputs.kind_names, scores.kinds[i], strict=True)
+                }
+            )
             box_x, box_y, box_w, box_h = (round(v, 1) for v in face.box)
             results.append(
                 FaceResult(
@@ -456,6 +465,7 @@ class ScanPipeline:
                     detector_score=round(face.score, 4),
                     score=score,
                     verdict=self._verdict(score),
+                    kinds=kinds,
                     crop_to_image=np.round(transform, 4).tolist(),
                     heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist(),
                 )
@@ -473,6 +483,27 @@ class ScanPipeline:
             return
         result.score = max(t.score for t in result.tracks if t.counted)
         result.verdict = self._verdict(result.score)
+        if result.verdict == Verdict.FAKE:
+            deciding = max((t for t in result.tracks if t.counted), key=lambda t: t.score)
+            if deciding.face is not None:
+                result.evidence_kind = evidence_kind(
+                    result.faces[deciding.face].kinds, self.classifier.card.kinds
+                )
+
+
+def evidence_kind(kinds: dict[str, float] | None, card_kinds: Mapping[str, KindEvidence]) -> str | None:
+    """The kind of evidence a face points to: the one furthest above its own threshold, in units
+    of the room its threshold leaves (so a kind with a high threshold does not win by default)."""
+    if not kinds:
+        return None
+    margins = {
+        name: (p - card_kinds[name].threshold) / max(1.0 - card_kinds[name].threshold, 1e-6)
+        if p >= card_kinds[name].threshold
+        else (p - card_kinds[name].threshold) / max(card_kinds[name].threshold, 1e-6)
+        for name, p in kinds.items()
+        if name in card_kinds
+    }
+    return max(margins, key=lambda name: margins[name]) if margins else None
 
 
 def _rounded(ms: dict[str, float]) -> dict[str, float]:

@@ -40,6 +40,12 @@ class FaceResult(BaseModel):
     detector_score: float
     score: float = Field(description="calibrated probability that this face is fake")
     verdict: Verdict | None = Field(None, description="this face alone against the threshold")
+    kinds: dict[str, float] | None = Field(
+        None,
+        description="calibrated probability per kind of evidence (generated: an AI-generated face; "
+        "swapped: a face swapped, reenacted or blended in), each with its own threshold in the model "
+        "card; None for models without kind outputs and for older records",
+    )
     track: int = Field(0, description="face track id; in an image every face is its own track")
     frame_index: int = 0
     timestamp_s: float = 0.0
@@ -133,6 +139,12 @@ class DetectionResult(BaseModel):
         "never changes it)",
     )
     threshold: float | None = None
+    evidence_kind: str | None = Field(
+        None,
+        description="which kind of manipulation the deciding face's evidence points to: 'generated' "
+        "(looks AI-generated) or 'swapped' (looks face-swapped or reenacted), the kind furthest above "
+        "its own threshold; None when the verdict is not fake or the model has no kind outputs",
+    )
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None

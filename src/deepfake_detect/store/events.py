@@ -57,6 +57,11 @@ class ScanCompletedDetail(BaseModel):
         description="the classifier's calibrated probability that the file is manipulated"
     )
     threshold: float | None = Field(description="the model's threshold for a fake verdict")
+    evidence_kind: str | None = Field(
+        None,
+        description="for a fake verdict, what the evidence points to: generated (looks AI-generated) or "
+        "swapped (looks face-swapped); null otherwise and for models without kind outputs",
+    )
     model_version: str | None = Field(description="the model that produced the verdict")
     error_code: str | None = Field(description="why the scan failed (failed only)")
     created_at: datetime = Field(description="when the record was created (the upload)")
@@ -111,6 +116,7 @@ def completion_detail(result: DetectionResult, now: datetime | None = None) -> S
         verdict=result.verdict,
         score=result.score,
         threshold=result.threshold,
+        evidence_kind=result.evidence_kind,
         model_version=result.model.version if result.model else None,
         error_code=result.error.code.value if result.error else None,
         created_at=result.created_at,

@@ -14,13 +14,18 @@ export function classifierWords(result) {
   }
 }
 
+/** What kind of manipulation the evidence points to, in the words every surface uses. */
+export const KIND_WORDS = { generated: "looks AI-generated", swapped: "looks face-swapped" };
+export const kindWords = (result) => KIND_WORDS[result.evidence_kind] || "";
+
 /** The verdict was decided by the file's own metadata, not by the classifier. */
 export const declared = (result) => result.verdict === "fake" && Boolean(result.verdict_reason);
 
 export function summary(result) {
   if (declared(result)) return `AI-generated, by its own metadata; ${classifierWords(result)}`;
   switch (result.verdict) {
-    case "fake": return `likely manipulated (${percent(result.score)} probability)`;
+    case "fake": return `likely manipulated${kindWords(result) ? `, ${kindWords(result)}` : ""} ` +
+      `(${percent(result.score)} probability)`;
     case "real": return `no sign of manipulation (${percent(result.score)} probability of manipulation)`;
     case "no_face": return "no face found";
     case "error": return `could not be checked: ${ERROR_WORDS[result.error && result.error.code]
@@ -47,9 +52,10 @@ export function verdictWords(result) {
     case "fake":
       return {
         cls: "fake",
-        title: `Likely manipulated: ${percent(result.score)}`,
+        title: `Likely manipulated${kindWords(result) ? ` (${kindWords(result)})` : ""}: ${percent(result.score)}`,
         detail: `The model gives a ${percent(result.score)} probability that a face in this ${kind} ` +
-          `was manipulated. It calls a file manipulated from ${percent(threshold)}.`,
+          `was manipulated. It calls a file manipulated from ${percent(threshold)}.` +
+          (kindWords(result) ? ` The evidence ${kindWords(result).replace("looks", "looks most")}.` : ""),
       };
     case "real":
       return {
