@@ -66,7 +66,16 @@ class ModelCard(BaseModel):
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     calibration: Calibration = Field(default_factory=Calibration)
     outputs: Outputs = Field(default_factory=Outputs)
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="t_fake: from here a face is likely manipulated"
+    )
+    threshold_real: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="t_real: below it a face shows no sign of manipulation; between t_real and t_fake "
+        "the evidence is inconclusive. None on cards older than it",
+    )
     kinds: dict[str, KindEvidence] = Field(
         default_factory=dict, description="per evidence kind (generated, swapped): calibration and threshold"
     )
