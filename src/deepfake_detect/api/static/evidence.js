@@ -5,6 +5,7 @@ import { placeLabels } from "./box-labels.js";
 import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
 import { evidenceFaces, faceLabel, facesOfFrame, renderFaces } from "./faces.js";
 import { drawHeatmap, hasHeatmap } from "./heatmap.js";
+import { fillPairs } from "./pairs.js";
 import { renderCredentials } from "./provenance.js";
 import { fileHash, renderReport } from "./report.js";
 import { renderReview } from "./review.js";
@@ -13,7 +14,7 @@ import { markTimelineFrame, renderTimeline } from "./timeline.js";
 import { declared, verdictWords } from "./verdicts.js";
 import { BOX_FAKE, BOX_REAL, PICK_FRAME, POLL_MAX_MS } from "./words.js";
 
-export { evidenceFaces, faceLabel };
+export { evidenceFaces, faceLabel, fillPairs };
 
 // ---------------------------------------------------------------- the result view
 // autoShow: the next finished upload replaces the result on screen (until the person picks one).
@@ -383,14 +384,4 @@ export function renderDetails(result) {
   fillPairs($("result-details"), rows);
   const link = el("a", { href: apiUrl(`v1/results/${encodeURIComponent(result.id)}`), text: "JSON" });
   $("result-details").append(el("dt", { text: "Raw result" }), el("dd", null, link));
-}
-
-/** Name and value rows; a value is text, or a node (a list, a table) put in as it is. */
-export function fillPairs(dl, rows) {
-  dl.replaceChildren();
-  for (const [key, value] of rows) {
-    if (value === null || value === undefined || value === "") continue;
-    const dd = value instanceof Node ? el("dd", null, value) : el("dd", { text: String(value) });
-    dl.append(el("dt", { text: key }), dd);
-  }
 }

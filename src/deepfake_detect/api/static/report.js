@@ -3,7 +3,7 @@
 // model's measured accuracy, the reviewer's label).
 import { permalink } from "./address.js";
 import { $, apiUrl, el, formatDate } from "./client.js";
-import { fillPairs } from "./evidence.js";
+import { fillPairs } from "./pairs.js";
 import { reviewFact } from "./review.js";
 import { announce, service } from "./service.js";
 
