@@ -1,7 +1,8 @@
-"""A clock the test moves by hand: pass it where code takes a ``now`` callable."""
+"""Clocks the test moves by hand: pass them where code takes a ``now`` or ``clock`` callable."""
 
 from __future__ import annotations
 
+import time
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -13,3 +14,17 @@ class ManualClock(Generic[T]):
 
     def __call__(self) -> T:
         return self.now
+
+
+class WallClock:
+    """``time.time()`` plus however far the test has moved it on: for checking stamps that other
+    code took from the real clock, where moving it on stands for waiting that long."""
+
+    def __init__(self) -> None:
+        self.ahead_s = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.ahead_s += seconds
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead_s

@@ -17,7 +17,7 @@ from deepfake_detect.aws.backfill import Backfill, BackfillError, Checkpoint, s3
 from deepfake_detect.aws.events import ObjectRef, parse_sqs_body, result_id_for
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, Settings
-from tests.unit.aws.fakes import InMemoryResults
+from tests.support.aws_fakes import InMemoryResults
 
 BUCKET = "uploads-bucket"
 

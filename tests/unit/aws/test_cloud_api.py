@@ -13,7 +13,7 @@ from deepfake_detect.aws.stores import _decode_token, _encode_token
 from deepfake_detect.core.formats import upload_name
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
-from tests.unit.aws.fakes import InMemoryResults
+from tests.support.aws_fakes import InMemoryResults
 
 
 @pytest.mark.parametrize(

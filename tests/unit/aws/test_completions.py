@@ -16,8 +16,8 @@ from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from deepfake_detect.store.events import ScanCompletedDetail
 from infra.local.worker import LocalLambdaContext
-from tests.unit.aws.fakes import FakeMedia, InMemoryPersistence, InMemoryResults, StubDetector
-from tests.unit.aws.test_detect_handler import BUCKET, failures, notification, sqs_record
+from tests.support.aws_fakes import FakeMedia, InMemoryPersistence, InMemoryResults, StubDetector
+from tests.support.sqs import BUCKET, failures, notification, sqs_record
 
 
 class StubEvents:

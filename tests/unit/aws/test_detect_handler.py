@@ -17,9 +17,9 @@ from deepfake_detect.aws.events import ObjectRef, result_id_for
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from infra.local.worker import LocalLambdaContext
-from tests.unit.aws.fakes import FakeMedia, InMemoryPersistence, InMemoryResults, StubDetector
-
-BUCKET = "media-bucket"
+from tests.support.aws_fakes import FakeMedia, InMemoryPersistence, InMemoryResults, StubDetector
+from tests.support.clock import WallClock
+from tests.support.sqs import BUCKET, failures, notification, sqs_record
 
 
 class Harness:
@@ -45,39 +45,6 @@ class Harness:
 
     def result_for(self, key: str) -> Any:
         return self.results.get(result_id_for(ObjectRef(BUCKET, key, etag="e1"), "uploads/"))
-
-
-def sqs_record(message_id: str, body: str) -> dict[str, Any]:
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"r-{message_id}",
-        "body": body,
-        "attributes": {},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:detect",
-        "awsRegion": "us-east-1",
-    }
-
-
-def notification(key: str, size: int = 5) -> str:
-    return json.dumps(
-        {
-            "Records": [
-                {
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "eventTime": "2026-11-26T23:00:00.000Z",
-                    "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": size, "eTag": "e1"}},
-                }
-            ]
-        }
-    )
-
-
-def failures(response: dict[str, Any]) -> list[str]:
-    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
 @pytest.fixture
@@ -363,6 +330,8 @@ class CrashingDetector(StubDetector):
 
 def test_a_file_that_kills_the_runtime_is_isolated_from_its_batch_mates(tmp_path: Path) -> None:
     harness = timed_harness(tmp_path)
+    clock = WallClock()  # what the idempotency table checks an "in progress" mark's expiry against
+    harness.persistence.clock = clock
     harness.detector = CrashingDetector()
     harness.handler = make_detect_handler(
         harness.settings,
@@ -386,7 +355,7 @@ def test_a_file_that_kills_the_runtime_is_isolated_from_its_batch_mates(tmp_path
     ]
     with pytest.raises(RuntimeDeath):
         invoke_with(harness, first, timeout_s=1.0)  # the invocation dies: every message comes back
-    time.sleep(1.05)  # the dead invocation's "in progress" mark on the poison has expired
+    clock.advance(1.05)  # the dead invocation's "in progress" mark on the poison has expired
     assert harness.result_for("uploads/a.jpg").status is Status.DONE
     assert harness.result_for("uploads/b.jpg") is None  # never started
     # Redelivered: the poison's last scan never came back, so its batch-mates go without it.
@@ -396,7 +365,7 @@ def test_a_file_that_kills_the_runtime_is_isolated_from_its_batch_mates(tmp_path
     # Alone it is tried (and kills that invocation only).
     with pytest.raises(RuntimeDeath):
         invoke_with(harness, [received("m1", notification("uploads/poison.jpg"), 2)], timeout_s=1.0)
-    time.sleep(1.05)
+    clock.advance(1.05)
     # On its last receive it is tried after its batch-mates.
     last = [
         received("m1", notification("uploads/poison.jpg"), 3),

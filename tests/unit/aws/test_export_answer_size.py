@@ -17,8 +17,8 @@ from deepfake_detect.aws.api import EXPORT_MAX_BYTES
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.settings import Settings
+from tests.support.aws_fakes import InMemoryResults
 from tests.support.lambda_api import LambdaApi, _Context, http_event, user_claims
-from tests.unit.aws.fakes import InMemoryResults
 
 LAMBDA_ANSWER_LIMIT = 6 * 1024 * 1024
 OWNER = "0b7e-owner"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -35,11 +35,16 @@ from deepfake_detect.store.base import (
 
 
 class InMemoryPersistence(BasePersistenceLayer):
-    """The DynamoDB layer's rules (conditional put, expiry, in-progress expiry) over a dict."""
+    """The DynamoDB layer's rules (conditional put, expiry, in-progress expiry) over a dict.
 
-    def __init__(self) -> None:
+    ``clock`` (seconds since the epoch) is what an "in progress" mark's expiry is checked against:
+    a ``tests.support.clock.WallClock`` moved on stands for the wait until a crashed invocation's
+    mark has expired (Powertools stamps the mark from the real clock)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.records: dict[str, DataRecord] = {}
+        self.clock = clock
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
         if idempotency_key not in self.records:
@@ -52,7 +57,7 @@ class InMemoryPersistence(BasePersistenceLayer):
             stale = (
                 old.status == "INPROGRESS"
                 and old.in_progress_expiry_timestamp is not None
-                and old.in_progress_expiry_timestamp < time.time() * 1000
+                and old.in_progress_expiry_timestamp < self.clock() * 1000
             )
             if not stale:
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old)
