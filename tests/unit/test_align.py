@@ -16,7 +16,7 @@ from deepfake_detect.core.align import (
     to_tensor,
 )
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.media import decode_image
+from deepfake_detect.core.media.images import decode_image
 from tests.support.media import rotate
 
 

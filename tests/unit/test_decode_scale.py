@@ -12,7 +12,9 @@ from PIL import Image, ImageOps
 
 from deepfake_detect.core.config import MediaLimits
 from deepfake_detect.core.errors import ErrorCode, MediaError
-from deepfake_detect.core.media import FramePicture, ImageSource, View, box_reduce, decode_image
+from deepfake_detect.core.media.images import ImageSource, decode_image
+from deepfake_detect.core.media.pixels import View, box_reduce
+from deepfake_detect.core.media.video import FramePicture
 from tests.support.hostile import cut_and_closed, flat_png, jpeg_of, with_orientation
 
 LIMITS = MediaLimits()

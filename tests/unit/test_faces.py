@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.media import decode_image
+from deepfake_detect.core.media.images import decode_image
 from tests.support.media import paste
 
 MAX_PIXELS = 50_000_000

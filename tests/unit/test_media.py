@@ -11,15 +11,10 @@ import pytest
 from PIL import Image
 
 from deepfake_detect.core.errors import ErrorCode, MediaError
-from deepfake_detect.core.media import (
-    VideoInfo,
-    decode_image,
-    open_video,
-    probe_file,
-    sample_frames,
-    sample_indices,
-    sniff,
-)
+from deepfake_detect.core.formats import sniff
+from deepfake_detect.core.media.checks import probe_file
+from deepfake_detect.core.media.images import decode_image
+from deepfake_detect.core.media.video import VideoInfo, open_video, sample_frames, sample_indices
 from deepfake_detect.core.result import MediaKind
 from tests.support.media import jpeg_bytes, png_bomb, png_bytes, write_video
 
@@ -386,7 +381,7 @@ class _NoFrameCount:
 
 def test_videos_without_a_frame_count_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_video(tmp_path / "stream.mp4", 30, fps=10)
-    monkeypatch.setattr(cv2, "VideoCapture", _NoFrameCount)  # the one cv2 module media.py uses
+    monkeypatch.setattr(cv2, "VideoCapture", _NoFrameCount)  # the one cv2 module media/video.py uses
     capture, info = open_video(path, 10_000_000, 60)
     try:
         assert info.frame_count == 30
@@ -461,7 +456,7 @@ def test_a_streamed_webm_is_counted_without_decoding_and_decoded_once(
 def test_keyframes_decide_between_seeking_and_decoding_on(tmp_path: Path) -> None:
     """mp4v from OpenCV has a keyframe every 12 frames: samples 100 frames apart are reached by
     seeking to the keyframe before them; samples 8 apart by decoding on."""
-    from deepfake_detect.core.media import _seek_pays
+    from deepfake_detect.core.media.video import _seek_pays
 
     background = np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))[:, :, None].repeat(3, axis=2)
 

@@ -512,7 +512,7 @@ def phone_jpeg(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def _full_size_faces(detector: ScanPipeline, path: Path) -> list[tuple[float, float, float, float]]:
-    from deepfake_detect.core.media import decode_image
+    from deepfake_detect.core.media.images import decode_image
 
     image = decode_image(path.read_bytes(), 10**9)
     return [face.box for face in detector.face_detector.detect(image)]
@@ -547,7 +547,7 @@ def _score_as_training_crops_it(
     """The face's score with its crop made the way training makes crops: ``align_face`` on the
     whole image decoded at full size."""
     from deepfake_detect.core.align import align_face
-    from deepfake_detect.core.media import decode_image
+    from deepfake_detect.core.media.images import decode_image
 
     image = decode_image(path.read_bytes(), 10**9)
     crop = align_face(image, np.asarray(landmarks, np.float32), detector.classifier.geometry).crop

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deepfake_detect.core.crop_geometry import CropGeometry
-from deepfake_detect.core.media import Frame
+from deepfake_detect.core.media.pixels import Frame
 
 # ArcFace's 5-point template for a 112x112 crop, as fractions of the crop side.
 _TEMPLATE_112 = np.array(

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deepfake_detect.core.config import DetectionConfig
-from deepfake_detect.core.media import Frame
+from deepfake_detect.core.media.pixels import Frame
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import cv2
 
-from deepfake_detect.core.media import Frame, downscale
+from deepfake_detect.core.media.pixels import Frame, downscale
 
 THUMBNAIL_MAX_SIDE = 480
 THUMBNAIL_MIN_SIDE = 160

@@ -30,16 +30,13 @@ from deepfake_detect.core.config import PipelineConfig
 from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.faces import Face, FaceDetector
-from deepfake_detect.core.media import (
-    Box,
-    Frame,
+from deepfake_detect.core.media.checks import probe_file
+from deepfake_detect.core.media.images import ImageSource
+from deepfake_detect.core.media.pixels import Box, Frame, View, downscale
+from deepfake_detect.core.media.video import (
     FramePicture,
-    ImageSource,
     SampledFrame,
-    View,
-    downscale,
     open_video,
-    probe_file,
     sample_frames,
     sample_indices,
 )

@@ -24,7 +24,8 @@ from typing import Protocol, runtime_checkable
 from deepfake_detect.api.deps import CLIENT_ERRORS, public_message
 from deepfake_detect.api.services import QueueFullError
 from deepfake_detect.core.errors import ErrorCode, MediaError
-from deepfake_detect.core.media import open_video, probe_file
+from deepfake_detect.core.media.checks import probe_file
+from deepfake_detect.core.media.video import open_video
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings

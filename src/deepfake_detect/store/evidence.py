@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from deepfake_detect.core.media import downscale
+from deepfake_detect.core.media.pixels import downscale
 from deepfake_detect.core.pictures import CROP_QUALITY, encode_jpeg
 from deepfake_detect.core.pipeline import EVIDENCE_MAX_SIDE, Analysis
 from deepfake_detect.core.result import DetectionResult, Evidence
