@@ -16,7 +16,7 @@ from deepfake_detect.registry.gate import (
     gate_metrics,
     render_summary,
 )
-from tests.unit.registry.conftest import POLICY, scores
+from tests.support.gate_scores import POLICY, scores
 
 
 def live(model: object) -> list[Reference]:

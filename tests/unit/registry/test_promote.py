@@ -26,9 +26,9 @@ from deepfake_detect.registry.promote import (
     reconcile,
     rollback,
 )
+from tests.support.gate_scores import POLICY, StubEvaluator, scores
 from tests.support.retrain import build_cast_classifier
 from tests.support.tiny_model import build_tiny_classifier
-from tests.unit.registry.conftest import POLICY, StubEvaluator, scores
 
 
 def candidate(tmp_path: Path, name: str, seed: int) -> Path:

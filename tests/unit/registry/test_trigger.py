@@ -24,8 +24,8 @@ from deepfake_detect.registry.feedback import ExportSummary
 from deepfake_detect.registry.promote import adopt_baseline
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from tests.support.clock import ManualClock
+from tests.support.gate_scores import StubEvaluator, scores
 from tests.support.retrain import build_cast_classifier, model_tarball
-from tests.unit.registry.conftest import StubEvaluator, scores
 
 
 class FakeSageMaker:
@@ -102,8 +102,8 @@ def parts(
 
     trigger = RetrainTrigger(
         settings,
-        sagemaker,
-        s3,
+        sagemaker,  # type: ignore[arg-type]
+        s3,  # type: ignore[arg-type]
         registry,
         lambda: evaluator,  # type: ignore[arg-type]
         export,
