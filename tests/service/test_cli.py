@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,9 @@ import pytest
 from deepfake_detect.cli import credentials, main
 from deepfake_detect.core.provenance import C2paInfo, Claim, ClaimSource, Provenance
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
+from tests.support.cli import cli_binary
 from tests.support.media import png_with_text, write_video
 from tests.support.provenance import full_provenance
-
-
-def cli_binary() -> str:
-    beside_python = Path(sys.executable).parent / "deepfake-detect"
-    found = str(beside_python) if beside_python.is_file() else shutil.which("deepfake-detect")
-    if found is None:
-        pytest.fail("the deepfake-detect command is not installed (pip install -e .)")
-    return found
 
 
 @pytest.fixture

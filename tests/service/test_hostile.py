@@ -1,8 +1,9 @@
 """Hostile input against `deepfake-detect serve` as a real process: oversized and endless bodies,
 foreign Host and Origin headers, parser bombs, and mutated JPEG, PNG and MP4 files.
 
-One server (2 MB upload limit) serves the whole module; the last test checks that every upload it
-accepted finished (done or failed) and that nothing a refused upload sent was kept.
+One server (2 MB upload limit) serves the whole module; each test that uploads checks at its end
+that every upload of its own the server accepted finished (done or failed), and that nothing a
+refused upload sent was kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import select
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +28,14 @@ from hypothesis import strategies as st
 
 from deepfake_detect.settings import Settings
 from tests.conftest import settings_as_env
-from tests.service.test_serve import Server
 from tests.support.http import FINISHED, error_body
 from tests.support.media import jpeg_bytes, read_bgr, write_video
+from tests.support.serve import Server
 
 pytestmark = pytest.mark.slow
 
 MAX_UPLOAD_BYTES = 2_000_000
 GIB = 1 << 30
-# Result ids of the uploads the module's server accepted (2xx), and of those it refused after
-# making a record (a 4xx naming a result_id: on file as failed, its file deleted).
-ACCEPTED: list[str] = []
-REFUSED: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +60,63 @@ def http(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-def _stored_uploads(server: Server) -> list[Path]:
+def _upload_folders(server: Server) -> set[str]:
+    """The result ids that have an uploaded file on disk."""
     uploads = Path(str(server.process.args[-1])) / "media" / "uploads"  # type: ignore[index]
-    return sorted(p for p in uploads.rglob("*") if p.is_file()) if uploads.is_dir() else []
+    return {p.parent.name for p in uploads.rglob("*") if p.is_file()} if uploads.is_dir() else set()
+
+
+@dataclass
+class Uploads:
+    """One test's uploads: the result ids the server accepted (2xx), those it refused after making
+    a record (a 4xx naming a result_id: on file as failed, its file deleted), and the upload
+    folders already on disk when the test began."""
+
+    before: set[str]
+    accepted: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def added(self, server: Server) -> set[str]:
+        """The upload folders with files in them that were not there when the test began."""
+        return _upload_folders(server) - self.before
+
+    def check(self, response: httpx.Response) -> None:
+        """A 2xx with a record, or a 4xx with a JSON error body; never a 5xx."""
+        assert response.status_code < 500, response.text[:500]
+        body: dict[str, Any] = response.json()
+        if response.status_code < 300:
+            assert body["status"] in ("done", "queued", "processing"), body
+            self.accepted.append(body["id"])
+        else:
+            detail = error_body(response)
+            if response.status_code != 422 or isinstance(detail, dict):
+                assert detail["code"] and detail["message"], body
+                if detail.get("result_id"):
+                    self.refused.append(detail["result_id"])
+
+    def assert_nothing_lost_or_stuck(self, http: httpx.Client, server: Server) -> None:
+        """Every accepted upload finished, the server is still up, every refused one is on file as
+        failed, and the files the test added on disk are exactly those of uploads it accepted."""
+        assert self.accepted, "no upload was accepted"
+        deadline = time.monotonic() + 60
+        unfinished = set(self.accepted)
+        while unfinished and time.monotonic() < deadline:
+            for result_id in list(unfinished):
+                response = http.get(f"/v1/results/{result_id}")
+                assert response.status_code == 200, (result_id, response.text)
+                if response.json()["status"] in FINISHED:
+                    unfinished.discard(result_id)
+            time.sleep(0.1)
+        assert not unfinished, f"still unfinished after 60 s: {sorted(unfinished)}"
+        assert server.process.poll() is None and http.get("/health").status_code == 200
+        for result_id in self.refused:
+            assert http.get(f"/v1/results/{result_id}").json()["status"] == "failed"
+        assert self.added(server) <= set(self.accepted), "a refused upload left its file behind"
+
+
+@pytest.fixture
+def uploads(server: Server) -> Uploads:
+    return Uploads(before=_upload_folders(server))
 
 
 def _read_response(sock: socket.socket, timeout_s: float) -> tuple[int, dict[str, str], bytes]:
@@ -99,7 +151,9 @@ def _upload_head(server: Server, extra: str) -> bytes:
     ).encode()
 
 
-def test_an_oversized_content_length_is_refused_before_the_body_is_sent(server: Server) -> None:
+def test_an_oversized_content_length_is_refused_before_the_body_is_sent(
+    server: Server, uploads: Uploads
+) -> None:
     """Headers only, declaring 1 GiB: the 413 comes back at once, with nothing of the body sent."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         started = time.monotonic()
@@ -111,10 +165,10 @@ def test_an_oversized_content_length_is_refused_before_the_body_is_sent(server: 
         assert elapsed < 1.0, f"413 took {elapsed:.3f} s"
         assert headers.get("connection") == "close"
         assert sock.recv(1) == b""  # and the server hung up instead of waiting for the gigabyte
-    assert _stored_uploads(server) == []
+    assert uploads.added(server) == set()
 
 
-def test_a_chunked_body_past_the_limit_is_cut_off_while_it_streams(server: Server) -> None:
+def test_a_chunked_body_past_the_limit_is_cut_off_while_it_streams(server: Server, uploads: Uploads) -> None:
     """No Content-Length: the server counts the bytes as they come and answers 413 as soon as the
     limit is passed, long before the client is done sending 128 MB. (What the client gets to
     send is the limit plus what the socket buffers take: about 8 MB here, at most ~38 MB.)"""
@@ -142,7 +196,7 @@ def test_a_chunked_body_past_the_limit_is_cut_off_while_it_streams(server: Serve
     assert status == 413 and json.loads(body)["detail"]["code"] == "file_too_large"
     # What the socket buffers absorbed besides, but nowhere near what the client meant to send.
     assert MAX_UPLOAD_BYTES <= sent < attempted / 2, sent
-    assert _stored_uploads(server) == []
+    assert uploads.added(server) == set()
 
 
 def test_a_foreign_host_is_refused(http: httpx.Client, server: Server) -> None:
@@ -153,7 +207,9 @@ def test_a_foreign_host_is_refused(http: httpx.Client, server: Server) -> None:
         assert http.get("/health", headers={"Host": host}).status_code == 200, host
 
 
-def test_a_cross_site_post_is_refused(http: httpx.Client, server: Server, tiny_jpeg: bytes) -> None:
+def test_a_cross_site_post_is_refused(
+    http: httpx.Client, server: Server, tiny_jpeg: bytes, uploads: Uploads
+) -> None:
     files = {"file": ("a.jpg", tiny_jpeg, "image/jpeg")}
     for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port + 1}", "https://127.0.0.1"):
         refused = http.post("/v1/detect", files=files, headers={"Origin": origin})
@@ -164,7 +220,8 @@ def test_a_cross_site_post_is_refused(http: httpx.Client, server: Server, tiny_j
     assert http.get("/health", headers={"Origin": "http://evil.example"}).status_code == 200  # reads are fine
     same = http.post("/v1/detect", files=files, headers={"Origin": server.url})
     assert same.status_code == 200, same.text
-    ACCEPTED.append(same.json()["id"])
+    uploads.accepted.append(same.json()["id"])
+    uploads.assert_nothing_lost_or_stuck(http, server)
 
 
 def test_parser_bombs_are_400_with_a_reason(http: httpx.Client) -> None:
@@ -203,7 +260,7 @@ def test_health_answers_head_and_every_answer_carries_the_security_headers(http:
 
 @pytest.fixture(scope="module")
 def tiny_jpeg(face_photo: Path) -> bytes:
-    return jpeg_bytes(cv2.resize(read_bgr(face_photo), (160, 160)), quality=80)
+    return jpeg_bytes(np.asarray(cv2.resize(read_bgr(face_photo), (160, 160)), dtype=np.uint8), quality=80)
 
 
 @pytest.fixture(scope="module")
@@ -257,21 +314,6 @@ def mutations(draw: st.DrawFn, seed: bytes) -> bytes:
     return bytes(data)
 
 
-def _check_answer(response: httpx.Response) -> None:
-    """A 2xx with a record, or a 4xx with a JSON error body; never a 5xx."""
-    assert response.status_code < 500, response.text[:500]
-    body: dict[str, Any] = response.json()
-    if response.status_code < 300:
-        assert body["status"] in ("done", "queued", "processing"), body
-        ACCEPTED.append(body["id"])
-    else:
-        detail = error_body(response)
-        if response.status_code != 422 or isinstance(detail, dict):
-            assert detail["code"] and detail["message"], body
-            if detail.get("result_id"):
-                REFUSED.append(detail["result_id"])
-
-
 FUZZ = settings(
     max_examples=40,
     derandomize=True,
@@ -290,35 +332,21 @@ FUZZ = settings(
     ],
 )
 def test_mutated_media_is_answered_2xx_or_4xx_never_5xx(
-    http: httpx.Client, request: pytest.FixtureRequest, name: str, content_type: str, fixture: str
+    http: httpx.Client,
+    server: Server,
+    uploads: Uploads,
+    request: pytest.FixtureRequest,
+    name: str,
+    content_type: str,
+    fixture: str,
 ) -> None:
     seed: bytes = request.getfixturevalue(fixture)
 
     @FUZZ
     @given(mutations(seed))
     def upload(data: bytes) -> None:
-        _check_answer(http.post("/v1/detect", files={"file": (name, data, content_type)}))
+        uploads.check(http.post("/v1/detect", files={"file": (name, data, content_type)}))
 
-    _check_answer(http.post("/v1/detect", files={"file": (name, seed, content_type)}))  # the seed itself
+    uploads.check(http.post("/v1/detect", files={"file": (name, seed, content_type)}))  # the seed itself
     upload()
-
-
-def test_zz_nothing_accepted_is_lost_or_stuck(http: httpx.Client, server: Server) -> None:
-    """Runs last in the module: every accepted upload finished, the server is still up, and the
-    files on disk are exactly those of the records still on file."""
-    assert ACCEPTED, "no upload was accepted"
-    deadline = time.monotonic() + 60
-    unfinished = set(ACCEPTED)
-    while unfinished and time.monotonic() < deadline:
-        for result_id in list(unfinished):
-            response = http.get(f"/v1/results/{result_id}")
-            assert response.status_code == 200, (result_id, response.text)
-            if response.json()["status"] in FINISHED:
-                unfinished.discard(result_id)
-        time.sleep(0.1)
-    assert not unfinished, f"still unfinished after 60 s: {sorted(unfinished)}"
-    assert server.process.poll() is None and http.get("/health").status_code == 200
-    for result_id in REFUSED:
-        assert http.get(f"/v1/results/{result_id}").json()["status"] == "failed"
-    kept = {p.parent.name for p in _stored_uploads(server)}
-    assert kept <= set(ACCEPTED), "a refused upload left its file behind"
+    uploads.assert_nothing_lost_or_stuck(http, server)

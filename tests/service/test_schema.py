@@ -7,17 +7,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
 from tests.conftest import settings_as_env
-from tests.service.test_serve import Server
+from tests.support.serve import Server
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +55,8 @@ def server(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_the_api_keeps_to_its_schema(case: schemathesis.Case, server: Server) -> None:
-    excluded = []
+def test_the_api_keeps_to_its_schema(case: schemathesis.Case[Any], server: Server) -> None:
+    excluded: list[CheckFunction] = []
     if (case.method, case.path) in SCHEMA_VALID_BUT_REFUSED:
         excluded.append(positive_data_acceptance)
     case.call_and_validate(base_url=server.url, excluded_checks=excluded)
