@@ -47,8 +47,8 @@ test: venv-dev models system-deps sam-validate lint
 	$(BIN)/pytest
 
 lint: venv-dev
-	$(BIN)/ruff check src training functions tests infra scripts
-	$(BIN)/ruff format --check src training functions tests infra scripts
+	$(BIN)/ruff check src training functions tests infra scripts benchmarks
+	$(BIN)/ruff format --check src training functions tests infra scripts benchmarks
 	$(BIN)/lint-imports
 
 typecheck:
@@ -80,7 +80,7 @@ sam-validate: $(SAM_VENV)/bin/sam
 # Medians, p95 and ratios to a bare-bones pipeline; ~2 min on 2 cores (README, Speed).
 # BENCH_ARGS="--json var/bench.json --repeats 20" passes options.
 bench: models
-	$(BIN)/python -m deepfake_detect.bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 # Train the shipped classifier and write models/deepfake_classifier.{onnx,json} (CPU, 2 cores: about
 # 10 min to detect, landmark and embed the faces once, then about an hour of training; --device auto

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.bench import make_hostile_set, peak_rss
 from deepfake_detect.settings import Settings
+from tests.support.hostile import make_hostile_set
+from tests.support.memory import peak_rss
 
 BUDGET_MB = 500.0
 

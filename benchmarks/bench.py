@@ -10,7 +10,10 @@ The bare-bones pipeline, timed in the same process and interleaved with ours so 
 machine: ``cv2.imread`` (or ``VideoCapture`` decoding on to each sample) + ``FaceDetectorYN`` on
 the image reduced to 640 px + a box crop resized to the classifier's input + one ONNX Runtime run.
 Timings on shared machines are noisy, so every figure is a median over repeated runs (p95 beside
-it); nothing here asserts a time. The media are made on the fly (the helpers are also the tests').
+it); nothing here asserts a time. The media are made on the fly, with the tests' makers
+(``tests/support/hostile.py``); the peak memory is measured as its test measures it.
+
+Run from the repository root: ``python -m benchmarks.bench`` (``make bench``).
 """
 
 from __future__ import annotations
@@ -20,166 +23,33 @@ import json
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 from PIL import Image
+
+from tests.support.hostile import (
+    make_hostile_set,
+    moving_face_frame,
+    phone_photo,
+    streamed_webm,
+    write_frames,
+)
+from tests.support.media import Frame, read_bgr
+from tests.support.memory import peak_rss
 
 TARGETS = {"image_640x480_ms": 25.0, "video_720p_ms": 1500.0, "cold_start_ms": 1000.0, "peak_rss_mb": 500.0}
 STAGES = ("provenance", "decode", "detect", "align", "classify", "track", "total")
 
-Frame = NDArray[np.uint8]
 
-
-# --- media --------------------------------------------------------------------------------
-
-# The transpose that stores an upright picture so that EXIF ``orientation`` turns it upright again.
-_STORE_FOR = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
-
-
-def with_orientation(upright: Image.Image, orientation: int) -> tuple[Image.Image, bytes]:
-    """The pixels a camera would store for ``upright`` with this EXIF orientation, and the EXIF."""
-    method = _STORE_FOR[orientation]
-    stored = upright.transpose(method) if method is not None else upright.copy()
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return stored, exif.tobytes()
-
-
-def phone_photo(
-    portrait: Path, path: Path, *, size: tuple[int, int] = (3024, 4032), orientation: int = 6, seed: int = 0
-) -> Path:
-    """A 12 MP phone photo: ``portrait`` upscaled to ``size`` (upright width x height) with a little
-    sensor noise (a phone photo's entropy and file size, not a smooth upscale's), stored sideways
-    with the EXIF orientation that turns it upright, JPEG quality 92."""
-    upright = Image.open(portrait).convert("RGB").resize(size, Image.Resampling.BICUBIC)
-    noise = np.random.default_rng(seed).normal(0.0, 3.0, (size[1], size[0], 3)).astype(np.float32)
-    pixels = np.clip(np.asarray(upright, np.float32) + noise, 0, 255).astype(np.uint8)
-    del noise, upright
-    stored, exif = with_orientation(Image.fromarray(pixels), orientation)
-    stored.save(path, format="JPEG", quality=92, exif=exif)
-    return path
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def flat_png(width: int, height: int) -> bytes:
-    """A valid, complete greyscale PNG of ``width`` x ``height`` black pixels: a few tens of KB for
-    50 million pixels (deflate packs about 1000 zero bytes into one)."""
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (width + 1)  # filter byte + pixels
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", body)
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def cut_and_closed(data: bytes, keep: float) -> bytes:
-    """A JPEG cut short and given an end-of-image marker again (a broken upload or copy)."""
-    return data[: int(len(data) * keep)] + b"\xff\xd9"
-
-
-def _ebml(data: bytes | bytearray, pos: int, *, value: bool) -> tuple[int, int]:
-    first, length, mask = data[pos], 1, 0x80
-    while not first & mask:
-        length, mask = length + 1, mask >> 1
-    number = first & (mask - 1) if value else first
-    for byte in data[pos + 1 : pos + length]:
-        number = (number << 8) | byte
-    return number, length
-
-
-def streamed_webm(data: bytes) -> bytes:
-    """A WebM written by OpenCV as a stream recorder (a browser's MediaRecorder) leaves it: the
-    Segment's Duration and its Cues (the seek index) overwritten with Void elements. OpenCV then
-    reports a nonsense frame count and cannot seek in it."""
-    out = bytearray(data)
-    _, n = _ebml(out, 0, value=False)
-    size, m = _ebml(out, n, value=True)
-    pos = n + m + size  # past the EBML header
-    element, n = _ebml(out, pos, value=False)
-    if element != 0x18538067:
-        raise ValueError("not a Matroska segment")
-    _, m = _ebml(out, pos + n, value=True)
-    pos += n + m
-    while pos < len(out):
-        element, n = _ebml(out, pos, value=False)
-        size, m = _ebml(out, pos + n, value=True)
-        total = n + m + size
-        if element == 0x1C53BB6B:  # Cues
-            out[pos : pos + total] = b"\xec\x01" + (total - 9).to_bytes(7, "big") + b"\0" * (total - 9)
-        elif element == 0x1549A966:  # Info: its Duration
-            child = pos + n + m
-            while child < pos + total:
-                kind, cn = _ebml(out, child, value=False)
-                csize, cm = _ebml(out, child + cn, value=True)
-                ctotal = cn + cm + csize
-                if kind == 0x4489:
-                    out[child : child + ctotal] = (
-                        b"\xec" + bytes([0x80 | (ctotal - 2)]) + b"\0" * (ctotal - 2)
-                    )
-                child += ctotal
-        pos += total
-    return bytes(out)
-
-
-def moving_face_frames(face: Frame, size: tuple[int, int], count: int) -> list[Frame]:
-    """Frames of ``size`` with ``face`` (scaled to half the height) sliding left to right."""
-    return [moving_face_frame(face, size, i) for i in range(count)]
-
-
-def moving_face_frame(face: Frame, size: tuple[int, int], i: int) -> Frame:
-    width, height = size
-    side = height // 2
-    small = np.asarray(cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA), np.uint8)
-    frame = np.full((height, width, 3), 90, np.uint8)
-    x = (i * 7 * width // 640) % max(1, width - side)
-    frame[height // 4 : height // 4 + side, x : x + side] = small
-    return frame
-
-
-def write_video(path: Path, draw: Callable[[int], Frame], count: int, fps: float, fourcc: str) -> Path:
-    first = draw(0)
-    height, width = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {fourcc} to {path.suffix}")
-    for i in range(count):
-        writer.write(first if i == 0 else draw(i))
-    writer.release()
-    return path
-
-
-def read_bgr(path: Path) -> Frame:
-    image = cv2.imread(str(path))
-    if image is None:
-        raise FileNotFoundError(f"{path} is missing or not an image")
-    return np.asarray(image, dtype=np.uint8)
+# --- media (what only the bench makes; the rest is the tests') ----------------------------------
 
 
 def make_vga_face(shared: Path, folder: Path) -> Path:
@@ -204,10 +74,9 @@ def make_phone_photos(shared: Path, folder: Path, count: int) -> list[Path]:
 def make_streamed_webm(shared: Path, folder: Path, seconds: float = 10.0, fps: float = 25.0) -> Path:
     """A 720p VP8 WebM of a face sliding across, as MediaRecorder writes one (no duration)."""
     face = read_bgr(shared / "data" / "deepface_photos" / "img25.jpg")
-    written = write_video(
+    written = write_frames(
         folder / "written.webm",
-        lambda i: moving_face_frame(face, (1280, 720), i),
-        int(seconds * fps),
+        (moving_face_frame(face, (1280, 720), i) for i in range(int(seconds * fps))),
         fps,
         "VP80",
     )
@@ -241,45 +110,6 @@ def make_folder(shared: Path, folder: Path, count: int = 200) -> list[Path]:
             shutil.copyfile(source, target)
             paths.append(target)
     return paths
-
-
-def make_hostile_set(shared: Path, folder: Path, *, seconds_4k: float = 3.0) -> dict[str, Path]:
-    """What the memory figure is measured over: a 4K video, decompression bombs of every shape,
-    truncated files, a 12 MP phone photo and a 48 MP photo whose one face is small (cropped from
-    the full-size decode)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    face = read_bgr(shared / "data" / "deepface_photos" / "img25.jpg")
-    files: dict[str, Path] = {}
-
-    def put(name: str, data: bytes) -> None:
-        files[name] = folder / name
-        files[name].write_bytes(data)
-
-    put("bomb_1x50M.png", flat_png(50_000_000, 1))
-    put("bomb_65000x1.png", flat_png(65_000, 1))
-    put("bomb_10000x5000.png", flat_png(10_000, 5_000))
-    jpeg = (shared / "data" / "deepface_photos" / "couple.jpg").read_bytes()
-    put("cut_and_closed.jpg", cut_and_closed(jpeg, 0.5))
-    put("cut.jpg", jpeg[: len(jpeg) // 2])
-    files["phone_12mp.jpg"] = phone_photo(
-        shared / "data" / "london" / "london_002_neutral.jpg", folder / "phone_12mp.jpg"
-    )
-    canvas = np.full((6000, 8000, 3), 0, np.uint8)
-    canvas[:] = np.linspace(40, 200, 8000, dtype=np.uint8)[None, :, None]
-    small = cv2.resize(face, (300, 300), interpolation=cv2.INTER_AREA)
-    canvas[2000:2300, 3000:3300] = small
-    large = folder / "large_48mp_small_face.jpg"
-    cv2.imwrite(str(large), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    del canvas
-    files["large_48mp_small_face.jpg"] = large
-    files["video_4k.mp4"] = write_video(
-        folder / "video_4k.mp4",
-        lambda i: moving_face_frame(face, (3840, 2160), i),
-        int(seconds_4k * 10),
-        10.0,
-        "mp4v",
-    )
-    return files
 
 
 # --- the bare-bones pipeline ------------------------------------------------------------------
@@ -400,46 +230,6 @@ def compare(
         "ratio_to_bare_bones": round(ratio, 2),
         "stages": summarise(stages),
     }
-
-
-_PEAK_CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from deepfake_detect.core.config import PipelineConfig
-from deepfake_detect.core.pipeline import ScanPipeline
-detector_path, classifier_path, *paths = map(Path, sys.argv[1:])
-detector = ScanPipeline(PipelineConfig(detector_path=detector_path, classifier_path=classifier_path))
-loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-results = {}
-for path in paths:
-    analysis = detector.analyze(path)
-    analysis.evidence  # what a store would encode
-    error = analysis.result.error
-    results[path.name] = error.code.value if error else analysis.result.verdict.value
-    del analysis
-hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
-print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "vm_hwm_mb": hwm, "after_models_mb": loaded, "results": results}))
-"""
-
-
-def peak_rss(paths: Sequence[Path], detector_path: Path, classifier_path: Path) -> dict[str, Any]:
-    """Peak resident memory (``getrusage``; ``/proc`` VmHWM beside it) of a fresh process that
-    loads the models and scans ``paths`` one after the other (asking each for its evidence image,
-    as a store does).
-
-    Linux carries ``ru_maxrss`` across ``exec`` from the memory the process had before it (with
-    ``vfork``, the parent's): a child started straight from a large process would report the
-    parent's peak. So the child is forked by a small shell, whose own memory is all it inherits.
-    """
-    command = [sys.executable, "-c", _PEAK_CHILD, str(detector_path), str(classifier_path), *map(str, paths)]
-    # Not the shell's last command, so the shell forks it rather than replacing itself.
-    script = 'exec 3>&1; "$@"; status=$?; exit $status'
-    out = subprocess.run(
-        ["/bin/sh", "-c", script, "sh", *command], capture_output=True, text=True, check=True
-    )
-    report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return report
 
 
 _COLD_CHILD = """
@@ -657,7 +447,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deepfake_detect.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument("--repeats", type=int, default=50, help="runs of the 640x480 image (12 MP: a tenth)")
     parser.add_argument("--video-repeats", type=int, default=5, help="runs of each video")
     parser.add_argument("--folder-images", type=int, default=200, help="images in the folder case")
@@ -677,16 +467,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = [
-    "BareBones",
-    "cut_and_closed",
-    "flat_png",
-    "make_folder",
-    "make_hostile_set",
-    "peak_rss",
-    "phone_photo",
-    "streamed_webm",
-    "with_orientation",
-]

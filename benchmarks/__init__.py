@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`): run from the repository root, it uses the tests' media makers."""
