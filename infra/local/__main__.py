@@ -20,6 +20,8 @@ from types import FrameType
 from infra.local.stack import LocalAwsStack, StackResources, aws_environment, free_port
 from infra.local.worker import LambdaWorker
 
+WORKER_READY = "worker ready"  # the line a worker prints once imported (tests wait for it)
+
 
 def start_workers(
     env: dict[str, str],
@@ -93,6 +95,7 @@ def run_worker(args: argparse.Namespace) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
+    print(f"{WORKER_READY}: polling {args.queue_url}", flush=True)  # the cold start is over
     worker.run(stop)
     return 0
 

@@ -19,40 +19,23 @@ from deepfake_detect.aws.stores import DynamoDBResultStore
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from infra.local.stack import LocalAwsStack, StackResources
-from tests.integration.conftest import MakeWorker, SimulatedCrash, drain, wait_until
 from tests.support.lambda_api import LambdaApi, user_claims
+from tests.support.local_stack import (
+    MakeWorker,
+    SimulatedCrash,
+    all_results,
+    drain,
+    put,
+    queue_depth,
+    results_store,
+)
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def results_store(stack: LocalAwsStack, resources: StackResources) -> DynamoDBResultStore:
-    return DynamoDBResultStore(stack.client("dynamodb"), resources.results_table)
-
-
-def all_results(store: DynamoDBResultStore) -> list[DetectionResult]:
-    """Every record of every owner (and of none): the table, not one owner's list."""
-    items = []
-    for page in store.client.get_paginator("scan").paginate(TableName=store.table):
-        for item in page.get("Items", []):
-            if "deleted_at" not in item:
-                items.append(store._decode(item))
-    return items
-
-
 def finished_by_key(store: DynamoDBResultStore) -> dict[str, DetectionResult]:
     return {r.source["key"]: r for r in all_results(store) if r.status in (Status.DONE, Status.FAILED)}
-
-
-def queue_depth(stack: LocalAwsStack, url: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
-
-
-def put(stack: LocalAwsStack, resources: StackResources, key: str, data: bytes) -> None:
-    stack.client("s3").put_object(Bucket=resources.upload_bucket, Key=key, Body=data)
 
 
 def test_image_and_video_end_to_end_through_the_api(
@@ -92,8 +75,9 @@ def test_image_and_video_end_to_end_through_the_api(
     store = results_store(aws_stack, resources)
     wait_until(
         lambda: {ticket["key"], video_key} <= finished_by_key(store).keys(),
-        120,
         "the image and the video to be scanned",
+        timeout_s=120,
+        poll_s=0.2,
     )
 
     image = api.get(ticket["result_url"]).json()
@@ -264,8 +248,7 @@ def test_200_files_give_200_results_none_lost_none_twice(
     sources = random.Random(4).sample(faces, 200)  # 200x200 real faces: small files
     keys = {f"uploads/load/{i:03d}-{path.name}": path for i, path in enumerate(sources)}
     workers = 2  # one per core of the CI machine
-    worker_processes(workers)
-    time.sleep(3)  # let the "containers" finish their cold start before the clock starts
+    worker_processes(workers)  # returns once the "containers" have finished their cold start
     store = results_store(aws_stack, resources)
     dynamodb = aws_stack.client("dynamodb")
 
@@ -290,7 +273,7 @@ def test_200_files_give_200_results_none_lost_none_twice(
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda item: put(aws_stack, resources, item[0], item[1].read_bytes()), keys.items()))
-    wait_until(lambda: finished() >= 200, 240, "200 results", poll_s=0.5)
+    wait_until(lambda: finished() >= 200, "200 results", timeout_s=240, poll_s=0.5)
     elapsed = time.monotonic() - started
 
     results = all_results(store)

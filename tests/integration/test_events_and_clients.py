@@ -24,16 +24,11 @@ from deepfake_detect.settings import Settings
 from infra.local.auth import DevJwtAuthorizer, dev_token
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker
-from tests.integration.conftest import CountingDetector, MakeWorker, drain
-from tests.integration.test_detect_pipeline import put, queue_depth
-from tests.service.test_cli import cli_binary
+from tests.support.cli import cli_binary
 from tests.support.live import serve_in_thread
+from tests.support.local_stack import CountingDetector, MakeWorker, drain, put, queue_depth, results_store
 
 pytestmark = pytest.mark.integration
-
-
-def results_store(stack: LocalAwsStack, resources: StackResources) -> DynamoDBResultStore:
-    return DynamoDBResultStore(stack.client("dynamodb"), resources.results_table)
 
 
 def finished_by_key(store: DynamoDBResultStore) -> dict[str, DetectionResult]:

@@ -22,9 +22,16 @@ from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker
-from tests.integration.conftest import FUNCTION_TIMEOUT_S, MakeWorker, SimulatedCrash, drain
-from tests.integration.test_detect_pipeline import all_results, put, queue_depth
 from tests.support.lambda_api import LambdaApi, LambdaClient, user_claims
+from tests.support.local_stack import (
+    FUNCTION_TIMEOUT_S,
+    MakeWorker,
+    SimulatedCrash,
+    all_results,
+    drain,
+    put,
+    queue_depth,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from deepfake_detect.api.app import create_app
 from deepfake_detect.aws import api as cloud_api
 from deepfake_detect.aws.accuracy import DynamoDBReviewedSource
 from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.result import DetectionResult, FaceResult, ModelInfo, Status, Verdict
 from deepfake_detect.registry.accuracy import iso_week
@@ -138,7 +138,8 @@ def test_each_user_sees_their_own_accuracy_and_export(
     batch = bounded.reviewed(owner=ALICE, since=now - timedelta(weeks=2), until=now + timedelta(hours=1))
     assert batch.truncated and len(batch.rows) == 4
     assert [r.result_id for r in batch.rows] == ["alice-q", "alice-f", "alice-004", "alice-003"]  # newest
-    assert {r.result_id: r.label for r in batch.rows}["alice-003"].value == "fake"
+    reviewed = {r.result_id: r.label for r in batch.rows}["alice-003"]
+    assert reviewed is not None and reviewed.value == "fake"
 
     # Export: Alice's results of the range only, oldest first, each line her record.
     since = (last_week - timedelta(hours=1)).isoformat()
@@ -171,7 +172,7 @@ def test_a_large_export_fits_lambdas_answer_and_resumes_with_its_token(
     store = DynamoDBResultStore(
         aws_stack.client("dynamodb"),
         resources.results_table,
-        overflow=cloud_api.S3MediaStore(aws_stack.client("s3"), resources.upload_bucket),
+        overflow=S3MediaStore(aws_stack.client("s3"), resources.upload_bucket),
     )
     rng = random.Random(7)
     start = datetime(2026, 1, 5, tzinfo=UTC)
