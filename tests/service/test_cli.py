@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.cli import credentials, main
+from deepfake_detect.cli import main
+from deepfake_detect.cli.scan import credentials
 from deepfake_detect.core.provenance import C2paInfo, Claim, ClaimSource, Provenance
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from tests.support.cli import cli_binary

@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from deepfake_detect.cli.progress import ProgressBar
+from deepfake_detect.cli.scan import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HEADER, _row, iter_inputs
 from deepfake_detect.client import ApiError, DeepfakeClient, content_type_of
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.formats import UNSUPPORTED_MEDIA
@@ -96,8 +97,6 @@ def _await(
 
 
 def scan_remote(args: argparse.Namespace) -> int:
-    from deepfake_detect.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HEADER, _row, iter_inputs
-
     if getattr(args, "frames", None):
         print(
             "deepfake-detect: --frames applies to a local scan (the API's setting decides)", file=sys.stderr
