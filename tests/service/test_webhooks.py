@@ -18,6 +18,7 @@ from deepfake_detect.settings import Settings
 from tests.support.local_api import LOCAL_URL
 from tests.support.net import free_port
 from tests.support.receiver import WebhookReceiver
+from tests.support.wait import wait_until
 
 SECRET = "correct horse battery staple"
 
@@ -31,14 +32,6 @@ def with_webhook(settings: Settings, url: str, attempts: int = 3) -> Settings:
             "service.webhook_backoff_s": 0.1,
         }
     )
-
-
-def wait_until(condition: Any, what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 def wait_until(
-    condition: Callable[[], object], what: str, *, timeout_s: float = 20.0, poll_s: float = 0.02
+    condition: Callable[..., object], what: str, *, timeout_s: float = 20.0, poll_s: float = 0.02
 ) -> None:
     """Return once ``condition()`` is true; fail the test after ``timeout_s`` (``what``: the message)."""
     deadline = time.monotonic() + timeout_s

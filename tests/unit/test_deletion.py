@@ -5,7 +5,6 @@ tests/integration/test_ownership_and_deletion.py (S3 versions, DynamoDB tombston
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ObjectNotFoundError, ResultDeletedError
 from deepfake_detect.store.deletion import ResultDeleter
 from deepfake_detect.store.keys import evidence_key
+from tests.support.wait import wait_until
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -242,15 +242,14 @@ def test_the_service_applies_retention_when_it_starts(settings: Settings) -> Non
     media, results, _ = local_stores(settings)
     old = scanned(settings, media, results, created=datetime.now(UTC) - timedelta(days=2))
     with TestClient(local_app(settings), base_url="http://127.0.0.1") as client:
-        deadline = time.monotonic() + 20
-        while client.get(f"/v1/results/{old.id}").status_code != 404:
-            assert time.monotonic() < deadline, "the old result was not deleted at start"
-            time.sleep(0.1)
+
+        def gone(result_id: str) -> bool:
+            return bool(client.get(f"/v1/results/{result_id}").status_code == 404)
+
+        wait_until(lambda: gone(old.id), "the old result to be deleted at start", poll_s=0.1)
         # ... and periodically after: a result that ages past the limit while it runs goes too.
         later = scanned(settings, media, results, created=datetime.now(UTC) - timedelta(days=3))
-        while client.get(f"/v1/results/{later.id}").status_code != 404:
-            assert time.monotonic() < deadline, "the sweep did not run again"
-            time.sleep(0.1)
+        wait_until(lambda: gone(later.id), "the sweep to run again", poll_s=0.1)
     nothing_left_of(old, settings)
     nothing_left_of(later, settings)
 

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 import urllib.error
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from deepfake_detect.store.events import (
     sign,
     verify,
 )
+from tests.support.wait import wait_until
 
 SECRET = "s3cret"
 
@@ -181,12 +181,25 @@ def webhook_settings(**fields: Any) -> ServiceSettings:
     return ServiceSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def wait_for(condition: Any, what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+class Wake(threading.Event):
+    """The sending thread's wake-up call, counting the times the thread has gone to wait on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def let_it_look(notifier: WebhookNotifier, wake: Wake) -> None:
+    """Wake the sending thread and return once it has looked at what is due and gone back to
+    waiting; twice, since the first round may have begun before the wake-up."""
+    for _ in range(2):
+        waits = wake.waits
+        notifier._wake.set()
+        wait_until(lambda waits=waits: wake.waits > waits, "the sending thread to look")
 
 
 @pytest.fixture
@@ -208,20 +221,20 @@ def test_failures_are_retried_with_doubling_backoff_and_every_attempt_is_recorde
     clock = FakeClock()
     receiver = Receiver(500, urllib.error.URLError(ConnectionRefusedError("refused")), 503, 204)
     notifier = WebhookNotifier(webhook_settings(), log, post=receiver, clock=clock)
+    notifier._wake = wake = Wake()
     result = done_result()
     try:
         notifier.publish(result)
-        wait_for(lambda: len(receiver.requests) == 1, "the first attempt")
+        wait_until(lambda: len(receiver.requests) == 1, "the first attempt")
         # Waits of 2, 4, then 5 s (capped): nothing is sent before each is over.
         for wait, attempts in ((2.0, 2), (4.0, 3), (5.0, 4)):
             clock.advance(wait - 0.5)
-            notifier._wake.set()
-            time.sleep(0.1)  # the thread looks, and finds nothing due yet
+            let_it_look(notifier, wake)  # ... and find nothing due yet
             assert len(receiver.requests) == attempts - 1
             clock.advance(0.5)
             notifier._wake.set()
-            wait_for(lambda n=attempts: len(receiver.requests) == n, f"attempt {attempts}")
-        wait_for(lambda: log.for_result(result.id)[0].state == "delivered", "the delivery")
+            wait_until(lambda n=attempts: len(receiver.requests) == n, f"attempt {attempts}")
+        wait_until(lambda: log.for_result(result.id)[0].state == "delivered", "the delivery")
     finally:
         notifier.close()
     [delivery] = log.for_result(result.id)
@@ -244,10 +257,10 @@ def test_a_delivery_gives_up_after_the_last_attempt(log: SQLiteDeliveryLog) -> N
     result = done_result()
     try:
         notifier.publish(result)
-        wait_for(lambda: len(receiver.requests) == 1, "the first attempt")
+        wait_until(lambda: len(receiver.requests) == 1, "the first attempt")
         clock.advance(2.0)
         notifier._wake.set()
-        wait_for(lambda: log.for_result(result.id)[0].state == "failed", "the delivery to fail")
+        wait_until(lambda: log.for_result(result.id)[0].state == "failed", "the delivery to fail")
         clock.advance(100.0)
         notifier._wake.set()
         notifier.flush()
@@ -281,7 +294,7 @@ def test_pending_deliveries_are_sent_after_a_restart(tmp_path: Path) -> None:
     first = WebhookNotifier(webhook_settings(), SQLiteDeliveryLog(path), post=down, clock=clock)
     result = done_result()
     first.publish(result)
-    wait_for(lambda: first.deliveries.for_result(result.id)[0].attempts, "the first attempt")
+    wait_until(lambda: first.deliveries.for_result(result.id)[0].attempts, "the first attempt")
     first.close()
     assert first.deliveries.for_result(result.id)[0].state == "pending"
 
@@ -290,7 +303,7 @@ def test_pending_deliveries_are_sent_after_a_restart(tmp_path: Path) -> None:
     second = WebhookNotifier(webhook_settings(), SQLiteDeliveryLog(path), post=up, clock=clock)
     second.start()  # what the local wiring does when the service starts
     try:
-        wait_for(lambda: second.deliveries.for_result(result.id)[0].state == "delivered", "the resend")
+        wait_until(lambda: second.deliveries.for_result(result.id)[0].state == "delivered", "the resend")
     finally:
         second.close()
     assert len(up.requests) == 1 and up.requests[0][2][ATTEMPT_HEADER] == "2"
