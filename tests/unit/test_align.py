@@ -9,12 +9,12 @@ import pytest
 
 from deepfake_detect.core.align import (
     TEMPLATE,
-    CropGeometry,
     align_face,
     similarity_transform,
     template_points,
     to_tensor,
 )
+from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.media.images import decode_image
 from tests.support.media import rotate

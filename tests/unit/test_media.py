@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -369,7 +370,7 @@ _RealCapture = cv2.VideoCapture
 class _NoFrameCount:
     """A capture whose container does not announce its frame count (as streamed mkv/webm)."""
 
-    def __init__(self, path: str, *args: object) -> None:
+    def __init__(self, path: str, *args: Any) -> None:
         self._capture = _RealCapture(path, *args)
 
     def get(self, prop: int) -> float:
@@ -401,7 +402,7 @@ class _CountingCapture:
 
     decoded = 0
 
-    def __init__(self, path: str, *args: object) -> None:
+    def __init__(self, path: str, *args: Any) -> None:
         self._capture = _RealCapture(path, *args)
         self._raw = bool(args)
 
