@@ -2,8 +2,8 @@
 
 Settings come in groups, each read from variables with its own prefix: top-level paths from
 ``DEEPFAKE_*`` (``DEEPFAKE_DATA_DIR``), then ``DEEPFAKE_DETECTION_*``, ``DEEPFAKE_VIDEO_*``,
-``DEEPFAKE_LIMITS_*``, ``DEEPFAKE_PROVENANCE_*``, ``DEEPFAKE_SERVICE_*``, ``DEEPFAKE_AWS_*`` and
-``DEEPFAKE_TRAINING_*``
+``DEEPFAKE_LIMITS_*``, ``DEEPFAKE_PROVENANCE_*``, ``DEEPFAKE_SERVICE_*``, ``DEEPFAKE_AWS_*``,
+``DEEPFAKE_TRAINING_*`` and ``DEEPFAKE_TRAINING_GATE_*``
 (``DEEPFAKE_AWS_UPLOAD_BUCKET`` is ``settings.aws.upload_bucket``). The scan pipeline's groups are
 defined in ``core.config`` and reach it as one ``PipelineConfig`` (``Settings.pipeline()``), so the
 core never sees the service's settings.
@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from deepfake_detect.core.config import DetectionConfig, MediaLimits, PipelineConfig, VideoConfig
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.provenance.model import ProvenanceConfig
+from deepfake_detect.registry.policy import GatePolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,6 +202,17 @@ class AwsSettings(BaseSettings):
     detect_queue_url: str = Field("", description="the detect queue (deepfake-detect backfill)")
 
 
+class GateSettings(BaseSettings, GatePolicy):
+    """The promotion gate's policy (``registry.policy.GatePolicy``: defaults, bounds and meaning),
+    read from ``DEEPFAKE_TRAINING_GATE_*`` (``DEEPFAKE_TRAINING_GATE_MIN_PER_CLASS``)."""
+
+    model_config = _env("DEEPFAKE_TRAINING_GATE_", frozen=True)
+
+    def policy(self) -> GatePolicy:
+        """The gate's own model of it, without the settings machinery."""
+        return GatePolicy(**self.model_dump())
+
+
 class TrainingSettings(BaseSettings):
     """Retraining: the local training cache, the promotion gate and the SageMaker jobs it starts."""
 
@@ -208,33 +220,9 @@ class TrainingSettings(BaseSettings):
 
     # Face-crop manifest and crop arrays, rebuilt only when missing (gitignored).
     cache_dir: Path = PROJECT_ROOT / ".cache" / "training"
-    # The gate (registry/gate.py): the candidate against the live model and the best model ever
-    # promoted, paired on the gate set's files, each model at its own card threshold.
-    gate_tpr_margin: float = Field(
-        0.02,
-        ge=0.0,
-        le=1.0,
-        description="reject if the CI's lower bound of TPR(candidate) - TPR(ref) < -this",
-    )
-    gate_fpr_margin: float = Field(
-        0.02, ge=0.0, le=1.0, description="reject if the CI's upper bound of FPR(candidate) - FPR(ref) > this"
-    )
-    gate_auc_margin: float = Field(
-        0.01,
-        ge=0.0,
-        le=1.0,
-        description="reject if the CI's lower bound of AUC(candidate) - AUC(ref) < -this",
-    )
-    gate_ece_margin: float = Field(
-        0.03, ge=0.0, le=1.0, description="reject if ECE(candidate) - ECE(ref) > this (point estimate)"
-    )
-    gate_max_fpr: float = Field(
-        0.05, gt=0.0, le=1.0, description="FPR budget for a card that does not state its training max_fpr"
-    )
-    gate_confidence: float = Field(0.95, gt=0.5, lt=1.0, description="two-sided bootstrap interval")
-    gate_resamples: int = Field(2000, ge=100, le=100_000, description="paired bootstrap resamples")
-    gate_seed: int = Field(0, description="the bootstrap's RNG seed: the same scores give the same decision")
-    gate_min_per_class: int = Field(20, ge=1, description="scored real and fake files the gate needs")
+    # The gate (registry/gate.py): its policy (margins, sizes) is the ``gate`` group; the bounds
+    # on the gate set it evaluates are these.
+    gate: GateSettings = Field(default_factory=GateSettings)
     gate_max_per_class: int = Field(
         200, ge=1, description="gate files used per class (a fixed, name-independent subset beyond this)"
     )
@@ -307,19 +295,11 @@ class Settings(BaseSettings):
         return self.classifier_path.with_suffix(".json")
 
     def updated(self, changes: Mapping[str, Any]) -> Settings:
-        """A copy with ``changes`` applied; keys are dotted paths (``"video.sample_frames"``).
-        Unlike ``model_copy(update=...)`` a misspelt or stale name is an error, not a no-op."""
-        top: dict[str, Any] = {}
-        groups: dict[str, dict[str, Any]] = {}
-        for name, value in changes.items():
-            group, _, field = name.rpartition(".")
-            owner = getattr(self, group, None) if group else self
-            if not isinstance(owner, BaseSettings) or field not in type(owner).model_fields:
-                raise KeyError(f"no setting {name!r}")
-            (groups.setdefault(group, {}) if group else top)[field] = value
-        for group, fields in groups.items():
-            top[group] = getattr(self, group).model_copy(update=fields)
-        return self.model_copy(update=top)
+        """A copy with ``changes`` applied; keys are dotted paths (``"video.sample_frames"``,
+        ``"training.gate.min_per_class"``). Unlike ``model_copy(update=...)`` a misspelt or stale
+        name is an error, not a no-op."""
+        updated: Settings = _updated(self, changes, "")
+        return updated
 
     def pipeline(self, classifier_path: Path | None = None) -> PipelineConfig:
         """The scan pipeline's configuration (optionally for another classifier file)."""
@@ -332,6 +312,24 @@ class Settings(BaseSettings):
             provenance=self.provenance.config(),
             intra_op_threads=self.intra_op_threads,
         )
+
+
+def _updated(group: BaseSettings, changes: Mapping[str, Any], prefix: str) -> Any:
+    """``group`` with ``changes`` (dotted paths below it) applied, its nested groups copied too."""
+    own: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in changes.items():
+        field, _, rest = name.partition(".")
+        inner = getattr(group, field, None) if field in type(group).model_fields else None
+        if field not in type(group).model_fields or (rest and not isinstance(inner, BaseSettings)):
+            raise KeyError(f"no setting {prefix + name!r}")
+        if rest:
+            nested.setdefault(field, {})[rest] = value
+        else:
+            own[field] = value
+    for field, fields in nested.items():
+        own[field] = _updated(getattr(group, field), fields, f"{prefix}{field}.")
+    return group.model_copy(update=own)
 
 
 def as_environment(settings: Settings, names: Iterable[str]) -> dict[str, str]:

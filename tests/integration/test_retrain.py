@@ -6,7 +6,7 @@ SageMaker does not train here: moto records the job, and the test plays SageMake
 placing ``model.tar.gz`` in the models bucket and delivering the state-change event. Crashes are
 simulated by making one call raise where the Lambda would have died.
 
-The gate set has 5 real and 5 fake files, so these tests lower ``gate_min_per_class`` to 5 (the
+The gate set has 5 real and 5 fake files, so these tests lower ``training.gate.min_per_class`` to 5 (the
 default of 20 is exercised in ``test_the_default_minimum_rejects_a_small_gate_set``).
 """
 
@@ -43,7 +43,7 @@ from deepfake_detect.registry.base import (
 from deepfake_detect.registry.feedback import Feedback, Label
 from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.registry.promote import rollback
-from deepfake_detect.settings import PROJECT_ROOT, Settings, get_settings
+from deepfake_detect.settings import PROJECT_ROOT, Settings, as_environment, get_settings
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker, LocalLambdaContext
 from tests.integration.conftest import drain
@@ -95,7 +95,7 @@ def retrain_settings(
             "training.instance_type": "ml.g5.xlarge",
             "training.max_run_s": 7200,
             "training.hyperparameters": {"epochs": "6"},
-            "training.gate_min_per_class": 5,
+            "training.gate.min_per_class": 5,
             "model_refresh_s": 0.0,
         }
     )
@@ -107,17 +107,9 @@ def trigger_app(
 ) -> Iterator[ModuleType]:
     """``functions/retrain_trigger/app.py`` imported the way Lambda does, with the stack's environment."""
     env = aws_stack.environment(retrain_settings)
-    for group, name in (
-        ("aws", "models_table"),
-        ("aws", "feedback_table"),
-        ("aws", "gate_prefix"),
-        ("training", "image_uri"),
-        ("training", "role_arn"),
-        ("training", "instance_type"),
-        ("training", "max_run_s"),
-        ("training", "gate_min_per_class"),
-    ):
-        env[f"DEEPFAKE_{group}_{name}".upper()] = str(getattr(getattr(retrain_settings, group), name))
+    names = ["aws.models_table", "aws.feedback_table", "aws.gate_prefix", "training.image_uri"]
+    names += ["training.role_arn", "training.instance_type", "training.max_run_s"]
+    env.update(as_environment(retrain_settings, [*names, "training.gate.min_per_class"]))
     env["DEEPFAKE_TRAINING_HYPERPARAMETERS"] = json.dumps(retrain_settings.training.hyperparameters)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -727,13 +719,13 @@ def test_the_default_minimum_rejects_a_small_gate_set(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dataclasses import replace
+    from deepfake_detect.registry.policy import GatePolicy
 
-    from deepfake_detect.settings import TrainingSettings
-
-    default = TrainingSettings.model_fields["gate_min_per_class"].default
+    default = GatePolicy.model_fields["min_per_class"].default
     monkeypatch.setattr(
-        trigger_app.trigger, "policy", replace(trigger_app.trigger.policy, min_per_class=default)
+        trigger_app.trigger,
+        "policy",
+        trigger_app.trigger.policy.model_copy(update={"min_per_class": default}),
     )
     before = registry.current()
     _, done = promote_through_the_trigger(

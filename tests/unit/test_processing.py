@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake_detect.api.services import QueueFullError
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
@@ -18,6 +17,7 @@ from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.evidence import evidence_key
+from deepfake_detect.store.queue import QueueFullError
 from tests.support.media import write_video
 
 WAIT_S = 60
@@ -40,13 +40,18 @@ def processor(
 
 
 def upload(
-    processor: LocalProcessor, source: Path, kind: MediaKind, name: str | None = None
+    processor: LocalProcessor,
+    source: Path,
+    kind: MediaKind,
+    name: str | None = None,
+    owner: str | None = None,
 ) -> DetectionResult:
     record = DetectionResult(
         path=name or source.name,
         media_kind=kind,
         status=Status.QUEUED,
         source={"key": f"uploads/{source.name}", "store": "local"},
+        owner=owner,
     )
     processor.media.put(record.source["key"], source.read_bytes())
     processor.results.put(record)
@@ -407,3 +412,27 @@ def test_error_messages_name_files_but_not_folders(
     assert result is not None and result.error is not None
     assert "missing.onnx" in result.error.message and str(settings.models_dir) not in result.error.message
     assert "/" not in result.error.message
+
+
+def test_a_failed_scan_keeps_its_record_and_owner(
+    settings: Settings, stores: tuple[LocalMediaStore, SQLiteResultStore], face_photo: Path, tmp_path: Path
+) -> None:
+    """Every failure the worker records (the models cannot load; the upload is refused by the
+    precheck) is the queued record's: same id, creation time, source, kind and owner."""
+    media, results = stores
+    broken = settings.model_copy(update={"classifier_model": "missing.onnx"})
+    worker = LocalProcessor(broken, media, results)
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"not a picture at all")
+    try:
+        unloaded = upload(worker, face_photo, MediaKind.IMAGE, owner="alice")
+        failed = worker.submit(unloaded.id).result(WAIT_S)
+        refused_record = upload(worker, garbage, MediaKind.IMAGE, owner="alice")
+        refused = worker.precheck(refused_record)
+    finally:
+        worker.shutdown()
+    for record, result in ((unloaded, failed), (refused_record, refused)):
+        assert result is not None and result.status is Status.FAILED and result.error is not None
+        assert (result.id, result.created_at, result.source) == (record.id, record.created_at, record.source)
+        assert result.media_kind is MediaKind.IMAGE and result.owner == "alice"
+        assert worker.results.get(record.id) == result

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from deepfake_detect.core.provenance import ProvenanceConfig
+from deepfake_detect.registry.policy import GatePolicy
 from deepfake_detect.settings import Settings
 
 
@@ -54,3 +55,18 @@ def test_a_missing_trust_anchor_file_stops_the_pipeline_config(
     monkeypatch.setenv("DEEPFAKE_PROVENANCE_C2PA_ALLOWED_CERTS_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(FileNotFoundError):
         Settings().pipeline()
+
+
+def test_the_gate_group_is_the_gate_policy_read_from_its_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPFAKE_TRAINING_GATE_MIN_PER_CLASS", "7")
+    monkeypatch.setenv("DEEPFAKE_TRAINING_GATE_MAX_FPR", "0.1")
+    settings = Settings()
+    policy = settings.training.gate.policy()
+    assert type(policy) is GatePolicy  # the gate gets its own model, not the settings class
+    assert (policy.min_per_class, policy.max_fpr, policy.resamples) == (7, 0.1, GatePolicy().resamples)
+    changed = settings.updated({"training.gate.seed": 3, "training.gate_max_per_class": 9})
+    assert (changed.training.gate.seed, changed.training.gate_max_per_class) == (3, 9)
+    assert changed.training.gate.min_per_class == 7 and settings.training.gate.seed == 0
+    for stale in ("training.gate_min_per_class", "training.gate.nope", "training.gate_max_per_class.x"):
+        with pytest.raises(KeyError, match="no setting"):
+            settings.updated({stale: 1})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -10,7 +9,13 @@ from pydantic import BaseModel
 
 from deepfake_detect.api.identity import Caller
 from deepfake_detect.api.services import Services
-from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.errors import (
+    CLIENT_ERROR_STATUS,
+    ErrorCode,
+    MediaError,
+    failure_status,
+    public_message,
+)
 from deepfake_detect.core.result import DetectionResult
 
 
@@ -38,16 +43,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         code: {"model": ErrorResponse | ValidationErrorResponse if code == 422 else ErrorResponse}
         for code in codes
     }
-
-
-# An absolute POSIX path: the directories are dropped, the file name kept.
-_DIRECTORIES = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"()\[\]<>:,;/]+/)+")
-
-
-def public_message(text: str) -> str:
-    """``text`` without the directories of the paths in it, so an error shown to a client names
-    ``missing.onnx`` but not where the service is installed."""
-    return _DIRECTORIES.sub("", text)
 
 
 def get_services(request: Request) -> Services:
@@ -100,34 +95,15 @@ def client_error(
     )
 
 
-# Which client mistake each failed scan reflects; anything else is our fault (500).
-_ERROR_STATUS = {
-    ErrorCode.EMPTY_FILE: status.HTTP_400_BAD_REQUEST,
-    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_CONTENT_TOO_LARGE,
-    ErrorCode.UNSUPPORTED_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    ErrorCode.CORRUPT_MEDIA: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    ErrorCode.TOO_MANY_PIXELS: status.HTTP_413_CONTENT_TOO_LARGE,
-    ErrorCode.BAD_DIMENSIONS: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    ErrorCode.VIDEO_TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
-}
-
-
-# Failures caused by the file the client sent (4xx); the rest are ours.
-CLIENT_ERRORS = frozenset(_ERROR_STATUS)
-
-
 def refused(error: MediaError) -> HTTPException:
     """The HTTP error for an upload refused before anything was stored."""
-    return client_error(_ERROR_STATUS.get(error.code, status.HTTP_400_BAD_REQUEST), error.code, error.message)
+    return client_error(
+        CLIENT_ERROR_STATUS.get(error.code, status.HTTP_400_BAD_REQUEST), error.code, error.message
+    )
 
 
 def failure(result: DetectionResult) -> HTTPException:
     """The HTTP error for a failed scan: 4xx for what the client sent, 5xx for our own faults."""
     assert result.error is not None
-    fault = (
-        status.HTTP_503_SERVICE_UNAVAILABLE
-        if result.error.code is ErrorCode.MODEL_ERROR
-        else status.HTTP_500_INTERNAL_SERVER_ERROR
-    )
-    code = _ERROR_STATUS.get(result.error.code, fault)
+    code = failure_status(result.error.code)
     return client_error(code, result.error.code, result.error.message, result.id)

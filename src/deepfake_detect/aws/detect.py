@@ -54,7 +54,7 @@ from deepfake_detect.aws.observability import Telemetry
 from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.formats import check_size
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import Settings
@@ -62,6 +62,7 @@ from deepfake_detect.store.base import ResultDeletedError, ResultStore
 from deepfake_detect.store.deletion import purge_media
 from deepfake_detect.store.events import CompletionPublisher
 from deepfake_detect.store.evidence import finish
+from deepfake_detect.store.records import failed_result
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -117,7 +118,6 @@ class ObjectProcessor:
             existing = self.results.get(result_id)
             record = object_record(ref, self.settings, existing, Status.PROCESSING)
             record.progress = 0.0  # "a scan started": cleared if it fails in an ordinary way
-            name = record.path
             try:
                 self.results.put(record)
             except ResultDeletedError:
@@ -130,14 +130,14 @@ class ObjectProcessor:
                     self.telemetry.record_transient(exc)
                     raise
                 # It had the whole invocation to itself: a retry cannot do better.
-                analysis = Analysis(DetectionResult.failed(name, ErrorCode.SCAN_TIMEOUT, str(exc)))
+                analysis = Analysis(failed_result(record, ErrorCode.SCAN_TIMEOUT, str(exc)))
             except Exception as exc:
                 failure = permanent_error(exc)
                 if failure is None:
                     self.telemetry.record_transient(exc)
                     self._clear_started(record)
                     raise
-                analysis = Analysis(DetectionResult.failed(name, failure[0], failure[1]))
+                analysis = Analysis(failed_result(record, *failure))
             store_start = time.perf_counter()
             try:
                 with self.telemetry.subsegment("store"):
@@ -166,7 +166,7 @@ class ObjectProcessor:
         try:
             check_size(size, limit)
         except MediaError as exc:
-            return Analysis(DetectionResult.failed(name, exc.code, exc.message))
+            return Analysis(failed_result(record, exc.code, exc.message))
         first = budget.begin() if budget is not None else True
         start = time.perf_counter()
         with self.telemetry.subsegment("download"), self.media.local_copy(ref.key, ref.version_id) as path:

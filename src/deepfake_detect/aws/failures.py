@@ -11,6 +11,7 @@ from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultDeletedError, ResultStore
+from deepfake_detect.store.records import failed_result
 
 
 def object_source(ref: ObjectRef) -> dict[str, str]:
@@ -48,14 +49,7 @@ def record_failure(
     existing = results.get(result_id_for(ref, settings.aws.upload_prefix))
     if existing is not None and existing.status in (Status.DONE, Status.FAILED):
         return None
-    failed = object_record(ref, settings, existing, Status.FAILED)
-    stored = DetectionResult.failed(failed.path, code, message, media_kind=failed.media_kind)
-    stored.id, stored.created_at, stored.source, stored.owner = (
-        failed.id,
-        failed.created_at,
-        failed.source,
-        failed.owner,
-    )
+    stored = failed_result(object_record(ref, settings, existing, Status.FAILED), code, message)
     try:
         results.put(stored)
     except ResultDeletedError:

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.registry.base import (
     ModelPointer,
     ModelRecord,

@@ -49,7 +49,7 @@ from botocore.exceptions import ClientError
 from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, job_version, utc_now
 from deepfake_detect.registry.evaluate import Evaluator, select_files
 from deepfake_detect.registry.feedback import ExportSummary
-from deepfake_detect.registry.gate import ArtifactError, GatePolicy, unpack_artifact
+from deepfake_detect.registry.gate import ArtifactError, unpack_artifact
 from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reconcile, reject
 from deepfake_detect.settings import Settings
 
@@ -109,7 +109,7 @@ class RetrainTrigger:
         self.export_feedback = export_feedback
         self.clock = clock
         self.shipped_model = shipped_model  # the classifier baked into the image: the seed
-        self.policy = GatePolicy.from_settings(settings.training)
+        self.policy = settings.training.gate.policy()
 
     # ---------------------------------------------------------------- every event
     def prepare(self) -> list[ModelRecord]:

@@ -6,13 +6,32 @@ trained on one crop is always served on the same crop.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, Field
 
+from deepfake_detect.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detect.core.crop_geometry import Border, CropGeometry
+
+# Its home is core.hashing; re-exported for the importers outside this package's service code
+# (core/classifier.py, training/, infra/) until they import it from there.
+from deepfake_detect.core.hashing import file_sha256 as file_sha256
+
+if TYPE_CHECKING:  # the cloud API reads model cards and ships without numpy
+    import numpy as np
+    from numpy.typing import NDArray
+
+
+@overload
+def is_fake(score: float, threshold: float) -> bool: ...
+@overload
+def is_fake(score: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]: ...
+def is_fake(score: float | NDArray[np.float64], threshold: float) -> bool | NDArray[np.bool_]:
+    """The product's verdict rule: a score (or each of an array of scores) is ``fake`` at or above
+    the card's ``threshold``. The scan pipeline calls faces with it, and the gate measures every
+    model with it, so a model is judged at the operating point the service runs."""
+    return score >= threshold
 
 
 class Preprocessing(BaseModel):
@@ -22,8 +41,8 @@ class Preprocessing(BaseModel):
     )
     shift: float = Field(0.0, ge=-0.5, le=0.5, description="vertical template offset, fraction of the side")
     border: Border = Field("reflect", description="fill outside the source image: constant or reflect")
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     channel_order: str = "RGB"
     layout: str = "NCHW"
     flip_tta: bool = Field(
@@ -91,11 +110,3 @@ class ModelCard(BaseModel):
 
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -40,7 +40,7 @@ from deepfake_detect.core.media.video import (
     sample_frames,
     sample_indices,
 )
-from deepfake_detect.core.model_card import KindEvidence
+from deepfake_detect.core.model_card import KindEvidence, is_fake
 from deepfake_detect.core.pictures import FrameThumbnails, Thumbnail, thumbnail_side
 from deepfake_detect.core.prefetch import Prefetch
 from deepfake_detect.core.provenance.model import Provenance
@@ -470,7 +470,7 @@ class ScanPipeline:
         return results, view, [c for c in crops if c is not None]
 
     def _verdict(self, score: float) -> Verdict:
-        return Verdict.FAKE if score >= self.classifier.threshold else Verdict.REAL
+        return Verdict.FAKE if is_fake(score, self.classifier.threshold) else Verdict.REAL
 
     def _conclude(self, result: DetectionResult) -> None:
         """The file is as suspicious as its most suspicious face track that counts."""

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from deepfake_detect.local.sqlite import open_sqlite
 from deepfake_detect.registry.feedback import Feedback, Label
 
 
 class SQLiteFeedbackStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_sqlite(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS feedback (result_id TEXT PRIMARY KEY, "
             "created_at TEXT NOT NULL, document TEXT NOT NULL)"

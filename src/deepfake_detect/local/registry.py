@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.local.sqlite import open_sqlite
 from deepfake_detect.registry.base import ModelPointer, ModelRecord, PointerConflictError, RegistryError
 
 POINTER_FILE = "current.json"
@@ -38,9 +39,7 @@ class LocalModelRegistry:
     def _db(self) -> sqlite3.Connection:
         # Opened on first use: a reader of the pointer alone (a scan) creates nothing on disk.
         if self._connection is None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.root / "records.sqlite3", check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = open_sqlite(self.root / "records.sqlite3")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, "
                 "created_at TEXT NOT NULL, document TEXT NOT NULL)"

@@ -23,7 +23,7 @@ from deepfake_detect.local.stores import LocalMediaStore
 from deepfake_detect.registry.base import ModelRecord, ModelStatus, job_version, utc_now
 from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
 from deepfake_detect.registry.feedback import ExportSummary, export_channel
-from deepfake_detect.registry.gate import ArtifactError, GatePolicy, find_model, unpack_artifact
+from deepfake_detect.registry.gate import ArtifactError, find_model, unpack_artifact
 from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reconcile, reject
 from deepfake_detect.settings import Settings
 
@@ -147,7 +147,7 @@ def run_local_retrain(
         # No deadline here (nothing caps a local run); the gate set has the same bounds as in AWS.
         evaluator = PipelineEvaluator(settings.pipeline(), gate, progress=gate_progress)
         return gate_and_promote(
-            registry, record, onnx_path, evaluator, policy=GatePolicy.from_settings(settings.training)
+            registry, record, onnx_path, evaluator, policy=settings.training.gate.policy()
         )
     finally:
         registry.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deepfake_detect.core.result import DetectionResult, Status
+from deepfake_detect.local.sqlite import open_sqlite
 from deepfake_detect.store.base import (
     LOCAL_OWNER,
     ObjectNotFoundError,
@@ -113,10 +114,8 @@ class SQLiteResultStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_sqlite(path)
         self._db.execute(
             """CREATE TABLE IF NOT EXISTS results (
                 id TEXT PRIMARY KEY,

@@ -16,7 +16,6 @@ sha256=<hex HMAC of "<timestamp>." + body>``, so a receiver refuses an old reque
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -31,6 +30,7 @@ from pydantic import SecretStr
 
 from deepfake_detect import __version__
 from deepfake_detect.core.result import DetectionResult
+from deepfake_detect.local.sqlite import open_sqlite
 from deepfake_detect.settings import ServiceSettings
 from deepfake_detect.store.events import (
     ATTEMPT_HEADER,
@@ -63,10 +63,8 @@ class SQLiteDeliveryLog:
     """Events to deliver and every attempt, in ``events.sqlite3`` beside the results."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_sqlite(path)
         self._db.executescript(
             """CREATE TABLE IF NOT EXISTS deliveries (
                 event_id TEXT PRIMARY KEY,

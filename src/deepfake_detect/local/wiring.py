@@ -1,4 +1,7 @@
-"""Builds the local environment's objects from settings, in one place."""
+"""Builds the local environment's objects from settings, in one place.
+
+``local_live_detector`` (``local/detector.py``) is re-exported: the CLI builds its detector here too.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +9,17 @@ from fastapi import FastAPI
 
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.services import Services
-from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.local.accuracy import SQLiteReviewedSource
+from deepfake_detect.local.detector import local_live_detector as local_live_detector
 from deepfake_detect.local.feedback import SQLiteFeedbackStore
-from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.local.retention import RetentionSweeper
 from deepfake_detect.local.retrain import feedback_channel
 from deepfake_detect.local.stores import LocalMediaStore, SQLiteResultStore
 from deepfake_detect.local.webhooks import webhook_notifier
 from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.registry.feedback import FeedbackStore, channel_media_prefix
-from deepfake_detect.registry.live import LivePipeline
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.deletion import ResultDeleter
-
-
-def local_live_detector(settings: Settings, lane: str = "") -> ScanPipeline:
-    """The local service's and CLI's detector: follows ``retrain`` and ``rollback`` in the local
-    registry; the shipped model until something was promoted there. Each of the service's lanes
-    (``lane``: "image", "video") keeps its download of a promoted model in its own folder."""
-    registry = LocalModelRegistry(settings.registry_path)
-    cache = settings.registry_path / (f".live-{lane}" if lane else ".live")
-    return LivePipeline(settings.pipeline(), registry, cache, interval_s=settings.model_refresh_s)
 
 
 def local_services(settings: Settings) -> Services:
@@ -37,7 +29,7 @@ def local_services(settings: Settings) -> Services:
     notifier = webhook_notifier(settings.service, settings.data_dir)  # None without a webhook URL
     if notifier is not None:
         notifier.start()  # sends what the previous run left pending
-    processor = LocalProcessor(settings, media, results, events=notifier)
+    processor = LocalProcessor(settings, media, results, events=notifier, load_detector=local_live_detector)
     feedback = SQLiteFeedbackStore(settings.data_dir / "feedback.sqlite3")
     deleter = local_deleter(settings, media, results, feedback)
     return Services(

@@ -9,7 +9,7 @@ start, so no upload is lost to a restart, and every start of a scan is counted i
 a file that kills the process mid-scan is failed (``internal_error``) after
 ``settings.service.max_attempts`` starts instead of being retried on every start forever.
 
-A file that failed for what it is (corrupt, too large, unsupported: ``api.deps.CLIENT_ERRORS``) is
+A file that failed for what it is (corrupt, too large, unsupported: ``core.errors.CLIENT_ERRORS``) is
 deleted, its failed record kept; the file of a scan that failed for our own reasons is kept.
 """
 
@@ -18,16 +18,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
 
-from deepfake_detect.api.deps import CLIENT_ERRORS, public_message
-from deepfake_detect.api.services import QueueFullError
-from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.errors import CLIENT_ERRORS, ErrorCode, MediaError
 from deepfake_detect.core.media.checks import probe_file
 from deepfake_detect.core.media.video import open_video
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.local.detector import local_live_detector
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import (
     DeletableMediaStore,
@@ -39,8 +39,13 @@ from deepfake_detect.store.base import (
 from deepfake_detect.store.deletion import purge_media
 from deepfake_detect.store.events import CompletionPublisher
 from deepfake_detect.store.evidence import finish
+from deepfake_detect.store.queue import QueueFullError
+from deepfake_detect.store.records import failed_result
 
 log = logging.getLogger(__name__)
+
+# Builds a lane's detector: (settings, lane name: "image" or "video").
+DetectorFactory = Callable[[Settings, str], ScanPipeline]
 
 
 @runtime_checkable
@@ -93,7 +98,8 @@ class LocalProcessor:
 
     ``detector`` (tests) is used by both lanes unless ``video_detector`` is given; a shared
     detector is used by one lane at a time, so then an image can wait for a running video scan.
-    Without either, each lane loads the registry's live model itself (``local_live_detector``).
+    Without either, each lane loads its own with ``load_detector`` (settings, lane name) on its
+    thread: by default the local registry's live model (``local.detector.local_live_detector``).
     """
 
     def __init__(
@@ -106,8 +112,10 @@ class LocalProcessor:
         video_detector: ScanPipeline | None = None,
         attempts: AttemptLog | None = None,
         events: CompletionPublisher | None = None,
+        load_detector: DetectorFactory = local_live_detector,
     ) -> None:
         self.settings = settings
+        self.load_detector = load_detector
         self.events = events  # completion events (local/webhooks.py): told of every done or failed result
         self.media = media
         self.results = results
@@ -143,9 +151,7 @@ class LocalProcessor:
                     ready.set_result(lane.detector)
                     lane.loaded = ready
                 else:
-                    from deepfake_detect.local.wiring import local_live_detector  # wiring builds this worker
-
-                    lane.loaded = lane.executor.submit(local_live_detector, self.settings, lane.kind.value)
+                    lane.loaded = lane.executor.submit(self.load_detector, self.settings, lane.kind.value)
             return lane.loaded
 
     @property
@@ -236,14 +242,11 @@ class LocalProcessor:
                     )
                     capture.release()
         except MediaError as exc:
-            failed = DetectionResult.failed(
-                record.path, exc.code, public_message(exc.message), media_kind=record.media_kind
-            )
+            failed = failed_result(record, exc.code, exc.message)
         except (ObjectNotFoundError, ValueError):
-            failed = DetectionResult.failed(record.path, ErrorCode.NOT_FOUND, "the uploaded file is gone")
+            failed = failed_result(record, ErrorCode.NOT_FOUND, "the uploaded file is gone")
         else:
             return None
-        failed.id, failed.created_at, failed.source = record.id, record.created_at, record.source
         self.results.put(failed)
         self._announce(failed)
         try:
@@ -301,10 +304,7 @@ class LocalProcessor:
                 log.exception("could not queue the completion event of %s", result.id)
 
     def _fail(self, record: DetectionResult, code: ErrorCode, message: str) -> DetectionResult:
-        failed = DetectionResult.failed(
-            record.path, code, public_message(message), media_kind=record.media_kind
-        )
-        failed.id, failed.created_at, failed.source = record.id, record.created_at, record.source
+        failed = failed_result(record, code, message)
         self.results.put(failed)
         return self._finished(failed)
 
@@ -324,14 +324,7 @@ class LocalProcessor:
             with self.media.local_copy(record.source.get("key", "")) as path:
                 analysis = detector.analyze(path, display_path=record.path, progress=progress, pictures=True)
         except (ObjectNotFoundError, ValueError):
-            analysis = Analysis(
-                DetectionResult.failed(
-                    record.path,
-                    ErrorCode.NOT_FOUND,
-                    "the uploaded file is gone",
-                    media_kind=record.media_kind,
-                )
-            )
+            analysis = Analysis(failed_result(record, ErrorCode.NOT_FOUND, "the uploaded file is gone"))
         result = finish(record, analysis, self.media, self.results)
         log.info("scanned %s: %s", result.path, result.verdict)
         return result

@@ -8,12 +8,12 @@ on the gate set through the service's own pipeline (``evaluate.PipelineEvaluator
 by ``decide``.
 
 The operating point. The product calls a file ``fake`` when its score reaches the model card's
-``threshold`` (``DetectionResult.verdict``), so the gate measures each model *at its own card
+``threshold`` (``core.model_card.is_fake``), so the gate measures each model *at its own card
 threshold* and compares both rates there: the true positive rate (fakes caught) and the false
 positive rate (real files flagged). Re-choosing a threshold on the gate's real files at the card's
 ``max_fpr`` would measure a detector nobody runs: a candidate whose card threshold is badly placed
 would pass on a threshold the service never uses. The card's ``max_fpr`` (``training.max_fpr``, or
-the ``gate_max_fpr`` setting when a card lacks it) is reported beside the measured FPR.
+the policy's ``max_fpr`` when a card lacks it) is reported beside the measured FPR.
 
 Non-inferiority on a paired bootstrap. Both models score the same files, so the comparison is
 paired by file: ``resamples`` stratified resamples (real and fake files drawn separately, with
@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -47,12 +47,13 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.metrics import roc_auc
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.model_card import ModelCard, is_fake
 from deepfake_detect.registry.base import Comparison, Decision, Delta, GateMetrics
 
-if TYPE_CHECKING:
-    from deepfake_detect.settings import TrainingSettings
+# Re-exported: the tests import the policy beside the rule that applies it.
+from deepfake_detect.registry.policy import GatePolicy as GatePolicy
 
 ECE_BINS = 10
 
@@ -177,38 +178,6 @@ class Reference:
     scores: ModelScores
 
 
-@dataclass(frozen=True)
-class GatePolicy:
-    """The gate's margins and sizes (``TrainingSettings.gate_*``)."""
-
-    tpr_margin: float = 0.02
-    fpr_margin: float = 0.02
-    auc_margin: float = 0.01
-    ece_margin: float = 0.03
-    default_max_fpr: float = 0.05
-    confidence: float = 0.95
-    resamples: int = 2000
-    seed: int = 0
-    min_per_class: int = 20
-
-    @classmethod
-    def from_settings(cls, training: TrainingSettings) -> GatePolicy:
-        return cls(
-            tpr_margin=training.gate_tpr_margin,
-            fpr_margin=training.gate_fpr_margin,
-            auc_margin=training.gate_auc_margin,
-            ece_margin=training.gate_ece_margin,
-            default_max_fpr=training.gate_max_fpr,
-            confidence=training.gate_confidence,
-            resamples=training.gate_resamples,
-            seed=training.gate_seed,
-            min_per_class=training.gate_min_per_class,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # ---------------------------------------------------------------- metrics
 def expected_calibration_error(labels: NDArray[np.int64], scores: NDArray[np.float64]) -> float | None:
     """ECE over ``ECE_BINS`` equal-width score bins: sum over bins of |fakes - summed scores| / N."""
@@ -228,7 +197,7 @@ def gate_metrics(
 ) -> GateMetrics:
     y = np.asarray(labels, dtype=np.int64).ravel()
     s: NDArray[np.float64] = np.asarray(scores, dtype=np.float64).ravel()
-    called = s >= threshold  # the product's rule: fake at or above the card's threshold
+    called = is_fake(s, threshold)  # the product's rule, at the card's own threshold
     real, fake = y == 0, y == 1
     return GateMetrics(
         auc=roc_auc(y, s),
@@ -283,7 +252,7 @@ def _bootstrap(
     y = paired.labels.astype(np.float64)
 
     def per_resample(scores: NDArray[np.float64], threshold: float) -> dict[str, NDArray[np.float64]]:
-        called = (scores >= threshold).astype(np.float64)
+        called = is_fake(scores, threshold).astype(np.float64)
         wins = (scores[fake][:, None] > scores[real][None, :]) + 0.5 * (
             scores[fake][:, None] == scores[real][None, :]
         )
@@ -310,14 +279,14 @@ def compare(candidate: ModelScores, reference: Reference, policy: GatePolicy) ->
         paired.candidate,
         candidate.threshold,
         skipped=len(candidate.files) - paired.labels.size,
-        max_fpr=candidate.max_fpr if candidate.max_fpr is not None else policy.default_max_fpr,
+        max_fpr=candidate.max_fpr if candidate.max_fpr is not None else policy.max_fpr,
     )
     theirs = gate_metrics(
         paired.labels,
         paired.reference,
         reference.scores.threshold,
         skipped=len(reference.scores.files) - paired.labels.size,
-        max_fpr=reference.scores.max_fpr if reference.scores.max_fpr is not None else policy.default_max_fpr,
+        max_fpr=reference.scores.max_fpr if reference.scores.max_fpr is not None else policy.max_fpr,
     )
     name = f"the {reference.role} model {reference.version}"
     n_real, n_fake = paired.count(0), paired.count(1)
@@ -380,7 +349,7 @@ def compare(candidate: ModelScores, reference: Reference, policy: GatePolicy) ->
 def decide(candidate: ModelScores, references: Sequence[Reference], policy: GatePolicy) -> Decision:
     """Promote only if the candidate is measurable on enough files of each class and not worse than
     every reference (the live model, and the best model ever promoted when that is another one)."""
-    mine = candidate.metrics(policy.default_max_fpr)
+    mine = candidate.metrics(policy.max_fpr)
     live = next((r for r in references if r.role == "live"), None)
     best = next((r for r in references if r.role == "best"), None)
 
@@ -389,7 +358,7 @@ def decide(candidate: ModelScores, references: Sequence[Reference], policy: Gate
             promote=promote,
             reasons=reasons,
             candidate=mine,
-            current=live.scores.metrics(policy.default_max_fpr) if live else None,
+            current=live.scores.metrics(policy.max_fpr) if live else None,
             current_version=live.version if live else None,
             best_version=best.version if best else None,
             comparisons=comparisons or [],

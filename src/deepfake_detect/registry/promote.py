@@ -37,13 +37,13 @@ from deepfake_detect.registry.base import (
 from deepfake_detect.registry.evaluate import Evaluator, GateTimeoutError
 from deepfake_detect.registry.gate import (
     ArtifactError,
-    GatePolicy,
     ModelScores,
     Reference,
     decide,
     render_summary,
     validate_artifact,
 )
+from deepfake_detect.registry.policy import GatePolicy
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _remember_live_metrics(
     can rank as the best model ever promoted."""
     live = registry.get_record(version)
     if live is not None and measured(live) is None:
-        live.gate = scores.metrics(policy.default_max_fpr)
+        live.gate = scores.metrics(policy.max_fpr)
         registry.put_record(live)
 
 

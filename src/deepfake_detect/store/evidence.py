@@ -17,6 +17,7 @@ from deepfake_detect.core.pipeline import EVIDENCE_MAX_SIDE, Analysis
 from deepfake_detect.core.result import DetectionResult, Evidence
 from deepfake_detect.store.base import ResultStore
 from deepfake_detect.store.keys import evidence_key, face_key, frame_key
+from deepfake_detect.store.records import adopt
 
 __all__ = ["EVIDENCE_MAX_SIDE", "EvidenceSink", "encode_evidence", "evidence_key", "finish"]
 
@@ -46,9 +47,7 @@ def finish(
     carried over, its pictures stored beside the upload, progress cleared. Raises
     ``ResultDeletedError`` (after the pictures were written) when the record was deleted
     meanwhile: the caller removes what this scan wrote."""
-    result = analysis.result
-    result.id, result.created_at, result.source = record.id, record.created_at, dict(record.source)
-    result.owner = record.owner
+    result = adopt(record, analysis.result)
     result.progress = None
     pictures: list[tuple[str, bytes]] = []
     encoded = encode_evidence(analysis)

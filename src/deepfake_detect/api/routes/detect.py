@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from typing import Annotated
 
@@ -20,10 +19,11 @@ from deepfake_detect.api.deps import (
     failure,
     refused,
 )
-from deepfake_detect.api.services import QueueFullError
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.formats import CONTENT_TYPES, check_upload, upload_name
+from deepfake_detect.core.hashing import stream_sha256
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
+from deepfake_detect.store.queue import QueueFullError
 
 router = APIRouter()
 
@@ -128,9 +128,7 @@ def _measure(file: UploadFile) -> int:
 
 def _sha256(file: UploadFile) -> str:
     """The hex sha256 of the uploaded bytes; the file is left at its start."""
-    digest = hashlib.sha256()
     file.file.seek(0)
-    while chunk := file.file.read(1 << 20):
-        digest.update(chunk)
+    digest = stream_sha256(file.file)
     file.file.seek(0)
-    return digest.hexdigest()
+    return digest
