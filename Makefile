@@ -50,6 +50,7 @@ lint: venv-dev
 	$(BIN)/ruff check src training functions tests infra scripts benchmarks
 	$(BIN)/ruff format --check src training functions tests infra scripts benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 typecheck:
 	$(BIN)/mypy
