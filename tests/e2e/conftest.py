@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,34 +24,18 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Trac
 from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.settings import PROJECT_ROOT
 from tests.conftest import TINY_MODEL
+from tests.support.browser import (
+    CHROMIUM_ARGS,
+    CHROMIUM_CANDIDATES,
+    MAX_UPLOAD_BYTES,
+    SEEDED_RESULTS,
+    LiveServer,
+    PageErrors,
+)
 from tests.support.net import free_port
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI containers run as root, where the sandbox cannot start
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-# Small enough that the "too large" test needs only a few MB, large enough for the test videos.
-MAX_UPLOAD_BYTES = 6_000_000
-SEEDED_RESULTS = 12
 SERVER_START_TIMEOUT_S = 90.0
-
-
-@dataclass
-class LiveServer:
-    url: str
-    data_dir: Path
-    log_path: Path
-    seeded: list[DetectionResult] = field(default_factory=list)
-
-    def api(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", timeout=30.0)
 
 
 def _serve_command() -> list[str]:
@@ -183,14 +166,6 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(executable_path=_chromium_path(), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
-
-
-@dataclass
-class PageErrors:
-    """JavaScript exceptions and console errors seen by one page."""
-
-    exceptions: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
 
 
 @pytest.fixture

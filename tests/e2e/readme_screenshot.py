@@ -28,7 +28,7 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from deepfake_detect.settings import PROJECT_ROOT, Settings
-from tests.e2e.conftest import CHROMIUM_ARGS, CHROMIUM_CANDIDATES
+from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_CANDIDATES
 from tests.support.net import free_port
 
 OUTPUT = PROJECT_ROOT / "docs" / "images" / "page-video.png"

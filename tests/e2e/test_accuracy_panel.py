@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_layout import assert_accessible, assert_fits
-from tests.e2e.test_web_page import open_page, shown_result, wait_finished
+from tests.support.browser import LiveServer
+from tests.support.layout import assert_accessible, assert_fits
+from tests.support.page import open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 

@@ -13,11 +13,11 @@ import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_layout import assert_accessible, assert_fits
-from tests.e2e.test_web_page import job_row, open_page, shown_result, wait_finished
+from tests.support.browser import LiveServer
 from tests.support.c2pa import make_pki, sign
+from tests.support.layout import assert_accessible, assert_fits
 from tests.support.media import png_with_text
+from tests.support.page import job_row, open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 

@@ -17,12 +17,12 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_web_page import job_row, open_page, shown_result, wait_finished
+from tests.support.browser import LiveServer
+from tests.support.layout import assert_accessible, assert_fits
+from tests.support.page import job_row, open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -32,78 +32,10 @@ LONG_MODEL_NAME = "deepfake_face_mobilenetv2_calibrated_on_dfdc_utkface_london_s
 LONG_FILE_STEM = "group_photo_from_the_annual_company_offsite_" + "0123456789" * 9
 FACES_IN_MOSAIC = 6
 
-# A page of this service is a header, the upload panel with a few files, one result (photo or
-# video frame at most 70vh, the frame picker, the timeline, a card per face, its share buttons, the
-# reviewer's label, folded details), ten history rows and the model card with its limitations: about
-# 5,800 px on a 390 px phone, 6,800 px on a 320 px one for the six-face photo (its six face cards,
-# crop and heat map beside the score, take about 650 px there; the share buttons and the review 320
-# px), and 4,000 px on a desktop. 7,200 px (under nine phone screens) leaves room for some more
-# wrapping, and is a small fraction of the 55,000-80,000 px the page grew to when the model card
-# squeezed its values to a character a line.
-MAX_PAGE_HEIGHT = 7_200
-# Text of 10 or more characters must get at least this many characters a line on average, and its
-# element at least MIN_TEXT_WIDTH px: the squeezed model card had one character a line.
-MIN_CHARS_PER_LINE = 8
-MIN_TEXT_WIDTH = 40
-BLOCKING_IMPACTS = ("serious", "critical")
-
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
 # The widths the page must hold, from the smallest phone to a full-HD desktop.
 SWEEP_WIDTHS = (320, 360, 480, 600, 759, 760, 1024, 1280, 1920)
-
-# Every element that sticks out of the viewport sideways, unless a scroll container (the timeline
-# table) holds it, with the numbers that decide horizontal scrolling.
-MEASURE_JS = """() => {
-    const doc = document.documentElement;
-    const limit = doc.clientWidth;
-    const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-        (typeof el.className === 'string' && el.className.trim()
-            ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-    const insideScroller = (el) => {
-        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-            if (getComputedStyle(a).overflowX !== 'visible') return true;
-        }
-        return false;
-    };
-    const outside = [];
-    for (const el of document.body.querySelectorAll('*')) {
-        const r = el.getBoundingClientRect();
-        // checkVisibility(): Chromium keeps a stale box for the content of a closed <details>.
-        if (!r.width || !r.height || !el.checkVisibility() || el.closest('.visually-hidden')
-            || insideScroller(el)) continue;
-        const left = r.left + window.scrollX, right = r.right + window.scrollX;
-        if (left < -0.5 || right > limit + 0.5) {
-            outside.push(`${name(el)} spans ${Math.round(left)}..${Math.round(right)} px`);
-        }
-    }
-    return {scrollWidth: doc.scrollWidth, clientWidth: limit, scrollHeight: doc.scrollHeight,
-            outside: outside.slice(0, 15)};
-}"""
-
-# Every rendered text of 10+ characters that wraps to fewer than `minChars` characters a line or
-# whose element is narrower than `minWidth` px (closed <details> and hidden elements render none).
-SLIVERS_JS = """([minChars, minWidth]) => {
-    const found = [];
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        const text = node.textContent.replace(/\\s+/g, ' ').trim();
-        const parent = node.parentElement;
-        if (text.length < 10 || !parent || !parent.checkVisibility()
-            || parent.closest('svg, .visually-hidden, script, style')) continue;
-        const range = document.createRange();
-        range.selectNodeContents(node);
-        const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0);
-        if (!rects.length) continue;
-        const lines = new Set(rects.map((r) => Math.round(r.top))).size;
-        const width = parent.getBoundingClientRect().width;
-        if (text.length / lines < minChars || width < minWidth) {
-            found.push(`${parent.tagName.toLowerCase()}${parent.id ? '#' + parent.id : ''} ` +
-                `${Math.round(width)} px wide, ${lines} lines: ${JSON.stringify(text.slice(0, 40))}`);
-        }
-    }
-    return found.slice(0, 15);
-}"""
 
 
 @pytest.fixture
@@ -166,21 +98,6 @@ def open_all_details(page: Page) -> None:
     page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
 
 
-def assert_fits(page: Page, where: str, *, check_height: bool = True) -> None:
-    measured: dict[str, Any] = page.evaluate(MEASURE_JS)
-    assert measured["scrollWidth"] <= measured["clientWidth"], (
-        f"{where}: the page scrolls sideways ({measured['scrollWidth']} px of content in "
-        f"{measured['clientWidth']} px): {measured['outside']}"
-    )
-    assert not measured["outside"], f"{where}: elements stick out of the page: {measured['outside']}"
-    if check_height:
-        assert measured["scrollHeight"] < MAX_PAGE_HEIGHT, (
-            f"{where}: the page is {measured['scrollHeight']} px tall (bound {MAX_PAGE_HEIGHT} px)"
-        )
-    slivers: list[str] = page.evaluate(SLIVERS_JS, [MIN_CHARS_PER_LINE, MIN_TEXT_WIDTH])
-    assert not slivers, f"{where}: text squeezed into a sliver: {slivers}"
-
-
 def assert_model_values_readable(page: Page, where: str) -> None:
     """Each value of the model card gets at least half the card's width (the name column is
     capped), so a long metric name cannot squeeze the values."""
@@ -194,17 +111,6 @@ def assert_model_values_readable(page: Page, where: str) -> None:
     assert widths["values"], f"{where}: the model card shows no values"
     narrow = [w for w in widths["values"] if w < 0.5 * widths["card"]]
     assert not narrow, f"{where}: model card values {narrow} px wide in a {widths['card']} px card"
-
-
-def assert_accessible(page: Page, artifacts: Path, label: str) -> None:
-    results = Axe().run(page)
-    results.save_to_file(artifacts / f"{label}-axe.json", violations_only=True)
-    found = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes'][:5]]}"
-        for v in results.response["violations"]
-        if v["impact"] in BLOCKING_IMPACTS
-    ]
-    assert not found, f"{label}: axe-core finds serious or critical violations: {found}"
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop-1400", "phone-390"])

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_layout import assert_accessible
-from tests.e2e.test_web_page import job_row, open_page, shown_result, wait_finished
+from tests.support.browser import LiveServer
+from tests.support.layout import assert_accessible
+from tests.support.page import job_row, open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 

@@ -4,22 +4,33 @@ timeline, errors, history, model card, keyboard use and a phone-width layout."""
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import FileChooser, Locator, Page, Route, expect
+from playwright.sync_api import FileChooser, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.e2e.conftest import MAX_UPLOAD_BYTES, SEEDED_RESULTS, LiveServer, PageErrors
+from tests.support.browser import MAX_UPLOAD_BYTES, SEEDED_RESULTS, LiveServer, PageErrors
+from tests.support.page import (
+    check_face_cards,
+    check_frame_viewer,
+    format_seconds,
+    job_row,
+    open_page,
+    overlay_alpha_sum,
+    overlay_pixel,
+    record_texts,
+    sampled_frames,
+    seen_texts,
+    shown_result,
+    wait_failed,
+    wait_finished,
+)
 
 pytestmark = pytest.mark.e2e
-
-SCAN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
@@ -30,102 +41,6 @@ def photo(shared_data: Path) -> Path:
 @pytest.fixture
 def video(shared_data: Path) -> Path:
     return shared_data / "ffpp_c23" / "real_634.mp4"
-
-
-def open_page(page: Page, server: LiveServer, fragment: str = "") -> None:
-    page.goto(f"{server.url}/{fragment}")
-    page.wait_for_selector("body[data-ready='true']")
-
-
-def job_row(page: Page, name: str) -> Locator:
-    return page.locator("#jobs > li").filter(has=page.locator(".job-name", has_text=name))
-
-
-def wait_finished(page: Page, name: str) -> Locator:
-    row = job_row(page, name)
-    expect(row.get_by_role("button", name="View result")).to_be_visible(timeout=SCAN_TIMEOUT_MS)
-    return row
-
-
-def wait_failed(page: Page, name: str) -> Locator:
-    row = job_row(page, name)
-    expect(row).to_have_class(re.compile(r"\berror\b"), timeout=SCAN_TIMEOUT_MS)
-    return row
-
-
-def shown_result(page: Page, server: LiveServer) -> dict[str, Any]:
-    """The record behind the result panel, read from the API (the page's claims are checked
-    against it, not against itself)."""
-    result_id = page.locator("#result-panel").get_attribute("data-result-id")
-    assert result_id, "the result panel names no result"
-    response = server.api(f"/v1/results/{result_id}")
-    assert response.status_code == 200
-    record: dict[str, Any] = response.json()
-    return record
-
-
-def record_texts(page: Page, selector: str) -> None:
-    """Keep every text the elements under ``selector`` ever show, in ``window.__seen``."""
-    page.evaluate(
-        """(selector) => {
-            window.__seen = [];
-            const root = document.querySelector(selector);
-            new MutationObserver(() => {
-                for (const node of root.querySelectorAll('*')) {
-                    const text = node.textContent.trim();
-                    if (text && !window.__seen.includes(text)) window.__seen.push(text);
-                }
-                const own = root.textContent.trim();
-                if (own && !window.__seen.includes(own)) window.__seen.push(own);
-            }).observe(root, {subtree: true, childList: true, characterData: true});
-        }""",
-        selector,
-    )
-
-
-def seen_texts(page: Page) -> list[str]:
-    seen: list[str] = page.evaluate("window.__seen")
-    return seen
-
-
-def overlay_pixel(page: Page, x: float, y: float, original_width: float) -> list[int]:
-    """RGBA of the overlay canvas at a point given in original image pixels: the most opaque of
-    the pixel there and its neighbours (a 2.5 px line centred on a pixel's edge, x.5, covers the
-    pixel that x rounds to only in part)."""
-    pixel: list[int] = page.evaluate(
-        """([x, y, width]) => {
-            const canvas = document.getElementById('evidence-overlay');
-            const s = canvas.width / width;
-            const clamp = (v, most) => Math.min(most, Math.max(0, v));
-            const px = clamp(Math.round(x * s) - 1, canvas.width - 3);
-            const py = clamp(Math.round(y * s) - 1, canvas.height - 3);
-            const data = canvas.getContext('2d').getImageData(px, py, 3, 3).data;
-            let best = 0;
-            for (let i = 4; i < data.length; i += 4) if (data[i + 3] > data[best + 3]) best = i;
-            return Array.from(data.slice(best, best + 4));
-        }""",
-        [x, y, original_width],
-    )
-    return pixel
-
-
-def overlay_alpha_sum(page: Page, box: list[float], original_width: float) -> int:
-    """Total overlay opacity inside the middle of a face box (the heat map lives there)."""
-    total: int = page.evaluate(
-        """([box, width]) => {
-            const canvas = document.getElementById('evidence-overlay');
-            const s = canvas.width / width;
-            const [x, y, w, h] = box;
-            const left = Math.round((x + 0.2 * w) * s), top = Math.round((y + 0.2 * h) * s);
-            const cw = Math.max(1, Math.round(0.6 * w * s)), ch = Math.max(1, Math.round(0.6 * h * s));
-            const data = canvas.getContext('2d').getImageData(left, top, cw, ch).data;
-            let sum = 0;
-            for (let i = 3; i < data.length; i += 4) sum += data[i];
-            return sum;
-        }""",
-        [box, original_width],
-    )
-    return total
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -152,163 +67,6 @@ def open_chooser_by_key(page: Page, key: str, attempts: int = 3) -> FileChooser:
         except PlaywrightTimeoutError:
             assert page.evaluate("document.activeElement.id") == "file-input", "focus left the file input"
     raise AssertionError(f"pressing {key} on the file input never opened the file dialog")
-
-
-# ---------------------------------------------------------------- sampled frames and face cards
-def format_seconds(seconds: float) -> str:
-    """client.js ``formatSeconds`` for times under a minute (toFixed rounds the exact binary value
-    half up)."""
-    return f"{Decimal(seconds).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} s"
-
-
-def sampled_frames(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(result["frames"], key=lambda f: f["timestamp_s"])
-
-
-def faces_of_frame(result: dict[str, Any], frame_index: int) -> list[dict[str, Any]]:
-    return [f for f in result["faces"] if f["frame_index"] == frame_index]
-
-
-def stage_state(page: Page) -> dict[str, Any]:
-    state: dict[str, Any] = page.evaluate(
-        """() => {
-            const image = document.getElementById('evidence-image');
-            const stage = document.getElementById('evidence-stage');
-            return {src: image.getAttribute('src') || '', natural: image.naturalWidth,
-                    complete: image.complete, boxes: stage.dataset.boxes, drawn: stage.dataset.drawn,
-                    picture: stage.dataset.picture,
-                    shown: document.getElementById('timeline').dataset.shownFrame};
-        }"""
-    )
-    return state
-
-
-def assert_stage_shows_frame(page: Page, result: dict[str, Any], frame: dict[str, Any]) -> None:
-    """The stage shows ``frame``'s thumbnail, loaded, with that frame's faces boxed where the API
-    says they are, a caption naming its time, and the timeline marks it."""
-    frames = sampled_frames(result)
-    index = frame["frame_index"]
-    page.wait_for_selector(f"#evidence-stage[data-drawn='{index}']")
-    state = stage_state(page)
-    assert state["picture"] == "frame", state
-    assert state["src"].endswith(f"/v1/results/{result['id']}/frames/{index}.jpg"), state
-    assert state["complete"] and state["natural"] > 0, f"the thumbnail did not load: {state}"
-    faces = faces_of_frame(result, index)
-    assert state["boxes"] == str(len(faces)), (state, len(faces))
-    assert state["shown"] == str(index), "the timeline does not mark the frame on the stage"
-    expect(page.locator("#evidence-caption")).to_contain_text(
-        f"Frame at {format_seconds(frame['timestamp_s'])} ({frames.index(frame) + 1} of {len(frames)})"
-    )
-    for face in faces:
-        x, y, _, h = face["box"]
-        assert overlay_pixel(page, x, y + h / 2, result["width"])[3] == 255, (
-            f"no box at the left side of a face of frame {index}"
-        )
-
-
-def check_frame_viewer(page: Page, result: dict[str, Any]) -> None:
-    """Every sampled frame can be put on the stage: by the keyboard along the "Sampled frame" range,
-    by the Next button, by a click on the timeline near a frame's time; and the way back to the most
-    suspicious frame."""
-    frames = sampled_frames(result)
-    assert len(frames) >= 3 and all(f["thumbnail"] for f in frames), "the scan stored no thumbnails"
-    evidence_index = result["evidence_frame_index"]
-    start = next(i for i, f in enumerate(frames) if f["frame_index"] == evidence_index)
-    page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}']")
-    assert stage_state(page)["src"].endswith("/evidence.jpg")
-    expect(page.locator("#frame-best")).to_be_disabled()
-
-    # The keyboard: an arrow key on the range moves one sampled frame.
-    slider = page.get_by_role("slider", name="Sampled frame")
-    slider.focus()
-    key, target = ("ArrowLeft", start - 1) if start > 0 else ("ArrowRight", start + 1)
-    page.keyboard.press(key)
-    assert_stage_shows_frame(page, result, frames[target])
-    expect(slider).to_have_attribute("aria-valuetext", re.compile(rf"\({target + 1} of {len(frames)}\)"))
-    expect(page.locator("#frame-best")).to_be_enabled()
-    # The heat map goes over that frame's faces too (placed by crop_to_image at the thumbnail's scale).
-    face = next((f for f in faces_of_frame(result, frames[target]["frame_index"]) if f["heatmap"]), None)
-    if face:
-        toggle = page.get_by_label("Show heat map of where the model looked")
-        before = overlay_alpha_sum(page, face["box"], result["width"])
-        toggle.check()
-        after = overlay_alpha_sum(page, face["box"], result["width"])
-        assert after > before + 1000, f"no heat map on the frame: {before} -> {after}"
-        toggle.uncheck()
-
-    # The Next / Previous buttons.
-    button, after = ("Next", target + 1) if target + 1 < len(frames) else ("Previous", target - 1)
-    page.get_by_role("button", name=button, exact=True).click()
-    if frames[after]["frame_index"] == evidence_index:
-        page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}'][data-picture='evidence']")
-    else:
-        assert_stage_shows_frame(page, result, frames[after])
-
-    # A click on the chart, at a frame's time (above the axis, not on its point), picks that frame.
-    far = max(range(len(frames)), key=lambda i: abs(i - start) if i != start else -1)
-    dot = page.locator(f"#timeline circle[data-frame-index='{frames[far]['frame_index']}']").first
-    dot_box = dot.bounding_box()
-    chart_box = page.locator("#timeline svg").bounding_box()
-    assert dot_box and chart_box
-    page.mouse.click(dot_box["x"] + dot_box["width"] / 2, chart_box["y"] + chart_box["height"] * 0.4)
-    assert_stage_shows_frame(page, result, frames[far])
-
-    # And back to the most suspicious frame, at full size.
-    page.get_by_role("button", name="Back to the most suspicious frame").click()
-    page.wait_for_selector(f"#evidence-stage[data-drawn='{evidence_index}'][data-picture='evidence']")
-    assert stage_state(page)["src"].endswith(f"/v1/results/{result['id']}/evidence.jpg")
-    expect(page.locator("#evidence-caption")).to_contain_text("most suspicious moment")
-    expect(page.locator("#frame-best")).to_be_disabled()
-
-
-# Opaque pixels of the heat-map canvas, and how far they are from the crop drawn plainly: the heat
-# map must have been painted over the crop, not only the crop copied.
-HEAT_CANVAS_JS = """(card) => {
-    const crop = card.querySelector('img.face-crop');
-    const heat = card.querySelector('canvas.face-heat');
-    const plain = document.createElement('canvas');
-    plain.width = heat.width;
-    plain.height = heat.height;
-    const pctx = plain.getContext('2d');
-    pctx.drawImage(crop, 0, 0, plain.width, plain.height);
-    const a = heat.getContext('2d').getImageData(0, 0, heat.width, heat.height).data;
-    const b = pctx.getImageData(0, 0, plain.width, plain.height).data;
-    let opaque = 0, diff = 0;
-    for (let i = 0; i < a.length; i += 4) {
-        if (a[i + 3] > 0) opaque += 1;
-        diff += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
-    }
-    return {opaque, pixels: a.length / 4, meanDiff: diff / (a.length / 4) / 3};
-}"""
-
-
-def check_face_cards(page: Page, result: dict[str, Any]) -> None:
-    """One card per face track (per face, in a photo): its aligned crop loads, its heat-map canvas
-    is the crop with the map painted over it, and a video's card has its score over time."""
-    cards = page.locator("#faces > li.face-card")
-    tracks = result["tracks"]
-    video = result["media_kind"] == "video"
-    expected = len(tracks) if video else len(faces_of_frame(result, result["evidence_frame_index"]))
-    expect(cards).to_have_count(expected)
-    for track in tracks:
-        assert track["crop"] and track["face"] is not None, f"the scan stored no crop for {track}"
-        card = page.locator(f"#faces > li[data-track='{track['track']}']")
-        crop = card.locator("img.face-crop")
-        expect(crop).to_have_attribute(
-            "src", re.compile(rf"/v1/results/{result['id']}/faces/{track['track']}\.jpg$")
-        )
-        expect(card.locator("canvas.face-heat[data-drawn='true']")).to_have_count(1)
-        assert crop.evaluate("(img) => img.complete && img.naturalWidth") > 0, "the crop did not load"
-        heat: dict[str, Any] = card.evaluate(HEAT_CANVAS_JS)
-        assert heat["opaque"] == heat["pixels"] > 0, heat
-        assert heat["meanDiff"] > 5, f"no heat map painted over the crop: {heat}"
-        words = f"{round(track['score'] * 100)}% " + (
-            "(likely manipulated)" if track["verdict"] == "fake" else "(looks authentic)"
-        )
-        expect(card.locator(".face-score")).to_have_text(words)
-        if video:
-            spark = card.get_by_role("img", name=re.compile("probability of manipulation over time"))
-            expect(spark).to_be_visible()
 
 
 def test_photo_shows_verdict_and_boxed_faces(

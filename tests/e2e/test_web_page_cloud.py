@@ -37,8 +37,9 @@ from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings, VideoSettings
 from tests.conftest import TINY_MODEL
-from tests.e2e.conftest import LiveServer
-from tests.e2e.test_web_page import (
+from tests.support.browser import LiveServer
+from tests.support.net import free_port
+from tests.support.page import (
     check_face_cards,
     check_frame_viewer,
     job_row,
@@ -50,7 +51,6 @@ from tests.e2e.test_web_page import (
     wait_failed,
     wait_finished,
 )
-from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 
