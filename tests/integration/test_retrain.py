@@ -46,7 +46,7 @@ from deepfake_detect.registry.promote import rollback
 from deepfake_detect.settings import PROJECT_ROOT, Settings, as_environment, get_settings
 from infra.local.stack import LocalAwsStack, StackResources
 from infra.local.worker import LambdaWorker, LocalLambdaContext
-from tests.integration.conftest import drain
+from tests.support.local_stack import drain
 from tests.support.retrain import build_cast_classifier, build_gate_set, model_tarball
 from tests.support.tiny_model import build_tiny_classifier
 
