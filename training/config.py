@@ -76,8 +76,8 @@ class TrainConfig:
     margin: float = -0.2
     shift: float = -0.16
     border: str = "constant"
-    epochs: int = 7
-    samples_per_epoch: int = 30_000
+    epochs: int = 6
+    samples_per_epoch: int = 25_000
     batch_size: int = 32
     lr: float = 5e-4
     weight_decay: float = 1e-4

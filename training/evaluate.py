@@ -39,17 +39,29 @@ from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.pipeline import ScanPipeline
+from deepfake_detect.core.pipeline import ScanPipeline, evidence_kind
 from deepfake_detect.settings import Settings
-from training.augment import jpeg
+from training.augment import jpeg, webp
 from training.card_text import LIMITATIONS
 from training.config import SageMakerEnv
 from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import bootstrap_auc_interval, rates, roc_auc, roc_curve, wilson_interval
 from training.report import summarise
-from training.sources import FAKE, PHOTO_SOURCES, REAL, ffpp_videos
+from training.sources import (
+    DFDC,
+    FAKE,
+    HARDFAKE,
+    MODERN_GENERATED,
+    MODERN_SWAPPED,
+    PHOTO_SOURCES,
+    REAL,
+    SDFD,
+    ffpp_videos,
+)
 
 log = logging.getLogger("training.evaluate")
+
+MODERN_SOURCES = (MODERN_GENERATED, MODERN_SWAPPED)
 
 
 def split_spec(classifier: Classifier) -> SplitSpec:
@@ -65,18 +77,110 @@ def split_spec(classifier: Classifier) -> SplitSpec:
 
 def score_faces(
     classifier: Classifier, manifest: Manifest, cache_dir: Path, indices: list[int]
-) -> np.ndarray[Any, np.dtype[np.float64]]:
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]] | None]:
+    """Calibrated fake probabilities (N,) and kind probabilities (N, K) or None, through the core."""
     pre = classifier.card.preprocessing
     crops = get_crops(manifest, cache_dir, pre.geometry())
-    out = []
+    out, kinds = [], []
     for start in range(0, len(indices), 256):
-        batch = [np.asarray(crops.images[i]) for i in indices[start : start + 256]]
-        out.append(classifier.score(batch).probabilities)
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        scores = classifier.score([np.asarray(crops.images[i]) for i in indices[start : start + 256]])
+        out.append(scores.probabilities)
+        if scores.kinds is not None:
+            kinds.append(scores.kinds)
+    p = np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+    return p, (np.concatenate(kinds).astype(np.float64) if kinds else None)
+
+
+def bands(
+    faces: list[Any], p: np.ndarray[Any, np.dtype[np.float64]], t_real: float, t_fake: float
+) -> dict[str, Any]:
+    """Each source's (and each modern family's) share in each verdict band: no sign below t_real,
+    inconclusive between, likely manipulated from t_fake."""
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(faces):
+        label = "fake" if f.label == FAKE else "real"
+        groups.setdefault(f"{f.source}:{label}", []).append(i)
+        if f.source in MODERN_SOURCES:
+            groups.setdefault(f"{f.source}:{f.method}", []).append(i)
+    table: dict[str, Any] = {}
+    for name, members in sorted(groups.items()):
+        scores = p[members]
+        table[name] = {
+            "n": len(members),
+            "real": round(float((scores < t_real).mean()), 4),
+            "inconclusive": round(float(((scores >= t_real) & (scores < t_fake)).mean()), 4),
+            "fake": round(float((scores >= t_fake).mean()), 4),
+        }
+    return {"t_real": t_real, "t_fake": t_fake, "by_group": table}
+
+
+def kind_report(classifier: Classifier, faces: list[Any], kinds: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """Each kind output at its own threshold per source (a catch rate for fakes, a false positive
+    rate for reals), and how often a caught fake of known kind is named as that kind."""
+    card = classifier.card
+    names = card.outputs.kind_names
+    truth = {HARDFAKE: "generated", SDFD: "generated", MODERN_GENERATED: "generated"}
+    truth |= {DFDC: "swapped", MODERN_SWAPPED: "swapped"}
+    table: dict[str, Any] = {}
+    for k, name in enumerate(names):
+        t = card.kinds[name].threshold
+        rows: dict[str, Any] = {}
+        for source in sorted({f.source for f in faces}):
+            for label in (REAL, FAKE):
+                members = [i for i, f in enumerate(faces) if f.source == source and f.label == label]
+                if members:
+                    called = int((kinds[members, k] >= t).sum())
+                    rows[f"{source}:{'fake' if label == FAKE else 'real'}"] = {
+                        "n": len(members),
+                        "called": round(called / len(members), 4),
+                        "called_95ci": wilson_interval(called, len(members)),
+                    }
+        table[name] = {"threshold": t, "by_source": rows}
+    named: dict[str, Any] = {}
+    for source, kind in truth.items():
+        members = [i for i, f in enumerate(faces) if f.source == source and f.label == FAKE]
+        said = [
+            evidence_kind({n: float(kinds[i, k]) for k, n in enumerate(names)}, card.kinds) for i in members
+        ]
+        if members:
+            named[source] = {
+                "n": len(members),
+                "kind": kind,
+                "named_right": round(said.count(kind) / len(members), 4),
+            }
+    return {"outputs": table, "named_kind": named}
 
 
 # Each takes the source image and returns the degraded image and the scale of its coordinates.
 Degrade = Callable[[NDArray[np.uint8]], tuple[NDArray[np.uint8], float]]
+
+
+def _half(image: NDArray[np.uint8], factor: float = 0.5) -> NDArray[np.uint8]:
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def _screenshot(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
+    """A re-capture as people re-post: shown at 70 %, sharpened by the screen pipeline, saved as
+    PNG (lossless: no change) and then re-encoded as JPEG q85 by the platform."""
+    small = _half(image, 0.7)
+    blurred = cv2.GaussianBlur(small, (0, 0), sigmaX=1.0)
+    sharp = np.asarray(cv2.addWeighted(small, 1.4, blurred, -0.4, 0), np.uint8)
+    return jpeg(sharp, 85), 0.7
+
+
+def _colour_grade(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], float]:
+    """An Instagram-like warm, contrasty grade with a vignette."""
+    out = image.astype(np.float32)
+    out = (out - 128.0) * 1.2 + 128.0 + 6.0
+    out[..., 2] += 12.0  # red up
+    out[..., 0] -= 12.0  # blue down
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.sqrt(((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2)
+    out *= (1.0 - 0.25 * np.clip(r - 0.6, 0, None))[..., None]
+    return jpeg(np.clip(out, 0, 255).astype(np.uint8), 90), 1.0
+
 
 DEGRADATIONS: dict[str, Degrade] = {
     "jpeg_q50": lambda image: (jpeg(image, 50), 1.0),
@@ -93,6 +197,23 @@ DEGRADATIONS: dict[str, Degrade] = {
             75,
         ),
         0.5,
+    ),
+    "webp_q60": lambda image: (webp(image, 60), 1.0),
+    "screenshot": _screenshot,
+    "colour_grade": _colour_grade,
+    # stress slices for reals (reported for fakes too): retouching is not manipulation
+    "retouch_skin_smoothing": lambda image: (
+        jpeg(np.asarray(cv2.bilateralFilter(image, 0, 45, 7), np.uint8), 92),
+        1.0,
+    ),
+    "retouch_soft_focus": lambda image: (
+        jpeg(
+            np.asarray(
+                cv2.addWeighted(image, 0.65, cv2.GaussianBlur(image, (0, 0), sigmaX=4), 0.35, 0), np.uint8
+            ),
+            92,
+        ),
+        1.0,
     ),
 }
 
@@ -296,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     indices = manifest.select(args.split)
     faces = [manifest.faces[i] for i in indices]
-    p = score_faces(classifier, manifest, args.cache_dir, indices)
+    p, kinds = score_faces(classifier, manifest, args.cache_dir, indices)
     threshold = classifier.threshold
+    t_real = classifier.card.threshold_real
     report: dict[str, Any] = {
         "model": {
             "name": classifier.card.name,
@@ -308,8 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "split": args.split,
         "image_level": summarise(faces, p, threshold),
+        "bands": bands(faces, p, threshold if t_real is None else t_real, threshold),
         "command": "python -m training.evaluate " + " ".join(sys.argv[1:] if argv is None else argv),
     }
+    if kinds is not None:
+        report["kinds"] = kind_report(classifier, faces, kinds)
     if not args.skip_robustness:
         report["robustness"] = robustness(classifier, manifest, indices)
     if not args.skip_files:
@@ -333,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_card:
         card = classifier.card
         card.limitations = list(LIMITATIONS)  # the current wording, informed by these measurements
-        card.metrics["evaluation"] = {k: report[k] for k in ("split", "image_level", "command")}
-        for part in ("robustness", "file_level", "ffpp_frames"):
+        card.metrics["evaluation"] = {k: report[k] for k in ("split", "image_level", "bands", "command")}
+        for part in ("kinds", "robustness", "file_level", "ffpp_frames"):
             if part in report:
                 card.metrics["evaluation"][part] = report[part]
         card.save(args.model.with_suffix(".json"))

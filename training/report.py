@@ -14,6 +14,14 @@ from training.metrics import expected_calibration_error, rates, roc_auc
 from training.sources import LONDON, PHOTO_SOURCES, REAL, SDFD, UTK_GENDERS, UTK_RACES, UTKFACE
 
 FACE_SIZE_BUCKETS = ((0, 96, "<96px"), (96, 160, "96-160px"), (160, 1e9, ">=160px"))
+AGE_BANDS = ((0, 18, "0-17"), (18, 30, "18-29"), (30, 45, "30-44"), (45, 60, "45-59"), (60, 200, "60+"))
+
+
+def age_band(age: str | None) -> str:
+    """A numeric age as its band; anything else (a prompt's words, missing) stays as given."""
+    if age is None or not age.isdigit():
+        return age or "unstated"
+    return next(name for lo, hi, name in AGE_BANDS if lo <= int(age) < hi)
 
 
 def _round(value: Any) -> Any:
@@ -76,7 +84,7 @@ def summarise(
         "colour": block(labels[~grey], p[~grey], threshold),
     }
     out["utkface_fpr"] = utkface_table(faces, p, threshold)
-    out["london_fpr"] = group_rates(faces, p, threshold, LONDON, ("ethnicity", "gender"))
+    out["london_fpr"] = group_rates(faces, p, threshold, LONDON, ("ethnicity", "gender", "age_band"))
     out["sdfd_caught"] = group_rates(faces, p, threshold, SDFD, ("ethnicity", "gender", "age"))
     return _round(out)  # type: ignore[no-any-return]
 
@@ -95,10 +103,16 @@ def group_rates(
     members = [(i, f) for i, f in enumerate(faces) if f.source == source]
     table: dict[str, Any] = {}
     for attribute in attributes:
-        values = sorted({f.attrs.get(attribute, "unstated") for _, f in members})
+
+        def value_of(face: FaceRecord, attribute: str = attribute) -> str:
+            if attribute == "age_band":
+                return age_band(face.attrs.get("age"))
+            return face.attrs.get(attribute, "unstated")
+
+        values = sorted({value_of(f) for _, f in members})
         table[attribute] = {}
         for value in values:
-            idx = [i for i, f in members if f.attrs.get(attribute, "unstated") == value]
+            idx = [i for i, f in members if value_of(f) == value]
             called = int((p[idx] >= threshold).sum())
             table[attribute][value] = {
                 "n": len(idx),
@@ -119,6 +133,9 @@ def utkface_table(faces: Sequence[FaceRecord], p: NDArray[np.float64], threshold
     table: dict[str, Any] = {
         "race": {r: fpr([i for i, f in utk if f.attrs.get("race") == r]) for r in UTK_RACES},
         "gender": {g: fpr([i for i, f in utk if f.attrs.get("gender") == g]) for g in UTK_GENDERS},
+        "age_band": {
+            name: fpr([i for i, f in utk if age_band(f.attrs.get("age")) == name]) for _, _, name in AGE_BANDS
+        },
         "race_x_gender": {
             f"{r}/{g}": fpr([i for i, f in utk if f.attrs.get("race") == r and f.attrs.get("gender") == g])
             for r in UTK_RACES
