@@ -1,5 +1,6 @@
 """Lambda entry point of the retrain trigger (container image, the detect function's image with
-another command: the gate runs the same detection pipeline, so it needs the same models).
+another command: the gate runs the same detection pipeline, so it needs the same models):
+``aws/handlers/retrain_trigger.py``, built once per container (its clients and registry).
 
 Events: the EventBridge schedule (or a manual ``{"action": "launch"}``) starts a SageMaker training
 job unless one is running; "SageMaker Training Job State Change" gates and promotes a completed
@@ -11,25 +12,7 @@ alarms watch ``TrainingJobsFailed`` and the on-failure queue.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from deepfake_detect.aws.retrain_trigger import OUTCOME_METRICS, aws_trigger, handle_event
+from deepfake_detect.aws.handlers.retrain_trigger import make_retrain_handler
 from deepfake_detect.settings import get_settings
 
-settings = get_settings()
-logger = Logger(service=f"{settings.aws.service_name}-retrain")
-metrics = Metrics(namespace=settings.aws.metrics_namespace, service=f"{settings.aws.service_name}-retrain")
-trigger = aws_trigger(settings)  # clients once per container
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = handle_event(trigger, event)
-    metrics.add_metric(name=OUTCOME_METRICS[outcome["outcome"]], unit=MetricUnit.Count, value=1)
-    logger.info("retrain trigger", extra=outcome)
-    return outcome
+lambda_handler = make_retrain_handler(get_settings())

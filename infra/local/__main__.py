@@ -77,7 +77,7 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def run_worker(args: argparse.Namespace) -> int:
     # The import is the cold start: settings from the environment, clients, models.
-    from deepfake_detect.aws.clients import sqs_client
+    from deepfake_detect.aws.adapters.clients import sqs_client
     from deepfake_detect.settings import get_settings
     from functions.detect.app import lambda_handler
 
@@ -104,7 +104,7 @@ def run_stack(args: argparse.Namespace) -> int:
     import uvicorn
 
     from deepfake_detect.api.app import create_app
-    from deepfake_detect.aws.api import cloud_services
+    from deepfake_detect.aws.wiring import cloud_services
     from deepfake_detect.settings import Settings
     from infra.local.auth import DevJwtAuthorizer
 

@@ -28,10 +28,10 @@ from starlette.requests import HTTPConnection
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.identity import REVIEWERS_GROUP, Caller
 from deepfake_detect.api.services import Services
-from deepfake_detect.aws.api import S3UploadSigner
-from deepfake_detect.aws.clients import dynamodb_client, s3_client
-from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.stores import S3MediaStore
+from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
+from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
+from deepfake_detect.aws.adapters.stores import S3MediaStore
+from deepfake_detect.aws.adapters.uploads import S3UploadSigner
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.local.worker import LocalProcessor

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from deepfake_detect.aws.detect import Analyzer, aws_dependencies, make_detect_handler
+from deepfake_detect.aws.handlers.detect import Analyzer, aws_dependencies, make_detect_handler
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import Settings
 from infra.local.__main__ import start_workers, stop_processes

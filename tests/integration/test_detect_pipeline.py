@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.aws.api import cloud_services
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
+from deepfake_detect.aws.wiring import cloud_services
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from infra.local.stack import LocalAwsStack, StackResources

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.aws.api import cloud_services
-from deepfake_detect.aws.backfill import backfill_from_settings
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
+from deepfake_detect.aws.handlers.backfill import backfill_from_settings
+from deepfake_detect.aws.wiring import cloud_services
 from deepfake_detect.cli import main
 from deepfake_detect.client import DeepfakeClient
 from deepfake_detect.core.result import DetectionResult, Status

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.aws.api import cloud_services, cloud_stores
-from deepfake_detect.aws.dead_letters import make_dead_letter_handler
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
+from deepfake_detect.aws.handlers.dead_letters import make_dead_letter_handler
+from deepfake_detect.aws.wiring import cloud_services, cloud_stores
 from deepfake_detect.cli.results import delete_results
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from deepfake_detect.aws.stores import MAX_INLINE_DOCUMENT, DynamoDBResultStore, S3MediaStore
+from deepfake_detect.aws.adapters.stores import MAX_INLINE_DOCUMENT, DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.provenance import Claim, ClaimSource, Provenance, ProvenanceConfig
 from deepfake_detect.core.result import DetectionResult, Verdict
 from infra.local.stack import LocalAwsStack, StackResources

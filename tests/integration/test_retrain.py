@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from deepfake_detect.aws.detect import aws_dependencies, make_detect_handler
-from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.registry import AwsModelRegistry
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
+from deepfake_detect.aws.adapters.registry import AwsModelRegistry
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
+from deepfake_detect.aws.handlers.detect import aws_dependencies, make_detect_handler
 from deepfake_detect.aws.wiring import live_detector
 from deepfake_detect.core.model_card import ModelCard, file_sha256
 from deepfake_detect.core.result import Status
@@ -453,7 +453,7 @@ def test_a_crash_between_the_promoting_record_and_the_pointer_is_reconciled_on_t
     def die(pointer: ModelPointer, *, expected: str | None) -> None:
         raise RuntimeError("Task timed out after 900.00 seconds")  # the Lambda dies here
 
-    monkeypatch.setattr(trigger_app.trigger.registry, "set_current", die)
+    monkeypatch.setattr(trigger_app.lambda_handler.trigger.registry, "set_current", die)
     model = build_cast_classifier(tmp_path / "job", version="x")
     with pytest.raises(RuntimeError, match="timed out"):
         promote_through_the_trigger(aws_stack, retrain_settings, trigger_handler, model)
@@ -479,7 +479,7 @@ def test_a_crash_between_the_table_and_the_parameter_is_repaired_on_the_next_eve
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     serve_version(registry, build_tiny_classifier(tmp_path / "poor", seed=1), "poor-1")
-    ssm = trigger_app.trigger.registry.ssm
+    ssm = trigger_app.lambda_handler.trigger.registry.ssm
 
     def die(**kwargs: Any) -> None:
         raise RuntimeError("the Lambda died before the SSM write")
@@ -540,7 +540,7 @@ def test_a_retried_schedule_event_starts_exactly_one_job(
     trigger_handler: Callable[[dict[str, Any]], dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sagemaker = trigger_app.trigger.sagemaker
+    sagemaker = trigger_app.lambda_handler.trigger.sagemaker
     create = sagemaker.create_training_job
     calls: list[str] = []
 
@@ -723,9 +723,9 @@ def test_the_default_minimum_rejects_a_small_gate_set(
 
     default = GatePolicy.model_fields["min_per_class"].default
     monkeypatch.setattr(
-        trigger_app.trigger,
+        trigger_app.lambda_handler.trigger,
         "policy",
-        trigger_app.trigger.policy.model_copy(update={"min_per_class": default}),
+        trigger_app.lambda_handler.trigger.policy.model_copy(update={"min_per_class": default}),
     )
     before = registry.current()
     _, done = promote_through_the_trigger(

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from deepfake_detect.api.app import create_app
-from deepfake_detect.aws import api as cloud_api
-from deepfake_detect.aws.accuracy import DynamoDBReviewedSource
-from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+from deepfake_detect.aws import wiring as cloud_wiring
+from deepfake_detect.aws.adapters.accuracy import DynamoDBReviewedSource
+from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.result import DetectionResult, FaceResult, ModelInfo, Status, Verdict
 from deepfake_detect.registry.accuracy import iso_week
@@ -89,7 +89,7 @@ def test_each_user_sees_their_own_accuracy_and_export(
         UpdateExpression="REMOVE model_version",
     )
 
-    api = LambdaApi(create_app(feedback_settings, cloud_api.cloud_services(feedback_settings)))
+    api = LambdaApi(create_app(feedback_settings, cloud_wiring.cloud_services(feedback_settings)))
     alice = api.as_user(user_claims(ALICE, "alice@example.com", "[reviewers]"))
     bob = api.as_user(user_claims(BOB, "bob@example.com", "[reviewers]"))
     capsys.readouterr()
@@ -191,7 +191,7 @@ def test_a_large_export_fits_lambdas_answer_and_resumes_with_its_token(
         result = finished(ALICE, n, start + timedelta(minutes=n), Verdict.FAKE, MODEL_A, faces=faces)
         store.put(result)
         ids.append(result.id)
-    alice = LambdaApi(create_app(feedback_settings, cloud_api.cloud_services(feedback_settings))).as_user(
+    alice = LambdaApi(create_app(feedback_settings, cloud_wiring.cloud_services(feedback_settings))).as_user(
         user_claims(ALICE)
     )
     query: dict[str, str] = {"since": "2026-01-05", "until": "2026-01-06"}

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from deepfake_detect.aws.stores import ObjectInfo
+from deepfake_detect.aws.adapters.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, FaceResult, MediaKind, Status, Verdict

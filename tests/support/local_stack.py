@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
 from deepfake_detect.core.result import DetectionResult
 from infra.local.__main__ import WORKER_READY

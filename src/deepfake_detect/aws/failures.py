@@ -1,16 +1,21 @@
-"""A failed result for an object whose scan will not be tried again (the last receive of its
-message, or its message in the dead-letter queue), so that no record stays ``queued`` or
-``processing``. Shared by the detect function and the dead-letter consumer; imports no scanner."""
+"""Failures in the cloud: which are the file's fault (``permanent_error``: recorded once as a failed
+result) and which are ours or the network's (raised, so SQS redelivers the message and, after the
+last try, parks it in the DLQ); and the failed result of an object whose scan will not be tried
+again (the last receive of its message, or its message in the dead-letter queue), so that no
+record stays ``queued`` or ``processing``. Shared by the detect function and the dead-letter
+consumer; imports no scanner."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from deepfake_detect.aws.events import ObjectRef, result_id_for
-from deepfake_detect.core.errors import ErrorCode
+from botocore.exceptions import ClientError
+
+from deepfake_detect.aws.adapters.s3_events import ObjectRef, result_id_for
+from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.base import ResultDeletedError, ResultStore
+from deepfake_detect.store.base import ObjectNotFoundError, ResultDeletedError, ResultStore
 from deepfake_detect.store.records import failed_result
 
 
@@ -55,3 +60,24 @@ def record_failure(
     except ResultDeletedError:
         return None
     return stored
+
+
+# S3 answers these when the object or the version named by the event no longer exists:
+# retrying cannot bring it back.
+_GONE = {"NoSuchKey", "NoSuchVersion", "NotFound", "404"}
+
+
+def permanent_error(exc: BaseException) -> tuple[ErrorCode, str] | None:
+    """The error code and message to record for a permanent failure; ``None`` for a transient one."""
+    if isinstance(exc, MediaError):
+        return exc.code, exc.message
+    if isinstance(exc, ObjectNotFoundError):  # the media store's "no such object"; any other
+        # KeyError is a bug, retried like every transient failure
+        return ErrorCode.NOT_FOUND, "the object was deleted before it could be scanned"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _GONE:
+            return ErrorCode.NOT_FOUND, "the object was deleted before it could be scanned"
+        if code == "InvalidObjectState":
+            return ErrorCode.NOT_FOUND, "the object is archived and cannot be read"
+    return None

@@ -1,7 +1,7 @@
 """Operators' commands (registered on the main parser by ``add_commands``):
 
 - ``deepfake-detect backfill``: scan objects already in the upload bucket, through the detect
-  queue, once each (``aws/backfill.py``);
+  queue, once each (``aws/handlers/backfill.py``);
 - ``deepfake-detect deliveries``: the local service's completion-webhook deliveries and every
   attempt (``local/webhooks.py``; the same as ``GET /v1/results/{id}/deliveries``);
 - ``deepfake-detect export``: results of a time range as JSON Lines or CSV, from the local store
@@ -32,7 +32,7 @@ def _positive(text: str) -> int:
 
 
 def backfill(args: argparse.Namespace) -> int:
-    from deepfake_detect.aws.backfill import BackfillError, BackfillReport, backfill_from_settings
+    from deepfake_detect.aws.handlers.backfill import BackfillError, BackfillReport, backfill_from_settings
 
     settings = get_settings()
     show_bar = args.progress or (not args.no_progress and sys.stderr.isatty())

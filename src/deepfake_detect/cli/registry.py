@@ -166,7 +166,7 @@ def time_gate(args: argparse.Namespace) -> int:
 def _registry(args: argparse.Namespace) -> ModelRegistry:
     settings = _settings(args)
     if args.aws:
-        from deepfake_detect.aws.registry import AwsModelRegistry
+        from deepfake_detect.aws.adapters.registry import AwsModelRegistry
 
         return AwsModelRegistry.from_settings(settings)
     from deepfake_detect.local.registry import LocalModelRegistry

@@ -21,7 +21,7 @@ def delete(args: argparse.Namespace) -> int:
     settings = get_settings()
     results: ResultStore
     if args.aws:
-        from deepfake_detect.aws.api import cloud_stores
+        from deepfake_detect.aws.wiring import cloud_stores
 
         _, results, deleter = cloud_stores(settings)
     else:

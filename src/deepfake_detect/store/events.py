@@ -2,7 +2,7 @@
 
 One shape everywhere (docs/events.md, docs/event.schema.json, the ``webhooks`` section of the
 OpenAPI document): an EventBridge event whose ``detail`` is ``ScanCompletedDetail``. In the cloud
-the detect function puts it on the stack's bus (``aws/completions.py``); EventBridge delivers the
+the detect function puts it on the stack's bus (``aws/adapters/completions.py``); EventBridge delivers the
 whole event to its targets, the optional webhook included. Locally the service posts the same
 envelope to ``DEEPFAKE_SERVICE_WEBHOOK_URL`` (``local/webhooks.py``), signed with HMAC-SHA256
 (``sign``; receivers check it with ``verify``).

@@ -11,7 +11,9 @@ import pytest
 HEAVY = ("cv2", "onnxruntime", "numpy", "PIL", "torch")
 
 
-@pytest.mark.parametrize("module", ["deepfake_detect.aws.api", "deepfake_detect.aws.dead_letters"])
+@pytest.mark.parametrize(
+    "module", ["deepfake_detect.aws.handlers.api", "deepfake_detect.aws.handlers.dead_letters"]
+)
 def test_cloud_api_imports_no_scanning_libraries(module: str) -> None:
     # The dead-letter consumer ships in the same zip.
     code = (

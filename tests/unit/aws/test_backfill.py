@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from deepfake_detect.aws.backfill import Backfill, BackfillError, Checkpoint, s3_notification
-from deepfake_detect.aws.events import ObjectRef, parse_sqs_body, result_id_for
+from deepfake_detect.aws.adapters.s3_events import ObjectRef, parse_sqs_body, result_id_for
+from deepfake_detect.aws.handlers.backfill import Backfill, BackfillError, Checkpoint, s3_notification
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, Settings
 from tests.support.aws_fakes import InMemoryResults

@@ -8,8 +8,8 @@ import json
 import boto3
 import pytest
 
-from deepfake_detect.aws.api import S3UploadSigner
-from deepfake_detect.aws.stores import _decode_token, _encode_token
+from deepfake_detect.aws.adapters.stores import _decode_token, _encode_token
+from deepfake_detect.aws.adapters.uploads import S3UploadSigner
 from deepfake_detect.core.formats import upload_name
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings

@@ -10,8 +10,12 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from deepfake_detect.aws.completions import EventBridgePublisher, EventPublishError, eventbridge_publisher
-from deepfake_detect.aws.detect import DetectDependencies, make_detect_handler
+from deepfake_detect.aws.adapters.completions import (
+    EventBridgePublisher,
+    EventPublishError,
+    eventbridge_publisher,
+)
+from deepfake_detect.aws.handlers.detect import DetectDependencies, make_detect_handler
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from deepfake_detect.store.events import ScanCompletedDetail
@@ -86,7 +90,7 @@ def test_each_finished_result_puts_one_event_with_its_detail(tmp_path: Path, mon
 
 
 def test_an_event_the_bus_keeps_refusing_retries_the_message(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr("deepfake_detect.aws.completions.time.sleep", lambda s: None)
+    monkeypatch.setattr("deepfake_detect.aws.adapters.completions.time.sleep", lambda s: None)
     events = StubEvents(fail=3)
     handler, results, media = handler_with(events, tmp_path)
     media.objects["uploads/a.jpg"] = b"image"
@@ -100,7 +104,7 @@ def test_an_event_the_bus_keeps_refusing_retries_the_message(tmp_path: Path, mon
 
 
 def test_a_failed_entry_is_retried_before_giving_up(monkeypatch: Any) -> None:
-    monkeypatch.setattr("deepfake_detect.aws.completions.time.sleep", lambda s: None)
+    monkeypatch.setattr("deepfake_detect.aws.adapters.completions.time.sleep", lambda s: None)
     result = DetectionResult(path="a.jpg", status=Status.DONE)
     events = StubEvents(fail=2)
     EventBridgePublisher(cast(Any, events), "bus").publish(result)

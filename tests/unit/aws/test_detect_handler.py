@@ -12,8 +12,8 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from deepfake_detect.aws.detect import DetectDependencies, make_detect_handler
-from deepfake_detect.aws.events import ObjectRef, result_id_for
+from deepfake_detect.aws.adapters.s3_events import ObjectRef, result_id_for
+from deepfake_detect.aws.handlers.detect import DetectDependencies, make_detect_handler
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.settings import AwsSettings, LimitsSettings, Settings
 from infra.local.worker import LocalLambdaContext
@@ -289,7 +289,7 @@ def test_a_result_deleted_during_its_scan_is_not_written_back(tmp_path: Path) ->
 
 
 def test_the_dead_letter_consumer_fails_what_never_finished(tmp_path: Path) -> None:
-    from deepfake_detect.aws.dead_letters import make_dead_letter_handler
+    from deepfake_detect.aws.handlers.dead_letters import make_dead_letter_handler
 
     harness = Harness(tmp_path)
     results = harness.results

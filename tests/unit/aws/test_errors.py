@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from deepfake_detect.aws.errors import permanent_error
+from deepfake_detect.aws.failures import permanent_error
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.store.base import ObjectNotFoundError
 

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from deepfake_detect.aws.events import MalformedEventError, ObjectRef, parse_sqs_body, result_id_for
+from deepfake_detect.aws.adapters.s3_events import (
+    MalformedEventError,
+    ObjectRef,
+    parse_sqs_body,
+    result_id_for,
+)
 
 EVENTS = Path(__file__).parent / "events"
 

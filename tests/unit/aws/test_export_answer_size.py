@@ -13,7 +13,7 @@ import pytest
 from deepfake_detect.api.app import create_app
 from deepfake_detect.api.identity import jwt_identity
 from deepfake_detect.api.services import Services
-from deepfake_detect.aws.api import EXPORT_MAX_BYTES
+from deepfake_detect.aws.wiring import EXPORT_MAX_BYTES
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.settings import Settings

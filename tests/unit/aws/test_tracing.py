@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 _BUILD_HANDLER = """
 import json, sys
-from deepfake_detect.aws.detect import DetectDependencies, make_detect_handler
+from deepfake_detect.aws.handlers.detect import DetectDependencies, make_detect_handler
 from deepfake_detect.aws.observability import Telemetry
 from deepfake_detect.settings import Settings
 telemetry = Telemetry(Settings())
@@ -51,9 +51,11 @@ def _run(code: str, **env: str) -> dict[str, object]:
 
 
 def test_importing_the_detect_handler_module_does_not_import_the_xray_sdk() -> None:
+    # The module builds its tracer (Powertools style, at module level): outside Lambda that reads
+    # the SDK's small config module, never the SDK itself (``aws_xray_sdk.core``) and its patcher.
     code = (
-        "import json, sys; import deepfake_detect.aws.detect; "
-        "print(json.dumps('aws_xray_sdk' in sys.modules))"
+        "import json, sys; import deepfake_detect.aws.handlers.detect; "
+        "print(json.dumps('aws_xray_sdk.core' in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) is False

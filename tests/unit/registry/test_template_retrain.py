@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from deepfake_detect.aws.retrain_trigger import FAILED, OUTCOME_METRICS, STATE_CHANGE, scheduled_time
+from deepfake_detect.aws.handlers.retrain_trigger import FAILED, OUTCOME_METRICS, STATE_CHANGE, scheduled_time
 from deepfake_detect.settings import PROJECT_ROOT, TrainingSettings
 from infra.local.stack import load_template
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from deepfake_detect.aws.retrain_trigger import (
+from deepfake_detect.aws.handlers.retrain_trigger import (
     OUTCOME_METRICS,
     RetrainTrigger,
     UnknownEventError,
@@ -401,7 +401,7 @@ def test_the_seed_response_is_a_put_with_an_empty_content_type() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from deepfake_detect.aws.retrain_trigger import send_cfn_response
+    from deepfake_detect.aws.handlers.retrain_trigger import send_cfn_response
 
     seen: dict[str, Any] = {}
 

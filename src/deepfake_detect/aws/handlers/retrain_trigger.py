@@ -1,6 +1,7 @@
-"""What the retrain trigger does in AWS: launch a SageMaker training job on the schedule (unless one
-is running), and on the job's state-change event record the outcome, gating and promoting a
-completed job's model.
+"""The retrain trigger function: launch a SageMaker training job on the schedule (unless one is
+running), and on the job's state-change event record the outcome, gating and promoting a completed
+job's model. ``make_retrain_handler`` builds its Lambda handler (``RetrainHandler``) once per
+container; each outcome is a metric, and the template's alarms watch ``TrainingJobsFailed``.
 
 A job counts as running while its record in the models table still waits for its state-change
 event: a finished job's model must be gated before the next job starts, and the trigger runs
@@ -44,6 +45,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from deepfake_detect.registry.base import ModelRecord, ModelRegistry, ModelStatus, job_version, utc_now
@@ -51,13 +55,20 @@ from deepfake_detect.registry.evaluate import Evaluator, select_files
 from deepfake_detect.registry.feedback import ExportSummary
 from deepfake_detect.registry.gate import ArtifactError, unpack_artifact
 from deepfake_detect.registry.promote import adopt_baseline, gate_and_promote, reconcile, reject
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
 log = logging.getLogger(__name__)
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+# The function's Powertools objects, once per container, named by the deployment's settings.
+_names = get_settings().aws
+logger = Logger(service=f"{_names.service_name}-retrain")
+metrics = Metrics(namespace=_names.metrics_namespace, service=f"{_names.service_name}-retrain")
 
 # Outcomes (the handler turns them into metrics; the alarm watches the failed ones).
 STARTED, SKIPPED, IGNORED, PROMOTED, REJECTED, FAILED, STOPPED, SEEDED, SEED_FAILED, RECONCILED = (
@@ -477,10 +488,10 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
 
     import boto3
 
-    from deepfake_detect.aws.clients import dynamodb_client, s3_client
-    from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-    from deepfake_detect.aws.registry import AwsModelRegistry
-    from deepfake_detect.aws.stores import S3MediaStore
+    from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
+    from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
+    from deepfake_detect.aws.adapters.registry import AwsModelRegistry
+    from deepfake_detect.aws.adapters.stores import S3MediaStore
     from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
     from deepfake_detect.registry.feedback import export_channel
 
@@ -525,3 +536,28 @@ def aws_trigger(settings: Settings) -> RetrainTrigger:
     return RetrainTrigger(
         settings, sagemaker, s3, registry, evaluator, export, shipped_model=settings.classifier_path
     )
+
+
+class RetrainHandler:
+    """The retrain trigger's Lambda handler over one ``RetrainTrigger`` (built once per container:
+    its clients and registry); every outcome is logged and counted (``OUTCOME_METRICS``)."""
+
+    def __init__(self, trigger: RetrainTrigger) -> None:
+        self.trigger = trigger
+        handle = logger.inject_lambda_context(clear_state=True)(self.handle)
+        self._handle: LambdaHandler = metrics.log_metrics(handle)
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return self._handle(event, context)
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        outcome = handle_event(self.trigger, event)
+        metrics.add_metric(name=OUTCOME_METRICS[outcome["outcome"]], unit=MetricUnit.Count, value=1)
+        logger.info("retrain trigger", extra=outcome)
+        return outcome
+
+
+def make_retrain_handler(settings: Settings, trigger: RetrainTrigger | None = None) -> RetrainHandler:
+    """The handler over the deployment's bucket, tables and parameter unless a test passes its own
+    trigger; call once per container."""
+    return RetrainHandler(trigger or aws_trigger(settings))

@@ -12,7 +12,7 @@ counted (``DeadLetters``, alarmed). It imports no scanner: it ships in the API f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,16 +20,21 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from deepfake_detect.aws.adapters.s3_events import MalformedEventError, parse_sqs_body, result_id_for
 from deepfake_detect.aws.budget import receive_count
-from deepfake_detect.aws.events import MalformedEventError, parse_sqs_body, result_id_for
 from deepfake_detect.aws.failures import record_failure
 from deepfake_detect.aws.observability import DEAD_LETTERS
 from deepfake_detect.core.errors import ErrorCode
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import Settings, get_settings
 from deepfake_detect.store.base import ResultStore
 from deepfake_detect.store.events import CompletionPublisher
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+# The function's Powertools objects, once per container, named by the deployment's settings.
+_names = get_settings().aws
+logger = Logger(service=f"{_names.service_name}-dead-letters")
+metrics = Metrics(namespace=_names.metrics_namespace, service=_names.service_name)
 
 DEAD_LETTER_MESSAGE = (
     "the scan failed on every try (the scanner stopped before it could record why); "
@@ -38,26 +43,38 @@ DEAD_LETTER_MESSAGE = (
 
 
 def aws_results(settings: Settings) -> ResultStore:
-    from deepfake_detect.aws.clients import s3_client
-    from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+    from deepfake_detect.aws.adapters.clients import s3_client
+    from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
 
     return DynamoDBResultStore.from_settings(
         settings, S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
     )
 
 
-def make_dead_letter_handler(
-    settings: Settings,
-    results: ResultStore | None = None,
-    events: CompletionPublisher | None = None,
-) -> LambdaHandler:
-    """Build the handler once per container."""
-    results = results if results is not None else aws_results(settings)
-    service = f"{settings.aws.service_name}-dead-letters"
-    logger = Logger(service=service)
-    metrics = Metrics(namespace=settings.aws.metrics_namespace, service=settings.aws.service_name)
+class DeadLetterHandler:
+    """The dead-letter consumer's handler, built once per container."""
 
-    def record_handler(record: SQSRecord) -> None:
+    def __init__(
+        self, settings: Settings, results: ResultStore, events: CompletionPublisher | None = None
+    ) -> None:
+        self.settings = settings
+        self.results = results
+        self.events = events
+        self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        handle = metrics.log_metrics(self.handle_batch)
+        self._handle: LambdaHandler = logger.inject_lambda_context(clear_state=True)(handle)
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return self._handle(event, context)
+
+    def handle_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=self.handle_record, processor=self.batch, context=context
+            )
+        )
+
+    def handle_record(self, record: SQSRecord) -> None:
         metrics.add_metric(name=DEAD_LETTERS, unit=MetricUnit.Count, value=1)
         context = {"message_id": record.message_id, "receives": receive_count(record), "body": record.body}
         try:
@@ -68,28 +85,27 @@ def make_dead_letter_handler(
             )
             return  # nothing to record; the log keeps the body
         for ref in refs:
-            failed = record_failure(results, settings, ref, ErrorCode.INTERNAL_ERROR, DEAD_LETTER_MESSAGE)
-            if failed is not None and events is not None:
-                events.publish(failed)
+            failed = record_failure(
+                self.results, self.settings, ref, ErrorCode.INTERNAL_ERROR, DEAD_LETTER_MESSAGE
+            )
+            if failed is not None and self.events is not None:
+                self.events.publish(failed)
             logger.error(
                 "a file failed every try; its result is recorded as failed",
                 extra={
                     **context,
-                    "result_id": result_id_for(ref, settings.aws.upload_prefix),
+                    "result_id": result_id_for(ref, self.settings.aws.upload_prefix),
                     "object_key": ref.key,
                     "recorded": failed is not None,  # False: it had finished, or was deleted
                 },
             )
 
-    batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return dict(
-            process_partial_response(
-                event=event, record_handler=record_handler, processor=batch, context=context
-            )
-        )
-
-    return cast(LambdaHandler, lambda_handler)
+def make_dead_letter_handler(
+    settings: Settings,
+    results: ResultStore | None = None,
+    events: CompletionPublisher | None = None,
+) -> DeadLetterHandler:
+    """The handler over the deployment's results table unless a test passes its own store; call
+    once per container."""
+    return DeadLetterHandler(settings, results if results is not None else aws_results(settings), events)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from deepfake_detect.aws.feedback import DynamoDBFeedbackStore
-from deepfake_detect.aws.stores import DynamoDBResultStore
+from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
 from deepfake_detect.registry.accuracy import ReviewedBatch
 
 MAX_REPORT_RESULTS = 5_000

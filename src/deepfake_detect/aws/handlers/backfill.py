@@ -1,6 +1,6 @@
 """Backfill: scan objects already in the upload bucket (uploaded before the notification existed,
 or while the detect function was broken) by putting on the detect queue the very message S3
-would have sent for each (``aws/events.py`` parses it; the detect handler cannot tell).
+would have sent for each (``aws/adapters/s3_events.py`` parses it; the detect handler cannot tell).
 
 Nothing is scanned twice:
 - an object whose result is already ``done`` or ``failed`` for this revision is skipped (its
@@ -34,7 +34,7 @@ from urllib.parse import quote_plus
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from deepfake_detect.aws.events import ObjectRef, result_id_for
+from deepfake_detect.aws.adapters.s3_events import ObjectRef, result_id_for
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.base import ResultStore
@@ -320,8 +320,8 @@ def backfill_from_settings(
     **options: Any,
 ) -> Backfill:
     """A ``Backfill`` on the deployment the settings name (``DEEPFAKE_AWS_*``)."""
-    from deepfake_detect.aws.clients import dynamodb_client, s3_client, sqs_client
-    from deepfake_detect.aws.stores import DynamoDBResultStore
+    from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client, sqs_client
+    from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
 
     bucket = bucket or settings.aws.upload_bucket
     prefix = settings.aws.upload_prefix if prefix is None else prefix

@@ -1,8 +1,9 @@
 """The detect function: SQS batches of S3 notifications in, one result per object revision out.
 
-``make_detect_handler`` is called once per container (the models load there, outside the
-handler); the Lambda entry point ``functions/detect/app.py`` and the local stack's worker both
-call it, so the local stack runs the same handler Lambda runs.
+``make_detect_handler`` builds the ``DetectHandler`` once per container (the models load there,
+outside the handler); the Lambda entry point ``functions/detect/app.py`` and the local stack's
+worker both call it, so the local stack runs the same handler Lambda runs. The function's logger,
+metrics and tracer are module-level (``telemetry``), as Powertools has them.
 
 Failure policy, per SQS message:
 - a bad file (corrupt, unsupported, too big, deleted) is a *permanent* failure: recorded once as a
@@ -22,7 +23,7 @@ Failure policy, per SQS message:
 - on the message's last receive (``aws.max_receive_count``, the queue's ``maxReceiveCount``) a
   transient failure is recorded as a failed result instead of raised: nothing stays ``queued`` or
   ``processing``. Whatever still reaches the DLQ (a crash on the last try) is failed by the
-  dead-letter consumer (``aws/dead_letters.py``);
+  dead-letter consumer (``aws/handlers/dead_letters.py``);
 - a result deleted while its file was being scanned is not written back: the scan's own files
   are removed and the message is done.
 Idempotency (Powertools, keyed on bucket + key + version id or ETag) makes a redelivered
@@ -31,11 +32,13 @@ notification a no-op once its object is done.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from aws_lambda_powertools.shared.constants import LAMBDA_FUNCTION_NAME_ENV
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -46,18 +49,22 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from deepfake_detect.aws.adapters.s3_events import (
+    MalformedEventError,
+    ObjectRef,
+    parse_sqs_body,
+    result_id_for,
+)
+from deepfake_detect.aws.adapters.stores import ObjectInfo
 from deepfake_detect.aws.budget import NotStartedError, ScanBudget, ScanTimeoutError, receive_count
-from deepfake_detect.aws.errors import permanent_error
-from deepfake_detect.aws.events import MalformedEventError, ObjectRef, parse_sqs_body, result_id_for
-from deepfake_detect.aws.failures import object_record, record_failure
+from deepfake_detect.aws.failures import object_record, permanent_error, record_failure
 from deepfake_detect.aws.observability import Telemetry
-from deepfake_detect.aws.stores import ObjectInfo
 from deepfake_detect.core.errors import ErrorCode, MediaError
 from deepfake_detect.core.formats import check_size
 from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.pipeline import Analysis
 from deepfake_detect.core.result import DetectionResult, Status
-from deepfake_detect.settings import Settings
+from deepfake_detect.settings import Settings, get_settings
 from deepfake_detect.store.base import ResultDeletedError, ResultStore
 from deepfake_detect.store.deletion import purge_media
 from deepfake_detect.store.events import CompletionPublisher
@@ -65,6 +72,11 @@ from deepfake_detect.store.evidence import finish
 from deepfake_detect.store.records import failed_result
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+# The function's Powertools objects, once per container (JSON logs, EMF metrics, X-Ray), named by
+# the deployment's settings: DEEPFAKE_AWS_SERVICE_NAME and DEEPFAKE_AWS_METRICS_NAMESPACE.
+telemetry = Telemetry(get_settings())
+logger, metrics, tracer = telemetry.logger, telemetry.metrics, telemetry.tracer
 
 
 class Analyzer(Protocol):
@@ -106,7 +118,7 @@ class ObjectProcessor:
         self.media = media
         self.results = results
         self.telemetry = telemetry
-        self.events = events  # Scan Completed on the event bus (aws/completions.py)
+        self.events = events  # Scan Completed on the event bus (aws/adapters/completions.py)
 
     def process(self, ref: ObjectRef, budget: ScanBudget | None = None) -> dict[str, str]:
         """Returns a small summary, which idempotency stores as the answer to later redeliveries."""
@@ -228,9 +240,9 @@ class DetectDependencies:
 
 
 def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> DetectDependencies:
-    from deepfake_detect.aws.clients import dynamodb_client, s3_client
-    from deepfake_detect.aws.completions import eventbridge_publisher
-    from deepfake_detect.aws.stores import DynamoDBResultStore, S3MediaStore
+    from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
+    from deepfake_detect.aws.adapters.completions import eventbridge_publisher
+    from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
     from deepfake_detect.aws.wiring import live_detector
 
     media = S3MediaStore(s3_client(settings), settings.aws.upload_bucket)
@@ -246,79 +258,72 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
     )
 
 
-def make_detect_handler(
-    settings: Settings, deps: DetectDependencies | None = None, telemetry: Telemetry | None = None
-) -> LambdaHandler:
-    """Build the Lambda handler; call once per container (this is where the models load)."""
-    deps = deps or aws_dependencies(settings)
-    telemetry = telemetry or Telemetry(settings)
-    logger, metrics, tracer = telemetry.logger, telemetry.metrics, telemetry.tracer
-    processor = ObjectProcessor(settings, deps.detector, deps.media, deps.results, telemetry, deps.events)
-    config = IdempotencyConfig(
-        event_key_jmespath="[bucket, key, revision]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.aws.idempotency_expires_s,
-    )
+# The idempotency records' key prefix (Powertools names it after the scan function): the name the
+# scan had before the handlers moved to aws/handlers/, kept so that records written before the move
+# still make a redelivered notification a no-op.
+IDEMPOTENCY_KEY = "deepfake_detect.aws.detect.make_detect_handler.<locals>.scan"
 
-    def scan(obj: dict[str, str], budget: ScanBudget | None = None) -> dict[str, str]:
-        return processor.process(ObjectRef.from_payload(obj), budget)
 
-    scan_once = cast(
-        Callable[..., dict[str, str]],
-        idempotent_function(
-            scan, data_keyword_argument="obj", persistence_store=deps.persistence, config=config
-        ),
-    )
+class DetectHandler:
+    """The detect function's handler: built once per container (this is where the models load),
+    then called with each SQS batch. One invocation's clock (``budget``) is set at its start and
+    read by every message of its batch."""
 
-    def record_handler(record: SQSRecord) -> None:
-        telemetry.record_message()
-        try:
-            refs = parse_sqs_body(record.body)
-        except MalformedEventError as exc:
-            telemetry.record_malformed(str(exc))
-            raise
-        if not refs:
-            logger.info("skipping s3:TestEvent", extra={"message_id": record.message_id})
-        receives = receive_count(record)
-        last_try = receives >= settings.aws.max_receive_count
-        budget = invocation.get("budget")
-        for ref in refs:
-            if budget is not None and not last_try and not budget.may_start():
-                telemetry.record_deferred(ref.key, budget.remaining_s())
-                raise NotStartedError(
-                    f"{budget.remaining_s():.1f} s left: {ref.key} is left to a later invocation"
-                )
-            try:
-                scan_once(obj=ref.payload(), budget=budget)
-            except Exception as exc:
-                if not last_try:
-                    raise
-                processor.give_up(ref, exc, receives)
+    def __init__(
+        self, settings: Settings, deps: DetectDependencies, telemetry: Telemetry = telemetry
+    ) -> None:
+        self.settings = settings
+        self.results = deps.results
+        self.telemetry = telemetry
+        self.processor = ObjectProcessor(
+            settings, deps.detector, deps.media, deps.results, telemetry, deps.events
+        )
+        self.config = IdempotencyConfig(
+            event_key_jmespath="[bucket, key, revision]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=settings.aws.idempotency_expires_s,
+        )
+        self.scan_once = cast(
+            Callable[..., dict[str, str]],
+            idempotent_function(
+                self.scan,
+                data_keyword_argument="obj",
+                persistence_store=deps.persistence,
+                config=self.config,
+                key_prefix=f"{os.getenv(LAMBDA_FUNCTION_NAME_ENV, 'test-func')}.{IDEMPOTENCY_KEY}",
+            ),
+        )
+        self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self.budget: ScanBudget | None = None  # this invocation's clock
+        handle = telemetry.metrics.log_metrics(self.handle_batch)
+        handle = telemetry.tracer.capture_lambda_handler(capture_response=False)(handle)
+        self._handle: LambdaHandler = telemetry.logger.inject_lambda_context(clear_state=True)(handle)
 
-    batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    invocation: dict[str, ScanBudget | None] = {}  # this invocation's clock, for record_handler
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return self._handle(event, context)
 
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def scan(self, obj: dict[str, str], budget: ScanBudget | None = None) -> dict[str, str]:
+        return self.processor.process(ObjectRef.from_payload(obj), budget)
+
+    def handle_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        settings = self.settings
         # An object left "in progress" by a crashed invocation may be retried once this
         # invocation's time is up: Powertools reads the remaining time from the context.
-        config.register_lambda_context(context)
-        invocation["budget"] = ScanBudget.of(
+        self.config.register_lambda_context(context)
+        self.budget = ScanBudget.of(
             context, finish_reserve_s=settings.aws.finish_reserve_s, min_start_s=settings.aws.min_start_s
         )
-        to_scan, handed_back = scan_plan(event.get("Records", []), deps.results, settings)
+        to_scan, handed_back = scan_plan(event.get("Records", []), self.results, settings)
         for record in handed_back:
-            telemetry.record_isolated(record.get("messageId", ""))
+            self.telemetry.record_isolated(record.get("messageId", ""))
         if not to_scan:
             response: dict[str, Any] = {"batchItemFailures": []}
         else:
             response = dict(
                 process_partial_response(
                     event={**event, "Records": to_scan},
-                    record_handler=record_handler,
-                    processor=batch,
+                    record_handler=self.handle_record,
+                    processor=self.batch,
                     context=context,
                 )
             )
@@ -328,7 +333,38 @@ def make_detect_handler(
         ]
         return response
 
-    return cast(LambdaHandler, lambda_handler)
+    def handle_record(self, record: SQSRecord) -> None:
+        telemetry, budget = self.telemetry, self.budget
+        telemetry.record_message()
+        try:
+            refs = parse_sqs_body(record.body)
+        except MalformedEventError as exc:
+            telemetry.record_malformed(str(exc))
+            raise
+        if not refs:
+            telemetry.logger.info("skipping s3:TestEvent", extra={"message_id": record.message_id})
+        receives = receive_count(record)
+        last_try = receives >= self.settings.aws.max_receive_count
+        for ref in refs:
+            if budget is not None and not last_try and not budget.may_start():
+                telemetry.record_deferred(ref.key, budget.remaining_s())
+                raise NotStartedError(
+                    f"{budget.remaining_s():.1f} s left: {ref.key} is left to a later invocation"
+                )
+            try:
+                self.scan_once(obj=ref.payload(), budget=budget)
+            except Exception as exc:
+                if not last_try:
+                    raise
+                self.processor.give_up(ref, exc, receives)
+
+
+def make_detect_handler(
+    settings: Settings, deps: DetectDependencies | None = None, telemetry: Telemetry = telemetry
+) -> DetectHandler:
+    """The Lambda handler, over the deployment's AWS resources unless a test passes its own;
+    call once per container (this is where the models load)."""
+    return DetectHandler(settings, deps or aws_dependencies(settings), telemetry)
 
 
 def scan_plan(

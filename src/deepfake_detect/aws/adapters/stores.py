@@ -218,7 +218,7 @@ class DynamoDBResultStore:
         cls, settings: Settings, overflow: S3MediaStore, client: DynamoDBClient | None = None
     ) -> DynamoDBResultStore:
         """The stack's results table, as every function that writes or reads results uses it."""
-        from deepfake_detect.aws.clients import dynamodb_client
+        from deepfake_detect.aws.adapters.clients import dynamodb_client
 
         return cls(
             client or dynamodb_client(settings),

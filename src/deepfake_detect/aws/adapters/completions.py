@@ -71,6 +71,6 @@ def eventbridge_publisher(settings: Settings) -> EventBridgePublisher | None:
     """The publisher the settings name a bus for; None without ``DEEPFAKE_AWS_EVENT_BUS_NAME``."""
     if not settings.aws.event_bus_name:
         return None
-    from deepfake_detect.aws.clients import events_client
+    from deepfake_detect.aws.adapters.clients import events_client
 
     return EventBridgePublisher(events_client(settings), settings.aws.event_bus_name)

@@ -74,7 +74,7 @@ class AwsModelRegistry:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsModelRegistry:
-        from deepfake_detect.aws.clients import dynamodb_client, s3_client, ssm_client
+        from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client, ssm_client
 
         # The table is only needed by writers (the retrain trigger, the CLI); readers such as the
         # detect function's live swap only read the parameter and the bucket.
