@@ -67,7 +67,7 @@ def real_video(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def detector_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from deepfake_detect.core.model_card import file_sha256
+    from deepfake_detect.core.hashing import file_sha256
     from deepfake_detect.model_files import ensure_detector_model
 
     settings = _default_settings()

@@ -25,7 +25,8 @@ import boto3
 from botocore.config import Config
 
 from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.settings import PROJECT_ROOT, Settings, as_environment
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"

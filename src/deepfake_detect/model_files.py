@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from deepfake_detect.core.constants import DETECTOR_FILE
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.settings import Settings
 
 YUNET_FILE = DETECTOR_FILE

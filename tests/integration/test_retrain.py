@@ -31,7 +31,8 @@ from deepfake_detect.aws.adapters.registry import AwsModelRegistry
 from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
 from deepfake_detect.aws.handlers.detect import aws_dependencies, make_detect_handler
 from deepfake_detect.aws.wiring import live_detector
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.result import Status
 from deepfake_detect.registry.base import (
     ModelPointer,

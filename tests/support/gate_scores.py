@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.registry.gate import GatePolicy, ModelScores
 
 N_PER_CLASS = 50

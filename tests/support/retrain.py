@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing
 
 # deepface_photos files with one clear face each (see tests/conftest.py's face_photo).
 REAL_PHOTOS = ("img1.jpg", "img2.jpg", "img3.jpg", "img4.jpg", "img5.jpg")

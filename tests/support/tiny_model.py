@@ -9,7 +9,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from deepfake_detect.core.model_card import KindEvidence, ModelCard, Outputs, Preprocessing, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import KindEvidence, ModelCard, Outputs, Preprocessing
 
 
 def build_tiny_classifier(

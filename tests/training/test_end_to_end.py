@@ -9,7 +9,8 @@ import pytest
 
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.faces import FaceDetector
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings

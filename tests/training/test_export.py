@@ -6,7 +6,8 @@ import torch
 
 from deepfake_detect.core.align import to_tensor
 from deepfake_detect.core.classifier import Classifier
-from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing
 from training.export import ExportParityError, check_parity, export_onnx, onnx_outputs
 from training.manifest import SplitSpec, get_crops, get_manifest
 from training.model import FakeFaceNet, imagenet_weights_path

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
 
 pytestmark = pytest.mark.slow
 

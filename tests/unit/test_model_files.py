@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.model_files import YUNET_FILE, YUNET_SHA256, ChecksumError, ensure_detector_model
 from deepfake_detect.settings import Settings
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing, file_sha256
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing
 from deepfake_detect.registry.gate import ArtifactError, find_model, unpack_artifact, validate_artifact
 from tests.support.retrain import build_cast_classifier, model_tarball
 from tests.support.tiny_model import build_tiny_classifier

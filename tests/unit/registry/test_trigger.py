@@ -17,7 +17,7 @@ from deepfake_detect.aws.handlers.retrain_trigger import (
     handle_custom_resource,
     handle_event,
 )
-from deepfake_detect.core.model_card import file_sha256
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.local.registry import LocalModelRegistry
 from deepfake_detect.registry.base import ModelStatus
 from deepfake_detect.registry.feedback import ExportSummary
