@@ -140,7 +140,7 @@ def test_flip_tta_averages_each_crop_with_its_mirror(tmp_path: Path) -> None:
     mirrors = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
 
     def logits(p: np.ndarray) -> np.ndarray:
-        return np.log(p / (1 - p))
+        return np.asarray(np.log(p / (1 - p)))
 
     one, other, both = plain.score(crops), plain.score(mirrors), tta.score(crops)
     assert not np.allclose(one.probabilities, other.probabilities)  # the tiny model is not symmetric

@@ -71,7 +71,7 @@ def test_a_done_result_becomes_an_eventbridge_shaped_event() -> None:
     assert detail["id"] == result.id and detail["status"] == "done" and detail["path"] == "face.jpg"
     assert detail["verdict"] == "fake" and detail["score"] == 0.97 and detail["threshold"] == 0.9
     assert detail["model_version"] == "2026.1" and detail["error_code"] is None
-    assert detail["result_url"] == f"/v1/results/{result.id}" and detail["schema_version"] == "1"
+    assert detail["result_url"] == f"/v1/results/{result.id}" and detail["schema_version"] == "2"
     if "owner" in DetectionResult.model_fields:
         assert detail["owner"] == "user-123"
     assert ScanCompletedEvent.model_validate_json(event.body()) == event  # it reads back

@@ -16,7 +16,7 @@ from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.model_card import KindEvidence, ModelCard
 from deepfake_detect.core.pipeline import ScanPipeline, evidence_kind
 from deepfake_detect.core.provenance import ClaimSource, Provenance, ProvenanceConfig
-from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict
+from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verdict, band
 from tests.support.c2pa import make_pki
 from tests.support.c2pa import sign as sign_c2pa
 from tests.support.media import (
@@ -655,3 +655,24 @@ def test_the_evidence_kind_is_the_one_furthest_above_its_own_threshold() -> None
     assert evidence_kind({"generated": 0.8, "swapped": 0.1}, card) == "generated"
     assert evidence_kind(None, card) is None
     assert evidence_kind({"generated": 0.5}, {}) is None
+
+
+def test_a_score_between_the_two_thresholds_is_inconclusive(
+    detector: ScanPipeline, couple_photo: Path
+) -> None:
+    low, high = sorted(f.score for f in detector.analyze(couple_photo).result.faces)
+    card = detector.classifier.card.model_copy(
+        update={"threshold": high + (1 - high) / 2, "threshold_real": (low + high) / 2}
+    )
+    banded = ScanPipeline(
+        detector.config,
+        classifier=Classifier(detector.config.classifier_path, card),
+        face_detector=detector.face_detector,
+    )
+    result = banded.analyze(couple_photo).result
+    assert (result.threshold, result.threshold_real) == (card.threshold, card.threshold_real)
+    assert sorted(t.verdict for t in result.tracks) == sorted([Verdict.INCONCLUSIVE, Verdict.REAL])
+    assert result.verdict is Verdict.INCONCLUSIVE  # the most suspicious face decides
+    assert result.evidence_kind is None  # named for fake verdicts only
+    assert band(high, card.threshold, None) is Verdict.REAL  # a card without t_real: two bands
+    assert band(card.threshold, card.threshold, card.threshold_real) is Verdict.FAKE

@@ -22,7 +22,7 @@ def test_conclude_ignores_tracks_that_do_not_count() -> None:
     result = DetectionResult(path="v.mp4", media_kind=MediaKind.VIDEO)
     result.tracks = [_track(0, 0.1, 30, True), _track(1, 0.99, 1, False)]
     detector = ScanPipeline.__new__(ScanPipeline)
-    detector.classifier = type("C", (), {"threshold": 0.5})()  # type: ignore[assignment]
+    detector.classifier = type("C", (), {"threshold": 0.5, "threshold_real": None})()  # type: ignore[assignment]
     detector._conclude(result)
     assert result.score == 0.1
     assert result.verdict is Verdict.REAL

@@ -98,6 +98,10 @@ class Classifier:
     def threshold(self) -> float:
         return self.card.threshold
 
+    @property
+    def threshold_real(self) -> float | None:
+        return self.card.threshold_real
+
     def score(self, crops: list[Frame], batch_size: int = 32) -> Scores:
         """Calibrated fake probabilities for aligned BGR crops of ``input_size``.
 

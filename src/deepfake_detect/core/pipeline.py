@@ -40,7 +40,7 @@ from deepfake_detect.core.media.video import (
     sample_frames,
     sample_indices,
 )
-from deepfake_detect.core.model_card import KindEvidence, is_fake
+from deepfake_detect.core.model_card import KindEvidence
 from deepfake_detect.core.pictures import FrameThumbnails, Thumbnail, thumbnail_side
 from deepfake_detect.core.prefetch import Prefetch
 from deepfake_detect.core.provenance.model import Provenance
@@ -55,6 +55,7 @@ from deepfake_detect.core.result import (
     Status,
     TrackResult,
     Verdict,
+    band,
 )
 from deepfake_detect.core.tracking import Tracker, track_score
 
@@ -261,6 +262,7 @@ class ScanPipeline:
             height=source.height,
             model=self.model_info,
             threshold=self.classifier.threshold,
+            threshold_real=self.classifier.threshold_real,
         )
         for track, face in enumerate(face_results):
             face.track = track
@@ -322,6 +324,7 @@ class ScanPipeline:
             frames_sampled=len(sampled),
             model=self.model_info,
             threshold=self.classifier.threshold,
+            threshold_real=self.classifier.threshold_real,
         )
         by_track: dict[int, list[FaceResult]] = defaultdict(list)
         # sample -> index in result.faces of its first face
@@ -470,7 +473,7 @@ class ScanPipeline:
         return results, view, [c for c in crops if c is not None]
 
     def _verdict(self, score: float) -> Verdict:
-        return Verdict.FAKE if is_fake(score, self.classifier.threshold) else Verdict.REAL
+        return band(score, self.classifier.threshold, self.classifier.threshold_real)
 
     def _conclude(self, result: DetectionResult) -> None:
         """The file is as suspicious as its most suspicious face track that counts."""

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from deepfake_detect.core.errors import ErrorCode
+from deepfake_detect.core.model_card import is_fake
 from deepfake_detect.core.provenance.model import Provenance
 
 
@@ -19,10 +20,25 @@ class MediaKind(StrEnum):
 
 
 class Verdict(StrEnum):
+    """A file's, a track's or a face's verdict. From a score, by the model card's two thresholds:
+    ``fake`` (likely manipulated) from t_fake, ``real`` (no sign of manipulation) below t_real,
+    ``inconclusive`` between them; ``no_face`` and ``error`` when there is no score."""
+
     FAKE = "fake"
+    INCONCLUSIVE = "inconclusive"
     REAL = "real"
     NO_FACE = "no_face"
     ERROR = "error"
+
+
+def band(score: float, t_fake: float, t_real: float | None) -> Verdict:
+    """The verdict band of a score: fake from ``t_fake`` (``is_fake``), real below ``t_real``,
+    inconclusive between. A card without ``t_real`` has no inconclusive band."""
+    if is_fake(score, t_fake):
+        return Verdict.FAKE
+    if t_real is None or score < min(t_real, t_fake):
+        return Verdict.REAL
+    return Verdict.INCONCLUSIVE
 
 
 class Status(StrEnum):
@@ -39,7 +55,7 @@ class FaceResult(BaseModel):
     )
     detector_score: float
     score: float = Field(description="calibrated probability that this face is fake")
-    verdict: Verdict | None = Field(None, description="this face alone against the threshold")
+    verdict: Verdict | None = Field(None, description="this face alone, by the two thresholds")
     kinds: dict[str, float] | None = Field(
         None,
         description="calibrated probability per kind of evidence (generated: an AI-generated face; "
@@ -138,7 +154,12 @@ class DetectionResult(BaseModel):
         description="the classifier's calibrated probability that the file is manipulated (provenance "
         "never changes it)",
     )
-    threshold: float | None = None
+    threshold: float | None = Field(None, description="t_fake: from this score the verdict is fake")
+    threshold_real: float | None = Field(
+        None,
+        description="t_real: below this score the verdict is real (no sign of manipulation); between "
+        "threshold_real and threshold it is inconclusive. None in records older than the bands",
+    )
     evidence_kind: str | None = Field(
         None,
         description="which kind of manipulation the deciding face's evidence points to: 'generated' "

@@ -9,12 +9,15 @@ cloud by querying the caller's results on the owner index and reading their labe
 Definitions, per (model version, ISO week of the result's ``created_at`` in UTC):
 
 - ``results``: finished results (done or failed); queued and processing ones are not counted;
-- ``done``, ``fake``: done results, and those whose verdict is ``fake``; ``fake_rate`` = fake / done;
+- ``done``, ``fake``, ``inconclusive``: done results, and those whose verdict is ``fake`` or
+  ``inconclusive``; ``fake_rate`` = fake / done;
 - ``labels``: results with a reviewer's label (only a done result can be labelled);
-- ``agreed``: labels equal to the verdict; ``overturned`` = labels - agreed;
+- ``resolved``: labels on an ``inconclusive`` verdict: the reviewer settled what the model left
+  open, which is neither agreement nor disagreement;
+- ``agreed``: labels equal to the verdict; ``overturned`` = labels - resolved - agreed;
 - ``false_positives``: verdict fake, label real (reviewers confirm a false alarm);
 - ``misses``: verdict real, label fake (reviewers confirm a missed fake);
-- ``agreement`` = agreed / labels.
+- ``agreement`` = agreed / (labels - resolved): how often a decided verdict held.
 
 A label on a ``no_face`` verdict is overturned but neither a false positive nor a miss. The verdict
 is the result's own (``verdict``: a file whose metadata declares AI generation is ``fake`` whatever
@@ -47,6 +50,7 @@ class Outcome(StrEnum):
     AGREED = "agreed"
     FALSE_POSITIVE = "false_positive"  # verdict fake, label real
     MISS = "miss"  # verdict real, label fake
+    RESOLVED = "resolved"  # verdict inconclusive: the label settles it
     OTHER = "other"  # overturned, neither of the above (a label on a no_face verdict)
 
 
@@ -54,6 +58,8 @@ def outcome(verdict: Verdict | str | None, label: Label | str) -> Outcome:
     """The one comparison of a label with a verdict (the report and the cloud's metrics use it)."""
     verdict_value = None if verdict is None else str(verdict)
     label_value = str(label)
+    if verdict_value == Verdict.INCONCLUSIVE.value:
+        return Outcome.RESOLVED
     if verdict_value == label_value:
         return Outcome.AGREED
     if verdict_value == Verdict.FAKE.value and label_value == Label.REAL.value:
@@ -103,13 +109,19 @@ class WeekAccuracy(BaseModel):
     results: int = Field(description="finished results (done or failed) created that week")
     done: int = Field(description="results that finished with a verdict")
     fake: int = Field(description="done results whose verdict is fake")
+    inconclusive: int = Field(0, description="done results whose verdict is inconclusive")
     fake_rate: float | None = Field(description="fake / done; null without done results")
     labels: int = Field(description="results a reviewer labelled")
+    resolved: int = Field(0, description="labels on an inconclusive verdict (the reviewer settled it)")
     agreed: int = Field(description="labels equal to the verdict")
-    overturned: int = Field(description="labels that differ from the verdict (labels - agreed)")
+    overturned: int = Field(
+        description="labels that differ from a decided verdict (labels - resolved - agreed)"
+    )
     false_positives: int = Field(description="verdict fake, reviewer's label real")
     misses: int = Field(description="verdict real, reviewer's label fake")
-    agreement: float | None = Field(description="agreed / labels; null without labels")
+    agreement: float | None = Field(
+        description="agreed / (labels - resolved): how often a decided verdict held; null without such labels"
+    )
 
 
 class AccuracyReport(BaseModel):
@@ -149,7 +161,9 @@ class _Counts:
     results: int = 0
     done: int = 0
     fake: int = 0
+    inconclusive: int = 0
     labels: int = 0
+    resolved: int = 0
     agreed: int = 0
     false_positives: int = 0
     misses: int = 0
@@ -170,10 +184,12 @@ def accuracy_by_week(rows: Iterable[Reviewed]) -> list[WeekAccuracy]:
         if row.status is Status.DONE:
             counts.done += 1
             counts.fake += row.verdict is Verdict.FAKE
+            counts.inconclusive += row.verdict is Verdict.INCONCLUSIVE
         if row.label is not None:
             counts.labels += 1
             said = outcome(row.verdict, row.label)
             counts.agreed += said is Outcome.AGREED
+            counts.resolved += said is Outcome.RESOLVED
             counts.false_positives += said is Outcome.FALSE_POSITIVE
             counts.misses += said is Outcome.MISS
     ordered = sorted(
@@ -189,12 +205,14 @@ def accuracy_by_week(rows: Iterable[Reviewed]) -> list[WeekAccuracy]:
             done=c.done,
             fake=c.fake,
             fake_rate=c.fake / c.done if c.done else None,
+            inconclusive=c.inconclusive,
             labels=c.labels,
+            resolved=c.resolved,
             agreed=c.agreed,
-            overturned=c.labels - c.agreed,
+            overturned=c.labels - c.resolved - c.agreed,
             false_positives=c.false_positives,
             misses=c.misses,
-            agreement=c.agreed / c.labels if c.labels else None,
+            agreement=c.agreed / (c.labels - c.resolved) if c.labels > c.resolved else None,
         )
         for (week, monday, version), c in ordered
     ]

@@ -25,7 +25,9 @@ from deepfake_detect.core.result import DetectionResult, MediaKind, Status, Verd
 
 EVENT_SOURCE: Final = "deepfake-detect"
 DETAIL_TYPE: Final = "Scan Completed"
-SCHEMA_VERSION: Final = "1"
+# 2: verdict "inconclusive" (between threshold_real and threshold) and threshold_real; version 1
+# knew only fake, real, no_face and error.
+SCHEMA_VERSION: Final = "2"
 FINISHED = frozenset({Status.DONE, Status.FAILED})
 
 # The local webhook's headers (docs/events.md). The signature covers "<timestamp>." + raw body.
@@ -42,7 +44,7 @@ class ScanCompletedDetail(BaseModel):
 
     model_config = ConfigDict(title="ScanCompletedDetail", json_schema_serialization_defaults_required=True)
 
-    schema_version: Literal["1"] = Field(SCHEMA_VERSION, description="this schema's version")
+    schema_version: Literal["2"] = Field(SCHEMA_VERSION, description="this schema's version")
     id: str = Field(description="the result id (GET /v1/results/{id})")
     status: Literal["done", "failed"] = Field(description="how the scan ended")
     owner: str | None = Field(
@@ -52,11 +54,17 @@ class ScanCompletedDetail(BaseModel):
     )
     path: str = Field(description="the file's name")
     media_kind: MediaKind
-    verdict: Verdict | None = Field(description="fake, real, no_face; error for a failed scan")
+    verdict: Verdict | None = Field(
+        description="fake (likely manipulated), inconclusive, real (no sign of manipulation), no_face; error "
+        "for a failed scan"
+    )
     score: float | None = Field(
         description="the classifier's calibrated probability that the file is manipulated"
     )
-    threshold: float | None = Field(description="the model's threshold for a fake verdict")
+    threshold: float | None = Field(description="the model's threshold for a fake verdict (t_fake)")
+    threshold_real: float | None = Field(
+        None, description="below this score the verdict is real; between it and threshold, inconclusive"
+    )
     evidence_kind: str | None = Field(
         None,
         description="for a fake verdict, what the evidence points to: generated (looks AI-generated) or "
@@ -97,7 +105,7 @@ def event_json_schema() -> dict[str, Any]:
     schema = ScanCompletedEvent.model_json_schema(by_alias=True, mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:deepfake-detect:event:scan-completed:1",
+        "$id": f"urn:deepfake-detect:event:scan-completed:{SCHEMA_VERSION}",
         **schema,
     }
 
@@ -116,6 +124,7 @@ def completion_detail(result: DetectionResult, now: datetime | None = None) -> S
         verdict=result.verdict,
         score=result.score,
         threshold=result.threshold,
+        threshold_real=result.threshold_real,
         evidence_kind=result.evidence_kind,
         model_version=result.model.version if result.model else None,
         error_code=result.error.code.value if result.error else None,

@@ -4,9 +4,9 @@
 JSON Lines: one result a line, the same record as ``GET /v1/results/{id}`` answers.
 CSV: one row a result, the flat columns of ``CSV_COLUMNS`` (a header row first):
 
-    id, created_at, owner, path, media_kind, status, verdict, score, threshold,
-    classifier_verdict, verdict_reason, faces, tracks, width, height, duration_s, frames_sampled,
-    model_name, model_version, model_sha256, declared_ai, sha256, total_ms, error_code,
+    id, created_at, owner, path, media_kind, status, verdict, score, threshold, threshold_real,
+    evidence_kind, classifier_verdict, verdict_reason, faces, tracks, width, height, duration_s,
+    frames_sampled, model_name, model_version, model_sha256, declared_ai, sha256, total_ms, error_code,
     error_message
 
 ``faces`` and ``tracks`` are counts, ``declared_ai`` says whether the file's own metadata declares
@@ -41,6 +41,8 @@ CSV_COLUMNS = (
     "verdict",
     "score",
     "threshold",
+    "threshold_real",
+    "evidence_kind",
     "classifier_verdict",
     "verdict_reason",
     "faces",
@@ -85,6 +87,8 @@ def csv_row(result: DetectionResult) -> dict[str, str]:
         "verdict": result.verdict and result.verdict.value,
         "score": result.score,
         "threshold": result.threshold,
+        "threshold_real": result.threshold_real,
+        "evidence_kind": result.evidence_kind,
         "classifier_verdict": result.classifier_verdict and result.classifier_verdict.value,
         "verdict_reason": result.verdict_reason,
         "faces": len(result.faces),

@@ -180,3 +180,20 @@ def test_the_local_source_joins_results_and_labels_in_sql(tmp_path) -> None:
         owner="local", since=W07, until=W08
     )
     assert [r.label for r in bare.rows] == [None, None]
+
+
+def test_a_label_on_an_inconclusive_verdict_resolves_it_and_agreement_counts_decided_verdicts() -> None:
+    assert outcome(Verdict.INCONCLUSIVE, Label.FAKE) is Outcome.RESOLVED
+    assert outcome(Verdict.INCONCLUSIVE, Label.REAL) is Outcome.RESOLVED
+    rows = [
+        row(1, W07, Verdict.FAKE, label=Label.FAKE),  # agreed
+        row(2, W07, Verdict.REAL, label=Label.FAKE),  # miss
+        row(3, W07, Verdict.INCONCLUSIVE, label=Label.REAL),  # resolved
+        row(4, W07, Verdict.INCONCLUSIVE),  # not labelled
+    ]
+    (week,) = accuracy_by_week(rows)
+    assert (week.done, week.fake, week.inconclusive) == (4, 1, 2)
+    assert (week.labels, week.resolved, week.agreed, week.overturned) == (3, 1, 1, 1)
+    assert week.agreement == 0.5  # 1 of the 2 labels on decided verdicts
+    only_resolved = accuracy_by_week([row(5, W07, Verdict.INCONCLUSIVE, label=Label.FAKE)])
+    assert only_resolved[0].agreement is None

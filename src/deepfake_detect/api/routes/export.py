@@ -84,12 +84,12 @@ def export_results(
 ) -> Response:
     """The caller's results created in `[since, until)`, oldest first, as JSON Lines (each line the
     record `GET /v1/results/{id}` answers) or CSV (columns: id, created_at, owner, path, media_kind,
-    status, verdict, score, threshold, classifier_verdict, verdict_reason, faces, tracks, width,
-    height, duration_s, frames_sampled, model_name, model_version, model_sha256, declared_ai,
-    sha256, total_ms, error_code, error_message; counts for faces and tracks, empty for a missing
-    value, a leading `'` before text a spreadsheet would take for a formula). Every status is
-    exported. The local service streams the whole range in one answer; the cloud API answers at
-    most a few MB and names the rest in `X-Next-Token`."""
+    status, verdict, score, threshold, threshold_real, evidence_kind, classifier_verdict,
+    verdict_reason, faces, tracks, width, height, duration_s, frames_sampled, model_name,
+    model_version, model_sha256, declared_ai, sha256, total_ms, error_code, error_message; counts
+    for faces and tracks, empty for a missing value, a leading `'` before text a spreadsheet would
+    take for a formula). Every status is exported. The local service streams the whole range in
+    one answer; the cloud API answers at most a few MB and names the rest in `X-Next-Token`."""
     try:  # no record is older than 1970
         start = max(_utc(since), _EPOCH) if since else _EPOCH
         end = _utc(until) if until else datetime.now(UTC)
