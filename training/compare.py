@@ -82,11 +82,11 @@ def rows(before: Report, after: Report) -> Iterator[tuple[str, str, str]]:
             | set(_get(after, il, "london_fpr", attribute) or {})
         )
         for value in values:
-            path = (il, "london_fpr", attribute, value)
+            london: tuple[str, ...] = (il, "london_fpr", attribute, value)
             yield (
-                f"London {attribute} {value} called fake (n={_n(before, after, *path, 'n')})",
-                _pct(_get(before, *path, "called_fake")),
-                _pct(_get(after, *path, "called_fake")),
+                f"London {attribute} {value} called fake (n={_n(before, after, *london, 'n')})",
+                _pct(_get(before, *london, "called_fake")),
+                _pct(_get(after, *london, "called_fake")),
             )
     for attribute in ("gender", "race", "age_band"):
         values = sorted(
@@ -94,11 +94,11 @@ def rows(before: Report, after: Report) -> Iterator[tuple[str, str, str]]:
             | set(_get(after, il, "utkface_fpr", attribute) or {})
         )
         for value in values:
-            path = (il, "utkface_fpr", attribute, value)
+            utk: tuple[str, ...] = (il, "utkface_fpr", attribute, value)
             yield (
-                f"UTKFace {attribute} {value} called fake (n={_n(before, after, *path, 'n')})",
-                _pct(_get(before, *path, "fpr")),
-                _pct(_get(after, *path, "fpr")),
+                f"UTKFace {attribute} {value} called fake (n={_n(before, after, *utk, 'n')})",
+                _pct(_get(before, *utk, "fpr")),
+                _pct(_get(after, *utk, "fpr")),
             )
     groups = sorted(set(_get(before, "robustness") or {}) | set(_get(after, "robustness") or {}))
     for group in groups:

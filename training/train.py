@@ -32,15 +32,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from deepfake_detect.core.align import mirrored, to_tensor
-from deepfake_detect.core.constants import CLASSIFIER_FILE
+from deepfake_detect.core.constants import CLASSIFIER_FILE, IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detect.core.crop_geometry import CropGeometry
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.model_card import (
     Calibration,
     KindEvidence,
     ModelCard,
     Outputs,
     Preprocessing,
-    file_sha256,
 )
 from training.card_text import LICENSE, LIMITATIONS
 from training.config import TrainConfig, parse_config
@@ -67,8 +67,7 @@ log = logging.getLogger("training")
 # 12.2 -> 9.6 % called fake at unchanged catch rates, for one more classifier pass.
 FLIP_TTA = True
 KIND_LOSS_WEIGHT = 0.5  # the kind logits share the features; the fake logit stays the main task
-MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics: the backbone was trained with them
-STD = (0.229, 0.224, 0.225)
+MEAN, STD = IMAGENET_MEAN, IMAGENET_STD  # the backbone was trained with them
 
 
 def seed_everything(seed: int) -> None:

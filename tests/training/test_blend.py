@@ -18,7 +18,9 @@ def face(shared_dir, detector_path):
     from deepfake_detect.core.faces import FaceDetector
     from training.manifest import detect_padded
 
-    image = cv2.imread(str(sorted((shared_dir / "data" / "utkface").glob("*.jpg"))[0]))
+    decoded = cv2.imread(str(sorted((shared_dir / "data" / "utkface").glob("*.jpg"))[0]))
+    assert decoded is not None
+    image = np.asarray(decoded, np.uint8)
     from deepfake_detect.core.align import align_face
 
     faces = detect_padded(FaceDetector(detector_path), image)
@@ -32,7 +34,7 @@ def face(shared_dir, detector_path):
     )
 
 
-def _landmark_box(landmarks, grow):
+def _landmark_box(landmarks: np.ndarray, grow: float) -> tuple[np.ndarray, np.ndarray]:
     centre = landmarks.mean(axis=0)
     half = (landmarks.max(axis=0) - landmarks.min(axis=0)) / 2 * grow
     return centre - half, centre + half

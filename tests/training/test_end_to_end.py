@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import Status
 from deepfake_detect.settings import Settings
 from training import evaluate, train
+from training.manifest import Manifest, get_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +33,13 @@ def test_tiny_training_run_exports_a_model_the_core_serves(shared_dir, detector_
 
     monkeypatch.setattr(train, "onnx_logits", recording_onnx_logits)
     built: list[object] = []
-    real_get_manifest = train.get_manifest
-    monkeypatch.setattr(
-        train, "get_manifest", lambda *a, **k: built.append(real_get_manifest(*a, **k)) or built[-1]
-    )
+    real_get_manifest = get_manifest
+
+    def recording_get_manifest(*args: Any, **kwargs: Any) -> Manifest:
+        built.append(manifest := real_get_manifest(*args, **kwargs))
+        return manifest
+
+    monkeypatch.setattr(train, "get_manifest", recording_get_manifest)
     common = ["--shared-dir", str(shared_dir), "--cache-dir", str(cache), "--limit-per-source", "12"]
     code = train.main(
         [

@@ -17,7 +17,7 @@ from training.metrics import (
 )
 
 
-def _pairwise_auc(labels, scores):
+def _pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     pos = [s for y, s in zip(labels, scores, strict=True) if y == 1]
     neg = [s for y, s in zip(labels, scores, strict=True) if y == 0]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))

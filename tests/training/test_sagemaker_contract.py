@@ -138,6 +138,7 @@ def test_a_job_writes_where_sagemaker_looks_and_nowhere_else(
     card = ModelCard.load(model.with_suffix(".json"))
     assert card.version == "contract-test" and card.sha256 == file_sha256(model)
     assert card.training["epochs"] == 1 and card.training["samples_per_epoch"] == 64  # from the JSON
+    assert isinstance(card.training_data, dict)
     assert card.training_data["feedback"]["labels"] == 1
     assert card.training_data["feedback"]["train_faces"] == 1
     assert card.training_data["faces_by_source"]["feedback"] == {"train": 1, "val": 0, "test": 0}

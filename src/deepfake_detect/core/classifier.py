@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 
 from deepfake_detect.core.align import mirrored, to_tensor
 from deepfake_detect.core.crop_geometry import CropGeometry
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.media.pixels import Frame
-from deepfake_detect.core.model_card import ModelCard, file_sha256
+from deepfake_detect.core.model_card import ModelCard
 
 
 class ModelIntegrityError(RuntimeError):

@@ -14,10 +14,6 @@ from pydantic import BaseModel, Field
 from deepfake_detect.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detect.core.crop_geometry import Border, CropGeometry
 
-# Its home is core.hashing; re-exported for the importers outside this package's service code
-# (core/classifier.py, training/, infra/) until they import it from there.
-from deepfake_detect.core.hashing import file_sha256 as file_sha256
-
 if TYPE_CHECKING:  # the cloud API reads model cards and ships without numpy
     import numpy as np
     from numpy.typing import NDArray
