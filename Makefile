@@ -43,7 +43,6 @@ run: models
 	$(BIN)/deepfake-detect serve
 
 test: venv-dev models system-deps sam-validate lint
-	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: venv-dev

@@ -6,7 +6,7 @@ into the other through a soft face mask. The result has no identity change and n
 fingerprint, only the traces every face swap leaves: a blending boundary, a colour and
 sharpness mismatch between inner face and surroundings. A model that learns those generalises
 to face-swap methods it never saw. As in the paper, the mask is the convex hull of dlib's 68
-landmarks (``training.identity``), randomly deformed, eroded or dilated, and blurred; a face
+landmarks (``training.identity_split``), randomly deformed, eroded or dilated, and blurred; a face
 without 68 landmarks falls back to an ellipse fitted to the 5 detector landmarks.
 """
 

@@ -4,7 +4,7 @@ The shared face crops (DFDC, UTKFace) are tight, so each image is padded with a 
 before detection; YuNet then sees a whole face with some background. All sources go through the
 same padding, detector and ``align_face``, so real and fake crops are framed alike. Each face also
 gets dlib's 68 landmarks (the shape of the self-blending mask), and the faces are linked into
-identity groups (``training.identity``) before the split is drawn: the split (by person) is
+identity groups (``training.identity_split``) before the split is drawn: the split (by person) is
 written into the manifest, so a second run reuses both the detections and the split.
 """
 
@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from deepfake_detect.core.align import align_face
 from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.faces import Face, FaceDetector
-from training import identity
+from training import identity_split
 from training.sources import DFDC, REAL, SourceImage, list_sources
 
 log = logging.getLogger(__name__)
@@ -163,18 +163,20 @@ def _process(task: tuple[SourceImage, str]) -> dict[str, Any]:
     if not item.all_faces:
         found = [max(found, key=lambda f: f.box[2] * f.box[3])]  # the subject of a face crop
     faces = []
-    rgb = identity.to_rgb(image)
+    rgb = identity_split.to_rgb(image)
     for face in found:
-        points, shape = identity.landmarks68(rgb, face.box)
+        points, shape = identity_split.landmarks68(rgb, face.box)
         embed = (
-            identity.embedding(rgb, shape) if item.source in EMBED_SOURCES and item.label == REAL else None
+            identity_split.embedding(rgb, shape)
+            if item.source in EMBED_SOURCES and item.label == REAL
+            else None
         )
         faces.append(
             {
                 "face": face,
                 "landmarks68": points,
                 "embedding": embed,
-                "thumb": identity.thumbnail(image, face.landmarks),
+                "thumb": identity_split.thumbnail(image, face.landmarks),
             }
         )
     return {
@@ -221,18 +223,18 @@ def link_identities(
     embeddings: dict[int, NDArray[np.float32]],
 ) -> dict[str, str]:
     """Group -> identity component, merging groups joined by a hash, a thumbnail or an embedding."""
-    uf = identity.UnionFind()
+    uf = identity_split.UnionFind()
     for r in records:
         uf.find(r.group)
     by_sha: dict[str, str] = {}
     for r, sha in zip(records, shas, strict=True):
         uf.union(by_sha.setdefault(sha, r.group), r.group)
-    for i, j in identity.close_pairs(thumbs, min_dot=identity.THUMB_CORRELATION):
+    for i, j in identity_split.close_pairs(thumbs, min_dot=identity_split.THUMB_CORRELATION):
         uf.union(records[i].group, records[j].group)
     if embeddings:
         order = sorted(embeddings)
-        for a, b in identity.close_pairs(
-            np.stack([embeddings[i] for i in order]), max_distance=identity.EMBEDDING_DISTANCE
+        for a, b in identity_split.close_pairs(
+            np.stack([embeddings[i] for i in order]), max_distance=identity_split.EMBEDDING_DISTANCE
         ):
             uf.union(records[order[a]].group, records[order[b]].group)
     return {r.group: uf.find(r.group) for r in records}

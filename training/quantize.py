@@ -27,9 +27,9 @@ from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.settings import Settings
 from training.evaluate import split_spec
-from training.export import INPUT_NAME, LOGIT_NAME, latency_ms_per_face
 from training.manifest import Crops, get_crops, get_manifest
 from training.metrics import roc_auc
+from training.onnx_export import INPUT_NAME, LOGIT_NAME, latency_ms_per_face
 
 log = logging.getLogger("training.quantize")
 MAX_AUC_DROP = 0.005

@@ -45,7 +45,11 @@ from deepfake_detect.core.model_card import (
 from training.card_text import LICENSE, LIMITATIONS
 from training.config import TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, IGNORE, TrainStream, build_kinds, kind_targets
-from training.export import (
+from training.feedback import FeedbackSummary, add_feedback
+from training.manifest import Crops, Manifest, SplitSpec, get_crops, get_manifest
+from training.metrics import fit_temperature, nll, sigmoid, threshold_for_fpr
+from training.model import KINDS, FakeFaceNet
+from training.onnx_export import (
     CAM_NAME,
     KINDS_NAME,
     LOGIT_NAME,
@@ -54,10 +58,6 @@ from training.export import (
     export_onnx,
     latency_ms_per_face,
 )
-from training.feedback import FeedbackSummary, add_feedback
-from training.manifest import Crops, Manifest, SplitSpec, get_crops, get_manifest
-from training.metrics import fit_temperature, nll, sigmoid, threshold_for_fpr
-from training.model import KINDS, FakeFaceNet
 from training.report import summarise
 from training.sources import FAKE, PHOTO_SOURCES, REAL
 

@@ -7,7 +7,7 @@ import pytest
 from deepfake_detect.core.crop_geometry import CropGeometry
 from training.augment import augment
 from training.blend import face_mask, hull_mask, self_blend
-from training.identity import landmarks68, to_rgb
+from training.identity_split import landmarks68, to_rgb
 from training.manifest import _to_crop
 
 SIZE = 128

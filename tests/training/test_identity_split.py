@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from training.identity import UnionFind, close_pairs
+from training.identity_split import UnionFind, close_pairs
 
 
 @pytest.fixture(scope="module")

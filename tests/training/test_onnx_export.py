@@ -8,9 +8,9 @@ from deepfake_detect.core.align import to_tensor
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.model_card import ModelCard, Outputs, Preprocessing
-from training.export import ExportParityError, check_parity, export_onnx, onnx_outputs
 from training.manifest import SplitSpec, get_crops, get_manifest
 from training.model import FakeFaceNet, imagenet_weights_path
+from training.onnx_export import ExportParityError, check_parity, export_onnx, onnx_outputs
 
 SIZE = 64
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
