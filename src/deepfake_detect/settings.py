@@ -100,6 +100,19 @@ class ServiceSettings(BaseSettings):
         gt=0.0,
         description="how often the service deletes results past DEEPFAKE_RESULT_RETENTION_DAYS",
     )
+    # Storage faults and orphans (README "Limits and guards"): a full disk answers 507, storage that
+    # refuses writes 503 with this Retry-After; /health says "degraded" under min_free_bytes.
+    storage_retry_after_s: int = Field(
+        30, ge=1, description="the Retry-After of a 503 storage_unavailable / 507 insufficient_storage"
+    )
+    min_free_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="free space in the data folder under which /health is degraded"
+    )
+    orphan_grace_s: float = Field(
+        3600.0,
+        gt=0.0,
+        description="age after which an uploads/<id>/ folder without a record is removed by the sweep",
+    )
     # Completion events of the local service (docs/events.md): each result that reaches done or
     # failed is posted here, signed with the secret, retried with backoff, never holding up a scan.
     webhook_url: str = Field("", description="where Scan Completed events are posted ('' for none)")
@@ -223,8 +236,11 @@ class TrainingSettings(BaseSettings):
     # The gate (registry/gate.py): its policy (margins, sizes) is the ``gate`` group; the bounds
     # on the gate set it evaluates are these.
     gate: GateSettings = Field(default_factory=GateSettings)
+    # Sized to the gate's margins: at 200 files a class the bootstrap interval of a TPR difference
+    # between two equal models (about +-0.04) is wider than the 0.02 margin, so an equal model
+    # trained on new labels could never pass; at 1,000 it is about +-0.02 (docs/retrain.md).
     gate_max_per_class: int = Field(
-        200, ge=1, description="gate files used per class (a fixed, name-independent subset beyond this)"
+        1000, ge=1, description="gate files used per class (a fixed, name-independent subset beyond this)"
     )
     gate_max_videos_per_class: int = Field(10, ge=0, description="of which videos (about 40x an image)")
     gate_time_budget_s: float = Field(

@@ -20,7 +20,7 @@ none exists. The stack's ``SeedModelPointer`` custom resource sends a CloudForma
 only that seeding, and answers CloudFormation whatever happens.
 
 The gate's time is bounded so it fits the function's 900 s (rather than moving it to a Processing
-job): at most ``gate_max_per_class`` files per class (200; ``gate_max_videos_per_class`` = 10 of
+job): at most ``gate_max_per_class`` files per class (1,000; ``gate_max_videos_per_class`` = 10 of
 them videos), three models (candidate, live, best ever), and a budget (``gate_time_budget_s``,
 780 s) past which the evaluation stops and the candidate is rejected rather than killed mid-way.
 Measured on this project's 2-vCPU CPU machine with the shipped classifier, on a worst-case gate
