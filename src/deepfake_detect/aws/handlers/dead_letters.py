@@ -6,7 +6,9 @@ out of memory or hit its timeout) or is not an S3 notification at all. For each 
 message names, this function stores a ``failed`` result (``internal_error``) unless its record
 already finished or was deleted, keeping the record's owner, so no record stays ``queued`` or
 ``processing``. The message body is logged in full (to send it to the queue again after a fix) and
-counted (``DeadLetters``, alarmed). It imports no scanner: it ships in the API function's zip.
+counted (``DeadLetters``, alarmed). A result it fails is announced like any other final state: its
+``Scan Completed`` event goes on the deployment's bus (``DEEPFAKE_AWS_EVENT_BUS_NAME``; a put that
+fails retries the message). It imports no scanner: it ships in the API function's zip.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ def make_dead_letter_handler(
     results: ResultStore | None = None,
     events: CompletionPublisher | None = None,
 ) -> DeadLetterHandler:
-    """The handler over the deployment's results table unless a test passes its own store; call
-    once per container."""
+    """The handler over the deployment's results table and event bus unless a test passes its own
+    store and publisher; call once per container."""
+    if events is None:
+        from deepfake_detect.aws.adapters.completions import eventbridge_publisher
+
+        events = eventbridge_publisher(settings)  # None without a bus
     return DeadLetterHandler(settings, results if results is not None else aws_results(settings), events)
