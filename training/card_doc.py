@@ -34,8 +34,9 @@ def render(card: ModelCard) -> str:
     image = evaluation.get("image_level", {})
     if not image:
         return "No evaluation in the card yet: run `make evaluate`.\n"
+    t_real = "none" if card.threshold_real is None else f"{card.threshold_real:.4f}"
     out = [
-        f"Model `{card.name}` {card.version}, threshold {card.threshold:.4f}, temperature "
+        f"Model `{card.name}` {card.version}, t_fake {card.threshold:.4f}, t_real {t_real}, temperature "
         f"{card.calibration.temperature:.3f}; split `{evaluation.get('split')}`; "
         f"measured by `{evaluation.get('command')}`. Rates are shares of faces (or files) called "
         "fake at the threshold, with n and a 95 % Wilson interval in brackets.",
@@ -61,6 +62,56 @@ def render(card: ModelCard) -> str:
             f"| {_num(blocks['vs_same_source_reals']['auc'])} | {_num(blocks['vs_photo_reals']['auc'])} "
             f"| {_pct(blocks['vs_all_reals']['tpr'])}{_ci(blocks['vs_all_reals']['tpr_95ci'])} |"
         )
+    bands = evaluation.get("bands", {})
+    if bands:
+        out += [
+            "",
+            f"**Verdict bands** (share of each group's faces: real below t_real {bands['t_real']:.4f}, "
+            f"inconclusive between, fake from t_fake {bands['t_fake']:.4f}; modern fakes per held-out "
+            "family):",
+            "",
+            "| group | n | real (no sign) | inconclusive | fake (likely manipulated) |",
+            "|---|---|---|---|---|",
+        ]
+        for group, row in bands["by_group"].items():
+            shares = " | ".join(_pct(row[band]) for band in ("real", "inconclusive", "fake"))
+            out.append(f"| {group} | {row['n']} | {shares} |")
+    kinds = evaluation.get("kinds", {})
+    if kinds:
+        out += [
+            "",
+            "**Evidence kinds** (each kind output at its own threshold; share of faces it flags):",
+            "",
+        ]
+        names = list(kinds["outputs"])
+        out += [
+            "| source | n | "
+            + " | ".join(f"{k} (t {kinds['outputs'][k]['threshold']:.3f})" for k in names)
+            + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        first = kinds["outputs"][names[0]]["by_source"]
+        for group, row in first.items():
+            cells = " | ".join(_pct(kinds["outputs"][k]["by_source"][group]["called"]) for k in names)
+            out.append(f"| {group} | {row['n']} | {cells} |")
+        named = kinds.get("named_kind", {})
+        if named:
+            out += ["", "Fakes whose record names the right kind (`evidence_kind`):", ""]
+            out += ["| source | n | true kind | named right |", "|---|---|---|---|"]
+            for source, row in named.items():
+                out.append(f"| {source} | {row['n']} | {row['kind']} | {_pct(row['named_right'])} |")
+        union = kinds.get("any_output_rule", {})
+        if union:
+            out += [
+                "",
+                "The rule not shipped (fake when any output passes its own threshold) beside the shipped",
+                "one:",
+                "",
+            ]
+            out += ["| group | n | fake score rule (shipped) | any-output rule |", "|---|---|---|---|"]
+            for group, row in union.items():
+                rules = f"{_pct(row['fake_score_rule'])} | {_pct(row['any_output_rule'])}"
+                out.append(f"| {group} | {row['n']} | {rules} |")
     files = evaluation.get("file_level", {})
     if files:
         out += [
@@ -99,19 +150,23 @@ def render(card: ModelCard) -> str:
             )
     robust = evaluation.get("robustness", {})
     if robust:
-        out += ["", "**Robustness** (the source image re-encoded as platforms do; share called fake):", ""]
-        out += ["| slice | n | original | JPEG q50 | half size + JPEG q75 |", "|---|---|---|---|---|"]
+        edits = [k for k in next(iter(robust.values())) if k not in ("n", "rate")]
+        out += [
+            "",
+            "**Robustness** (the source image edited as platforms and people do; share called fake):",
+            "",
+        ]
+        out += ["| slice | n | " + " | ".join(e.replace("_", " ") for e in edits) + " |"]
+        out += ["|---|---|" + "---|" * len(edits)]
         for key, row in robust.items():
-            out.append(
-                f"| {key} ({row['rate'].replace('_', ' ')}) | {row['n']} | {_pct(row['original'])} "
-                f"| {_pct(row['jpeg_q50'])} | {_pct(row['half_size_jpeg_q75'])} |"
-            )
+            cells = " | ".join(_pct(row.get(e)) for e in edits)
+            out.append(f"| {key} ({row['rate'].replace('_', ' ')}) | {row['n']} | {cells} |")
     utk = image.get("utkface_fpr", {})
     if utk:
-        out += ["", "**UTKFace false positives** by race and gender (all real):", ""]
+        out += ["", "**UTKFace false positives** by race, gender and age band (all real):", ""]
         out += ["| group | n | called fake |", "|---|---|---|"]
-        for part in ("race", "gender"):
-            for value, row in utk[part].items():
+        for part in ("race", "gender", "age_band"):
+            for value, row in utk.get(part, {}).items():
                 out.append(f"| {value} | {row['n']} | {_pct(row['fpr'])} |")
     for table, title in (
         ("london_fpr", "London portraits called fake"),

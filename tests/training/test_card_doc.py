@@ -54,3 +54,33 @@ def test_a_document_without_markers_is_refused(tmp_path: Path) -> None:
     doc.write_text("no markers\n")
     with pytest.raises(SystemExit):
         card_doc.main(["--card", str(card_path), "--doc", str(doc)])
+
+
+def test_bands_kinds_and_every_robustness_edit_are_rendered() -> None:
+    card = ModelCard(name="m", version="1", threshold=0.9, threshold_real=0.4)
+    card.metrics["evaluation"] = {
+        "split": "test",
+        "command": "c",
+        "image_level": {"by_source": {}, "by_method": {}},
+        "bands": {
+            "t_real": 0.4,
+            "t_fake": 0.9,
+            "by_group": {"modern_generated:flux": {"n": 54, "real": 0.1, "inconclusive": 0.2, "fake": 0.7}},
+        },
+        "kinds": {
+            "outputs": {
+                name: {"threshold": 0.5, "by_source": {"sdfd:fake": {"n": 9, "called": share}}}
+                for name, share in (("generated", 0.8), ("swapped", 0.1))
+            },
+            "named_kind": {"sdfd": {"n": 9, "kind": "generated", "named_right": 0.9}},
+            "any_output_rule": {"london:real": {"n": 44, "fake_score_rule": 0.0, "any_output_rule": 0.05}},
+        },
+        "robustness": {"sdfd:fake": {"n": 9, "rate": "catch_rate", "original": 0.9, "screenshot": 0.5}},
+    }
+    text = card_doc.render(card)
+    assert "t_fake 0.9000, t_real 0.4000" in text
+    assert "| modern_generated:flux | 54 | 10.0 % | 20.0 % | 70.0 % |" in text
+    assert "| sdfd:fake | 9 | 80.0 % | 10.0 % |" in text
+    assert "| sdfd | 9 | generated | 90.0 % |" in text
+    assert "| london:real | 44 | 0.0 % | 5.0 % |" in text
+    assert "| slice | n | original | screenshot |" in text and "| 90.0 % | 50.0 % |" in text
