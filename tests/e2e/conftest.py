@@ -3,6 +3,9 @@ Chromium through Playwright.
 
 The service runs with the tiny test classifier (so the tests do not wait for the trained model)
 and the real face detector, in a throw-away data folder seeded with old results for the history.
+Its model card has the three verdict bands, its two thresholds placed between the tiny
+classifier's scores of three photos (``BAND_PHOTOS``) so that each lands in its own band, and
+measured figures made up for the tests (``BANDED_CARD_EVALUATION``).
 """
 
 from __future__ import annotations
@@ -20,19 +23,26 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
+from deepfake_detect.core.model_card import ModelCard
+from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.core.result import DetectionResult, MediaKind, Status, TrackResult, Verdict
 from deepfake_detect.local.stores import SQLiteResultStore
-from deepfake_detect.settings import PROJECT_ROOT
+from deepfake_detect.model_files import YUNET_FILE
+from deepfake_detect.settings import PROJECT_ROOT, Settings
 from tests.conftest import TINY_MODEL
 from tests.support.browser import (
+    BAND_PHOTOS,
+    BANDED_CARD_EVALUATION,
     CHROMIUM_ARGS,
     CHROMIUM_CANDIDATES,
     MAX_UPLOAD_BYTES,
+    NEAR_THRESHOLD,
     SEEDED_RESULTS,
     LiveServer,
     PageErrors,
 )
 from tests.support.net import free_port
+from tests.support.tiny_model import build_tiny_classifier
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 SERVER_START_TIMEOUT_S = 90.0
@@ -84,8 +94,43 @@ def _seed_history(data_dir: Path) -> list[DetectionResult]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[LiveServer]:
-    """``tiny_model_dir`` (tests/conftest.py) holds the tiny classifier and the face detector."""
+def banded_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, base_settings: Settings
+) -> Path:
+    """A models folder like ``tiny_model_dir`` (tests/conftest.py), with the tiny classifier's kind
+    outputs (so a fake names what it looks like) and a card with two thresholds: t_real halfway
+    between the "real" and the "inconclusive" photos' scores, t_fake just under the "fake" one's.
+    Without the shared photos the card keeps one threshold (the tests that need bands need them)."""
+    directory = tmp_path_factory.mktemp("banded-model")
+    model = build_tiny_classifier(directory, kinds=True)
+    (directory / YUNET_FILE).symlink_to((tiny_model_dir / YUNET_FILE).resolve())
+    photos = base_settings.shared_dir / "data" / "deepface_photos"
+    if not photos.is_dir():
+        return directory
+    pipeline = ScanPipeline(base_settings.model_copy(update={"models_dir": directory}).pipeline())
+    scores = {band: pipeline.analyze(photos / name).result.score for band, name in BAND_PHOTOS.items()}
+    low, middle, high = scores["real"], scores["inconclusive"], scores["fake"]
+    assert low is not None and middle is not None and high is not None, scores
+    assert low + 0.01 < middle < high - 0.01, f"the band photos' scores are too close to part: {scores}"
+    t_real = round((low + middle) / 2, 4)
+    t_fake = (
+        round(high - NEAR_THRESHOLD, 4) if high - NEAR_THRESHOLD > middle + 0.005 else (middle + high) / 2
+    )
+    card_path = model.with_suffix(".json")
+    card = ModelCard.load(card_path)
+    evaluation = {
+        **BANDED_CARD_EVALUATION,
+        "bands": {**BANDED_CARD_EVALUATION["bands"], "t_real": t_real, "t_fake": t_fake},
+    }
+    card.model_copy(
+        update={"threshold": t_fake, "threshold_real": t_real, "metrics": {"evaluation": evaluation}}
+    ).save(card_path)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, banded_model_dir: Path) -> Iterator[LiveServer]:
+    """``banded_model_dir`` holds the tiny classifier, its three-band card and the face detector."""
     root = tmp_path_factory.mktemp("e2e-server")
     data_dir = root / "data"
     data_dir.mkdir()
@@ -95,7 +140,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
     env = {
         **os.environ,
         "DEEPFAKE_DATA_DIR": str(data_dir),
-        "DEEPFAKE_MODELS_DIR": str(tiny_model_dir),
+        "DEEPFAKE_MODELS_DIR": str(banded_model_dir),
         "DEEPFAKE_CLASSIFIER_MODEL": TINY_MODEL,
         "DEEPFAKE_LIMITS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "DEEPFAKE_VIDEO_SAMPLE_FRAMES": "16",

@@ -55,13 +55,20 @@ def test_the_panel_shows_the_report_and_follows_a_label(
     # A label given on the page shows in the panel: its agreement is the report's.
     page.get_by_role("button", name="Fake", exact=True).click()
     expect(page.locator("#review-current")).to_contain_text("Reviewed: fake")
+    # Agreement is over decided verdicts: a label on an inconclusive one settles it instead.
     report = stats(live_server)
     labels = sum(row["labels"] for row in report["rows"])
+    resolved = sum(row["resolved"] for row in report["rows"])
     agreed = sum(row["agreed"] for row in report["rows"])
-    assert labels >= 1
-    share = f"{round(100 * agreed / labels)}%"
-    noun = "label" if labels == 1 else "labels"
-    expect(summary).to_contain_text(f"reviewers agree with {share} of {labels} {noun}.")
+    decided = labels - resolved
+    assert decided >= 1, report
+    share = f"{round(100 * agreed / decided)}%"
+    noun = "labelled verdict" if decided == 1 else "labelled verdicts"
+    expect(summary).to_contain_text(f"reviewers agree with {share} of {decided} {noun}")
+    if resolved:
+        expect(summary).to_contain_text(
+            f"{resolved} label{'' if resolved == 1 else 's'} settled inconclusive ones"
+        )
 
     # The summary unfolds the table with the keyboard; the row of this week and model is the report's.
     summary.focus()
@@ -69,10 +76,13 @@ def test_the_panel_shows_the_report_and_follows_a_label(
     expect(page.locator("#accuracy-block")).to_have_attribute("open", "")
     row = next(r for r in report["rows"] if r["model_version"] == result["model"]["version"] and r["labels"])
     cells = table_row(page, row["week"], row["model_version"])
+    none = "\u2013"  # the page's en dash for "no figure"
     assert cells[2] == str(row["results"])
-    assert cells[4] == str(row["labels"])
-    assert cells[5] == f"{round(100 * row['agreement'])}%"
-    assert cells[6:] == [str(row["false_positives"]), str(row["misses"])]
+    assert cells[4] == (f"{round(100 * row['inconclusive'] / row['done'])}%" if row["done"] else none)
+    assert cells[5] == str(row["labels"])
+    assert cells[6] == str(row["resolved"])
+    assert cells[7] == (none if row["agreement"] is None else f"{round(100 * row['agreement'])}%")
+    assert cells[8:] == [str(row["false_positives"]), str(row["misses"])]
     expect(page.locator("#accuracy-table").get_by_role("region")).to_have_attribute("tabindex", "0")
     page.screenshot(path=str(artifacts / "accuracy-desktop.png"), full_page=True)
     assert_accessible(page, artifacts, "accuracy-panel")

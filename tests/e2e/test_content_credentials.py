@@ -17,7 +17,7 @@ from tests.support.browser import LiveServer
 from tests.support.c2pa import make_pki, sign
 from tests.support.layout import assert_accessible, assert_fits
 from tests.support.media import png_with_text
-from tests.support.page import job_row, open_page, shown_result, wait_finished
+from tests.support.page import card_rate, job_row, open_page, score_percent, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -55,14 +55,19 @@ def test_png_with_generator_parameters_shows_its_declaration_and_the_overridden_
     view(page, declared.name)
     result = shown_result(page, live_server)
     assert result["verdict"] == "fake" and result["verdict_reason"]
-    assert result["classifier_verdict"] in ("fake", "real") and isinstance(result["score"], float)
+    assert result["classifier_verdict"] in ("fake", "inconclusive", "real") and isinstance(
+        result["score"], float
+    )
 
     # The verdict says who decided it, why, and what the model alone said.
     expect(page.locator("#verdict")).to_have_class(re.compile(r"\bfake\b"))
     expect(page.locator("#verdict-title")).to_have_text("AI-generated, by its own metadata")
     detail = page.locator("#verdict-detail")
     expect(detail).to_contain_text(result["verdict_reason"])
-    expect(detail).to_contain_text(f"{round(result['score'] * 100)}% probability")
+    expect(detail).to_contain_text(f"manipulation score {score_percent(result['score'], result)}")
+    expect(page.locator("#verdict-score")).to_have_text(
+        f"Model's manipulation score {score_percent(result['score'], result)}"
+    )
 
     # The Content credentials panel: what was declared, where, and that it decided the verdict.
     panel = page.locator("#credentials")
@@ -82,7 +87,9 @@ def test_png_with_generator_parameters_shows_its_declaration_and_the_overridden_
     expect(claim.locator(".claim-raw")).to_contain_text("Steps: 30, Sampler: DPM++ 2M Karras")
     # The faces keep the classifier's own scores.
     expect(page.locator("#faces > li")).to_have_count(len(result["faces"]))
-    expect(page.locator("#faces > li").first).to_contain_text(f"{round(result['faces'][0]['score'] * 100)}%")
+    expect(page.locator("#faces > li").first).to_contain_text(
+        f"Score {score_percent(result['faces'][0]['score'], result)}"
+    )
     expect(page.locator("#evidence-caption")).to_contain_text(
         "the verdict comes from the file's own metadata"
     )
@@ -109,7 +116,7 @@ def test_png_with_generator_parameters_shows_its_declaration_and_the_overridden_
     expect(page.locator("#credentials-note")).to_contain_text("proves nothing")
     expect(page.locator("#credentials-claims > li")).to_have_count(0)
     expect(page.locator("#verdict-title")).to_have_text(
-        re.compile(r"^(Likely manipulated|No sign of manipulation)")
+        re.compile(r"^(Likely manipulated|Inconclusive — look closer|No sign of manipulation)")
     )
     page.locator("#result-panel").screenshot(path=str(artifacts / "credentials-none.png"))
 
@@ -169,7 +176,18 @@ def test_model_panel_renders_nested_metrics_and_training_data(
 
     page.route("**/v1/model", model_card)
     open_page(page, live_server)
+    # Readers first: what it catches per kind of fake, from the card's test split; the card in full
+    # is folded away for developers.
+    facts = page.locator("#model-facts")
+    by_method = shipped["metrics"]["evaluation"]["image_level"]["by_method"]
+    swaps = by_method["dfdc_faceswap"]["vs_all_reals"]["tpr"]
+    expect(facts).to_contain_text(
+        f"Swapped or reenacted faces: catches {card_rate(swaps)} of DFDC face swaps."
+    )
+    expect(facts).to_contain_text("AI-generated faces: catches ")
     card = page.locator("#model-card")
+    expect(card).to_be_hidden()
+    page.locator("#model-developer > summary").click()
     # Training data, folded under its own summary: the sources as a list, faces per source (and in all) as a
     # table, the split as name/value pairs; not the key names.
     training = page.locator("#model-training")

@@ -193,11 +193,12 @@ def test_layout_holds_at_every_width(
           const ctx = canvas.getContext("2d");
           const faces = evidenceFaces(record);
           const s = canvas.width / record.width;
-          const labelled = faces.map((face, i) => ({ face, label: faceLabel(record, face, i) }));
-          const { places, height } = labelPlaces(ctx, labelled, s, window.devicePixelRatio || 1);
+          const labelled = faces.map((face) => ({ face, label: faceLabel(record, face) }));
+          const { places, height } = labelPlaces(ctx, labelled, s, window.devicePixelRatio || 1, record);
           const naive = places.map((spot, i) => ({
             x: faces[i].box[0] * s, y: faces[i].box[1] * s - height, width: spot.width }));
-          return { places, naive, height, width: canvas.width, canvasHeight: canvas.height };
+          const boxes = faces.map((face) => face.box.map((v) => v * s));
+          return { places, naive, boxes, height, width: canvas.width, canvasHeight: canvas.height };
         }"""
     )
     height = placed["height"]
@@ -217,3 +218,15 @@ def test_layout_holds_at_every_width(
         assert spot["x"] >= 0 and spot["x"] + spot["width"] <= placed["width"] + 0.5, spot
         assert spot["y"] >= 0 and spot["y"] + height <= placed["canvasHeight"], spot
     assert overlapping(placed["naive"]), "the mosaic no longer crowds its labels: this check tests nothing"
+    # Nor does a label lie over another face (the most suspicious one may be under it).
+    covering = [
+        (i, j)
+        for i, spot in enumerate(places)
+        for j, (x, y, w, h) in enumerate(placed["boxes"])
+        if i != j
+        and spot["x"] < x + w
+        and x < spot["x"] + spot["width"]
+        and spot["y"] < y + h
+        and y < spot["y"] + height
+    ]
+    assert not covering, f"labels over other faces: {covering}"

@@ -159,7 +159,8 @@ def test_the_address_opens_a_result_and_back_forward_move_between_results(
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
     expect(page.locator("#result-file")).to_have_text(second.path)
-    expect(page.locator("#verdict-title")).to_have_text(re.compile(r"^Likely manipulated: \d+%$"))
+    expect(page.locator("#verdict-title")).to_have_text("Likely manipulated")
+    expect(page.locator("#verdict-score")).to_have_text(re.compile(r"^Manipulation score \d+%$"))
     assert second.path in page.title()
 
     # A link to a result that does not exist says so, visibly.

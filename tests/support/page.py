@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -13,6 +14,19 @@ from playwright.sync_api import Locator, Page, expect
 from tests.support.browser import LiveServer
 
 SCAN_TIMEOUT_MS = 120_000
+
+# The page's words for the verdict bands (bands.js BANDS) and evidence kinds (verdicts.js KIND_WORDS).
+BAND_TITLES = {
+    "fake": "Likely manipulated",
+    "inconclusive": "Inconclusive — look closer",
+    "real": "No sign of manipulation",
+}
+BAND_SHORT = {"fake": "likely manipulated", "inconclusive": "inconclusive", "real": "no sign of manipulation"}
+KIND_WORDS = {"generated": "looks AI-generated", "swapped": "looks face-swapped"}
+# Box colours on the evidence picture per band (bands.js BOX_COLOURS), and the CSS colour each
+# band's words take (app.css).
+BOX_COLOURS = {"fake": "#e53935", "inconclusive": "#f5a300", "real": "#2e9d46"}
+BAND_CSS_COLOUR = {"fake": "--fake", "inconclusive": "--unsure", "real": "--real"}
 
 
 def open_page(page: Page, server: LiveServer, fragment: str = "") -> None:
@@ -109,6 +123,109 @@ def overlay_alpha_sum(page: Page, box: list[float], original_width: float) -> in
         [box, original_width],
     )
     return total
+
+
+# ---------------------------------------------------------------- scores as the page writes them
+def format_percent(p: float, digits: int = 0) -> str:
+    """bands.js ``formatPercent``: up to ``digits`` decimals (toFixed rounds the exact binary value
+    half up), no trailing zeros, and a value below 1 never reads 100%."""
+
+    def fixed(d: int) -> Decimal:
+        return Decimal(p * 100).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
+
+    value = fixed(digits)
+    if p < 1 and value >= 100:
+        value = fixed(max(1, digits))
+        if value >= 100:
+            value = Decimal("99.9")
+    text = format(value.normalize(), "f")
+    return f"{text}%"
+
+
+def digits_for(score: float, thresholds: list[float | None]) -> int:
+    """bands.js ``digitsFor``: the fewest decimals at which the score reads apart from each threshold."""
+    others = [t for t in thresholds if t is not None and t != score]
+    for digits in range(3):
+        if all(format_percent(score, digits) != format_percent(t, digits) for t in others):
+            return digits
+    return 3
+
+
+def record_scores(record: dict[str, Any]) -> list[float]:
+    scores = [record.get("score")]
+    scores += [f["score"] for f in record.get("faces") or []]
+    scores += [t["score"] for t in record.get("tracks") or []]
+    for frame in record.get("frames") or []:
+        scores += list((frame.get("scores") or {}).values())
+    return [s for s in scores if isinstance(s, (int, float))]
+
+
+def score_texts(score: float | None, record: dict[str, Any]) -> dict[str, str]:
+    """bands.js ``scoreTexts``: the score, and the record's thresholds at the record's precision."""
+    fake, real = record.get("threshold"), record.get("threshold_real")
+    limits = [fake, real]
+    record_digits = digits_for(fake, [real]) if fake is not None and real is not None else 0
+    for other in record_scores(record):
+        record_digits = max(record_digits, digits_for(other, limits))
+    digits = digits_for(score, limits) if score is not None else 0
+    shown = max(digits, record_digits)
+    return {
+        "score": format_percent(score, digits) if score is not None else "",
+        "fake": format_percent(fake, shown) if fake is not None else "",
+        "real": format_percent(real, shown) if real is not None else "",
+    }
+
+
+def score_percent(score: float, record: dict[str, Any]) -> str:
+    return score_texts(score, record)["score"]
+
+
+def band_title(record: dict[str, Any]) -> str:
+    kind = KIND_WORDS.get(record.get("evidence_kind") or "") if record["verdict"] == "fake" else None
+    return BAND_TITLES[record["verdict"]] + (f" ({kind})" if kind else "")
+
+
+def history_badge(record: dict[str, Any]) -> str:
+    """history.js ``historyVerdict`` for a finished result in a band."""
+    title = "Inconclusive" if record["verdict"] == "inconclusive" else BAND_TITLES[record["verdict"]]
+    return f"{title}, score {score_percent(record['score'], record)}"
+
+
+def css_colour(page: Page, variable: str) -> str:
+    """A CSS custom property of the page, as the computed colour it paints (rgb(...))."""
+    colour: str = page.evaluate(
+        """(name) => {
+            const probe = document.createElement('span');
+            probe.style.color = `var(${name})`;
+            document.body.append(probe);
+            const colour = getComputedStyle(probe).color;
+            probe.remove();
+            return colour;
+        }""",
+        variable,
+    )
+    return colour
+
+
+def assert_verdict_matches(page: Page, record: dict[str, Any]) -> None:
+    """The verdict box says what the record says: the band's name (and the kind of fake), its
+    colour, the score called a manipulation score at the precision its thresholds ask for, and
+    what the band means by the record's own thresholds."""
+    verdict = record["verdict"]
+    assert verdict in BAND_TITLES, f"not a band: {verdict}"
+    texts = score_texts(record["score"], record)
+    expect(page.locator("#verdict-title")).to_have_text(band_title(record))
+    expect(page.locator("#verdict")).to_have_class(re.compile(rf"\bverdict {verdict}\b"))
+    expect(page.locator("#verdict-score")).to_have_text(f"Manipulation score {texts['score']}")
+    detail = page.locator("#verdict-detail")
+    expect(detail).to_contain_text(f"from {texts['fake']} likely manipulated")
+    if texts["real"]:
+        expect(detail).to_contain_text(f"below {texts['real']} no sign of manipulation")
+    colour = page.locator("#verdict-title").evaluate("(el) => getComputedStyle(el).color")
+    assert colour == css_colour(page, BAND_CSS_COLOUR[verdict]), (verdict, colour)
+    # Never the number next to a word that reads against it.
+    text = page.locator("#verdict").inner_text()
+    assert "probability" not in text and "Authentic" not in text, text
 
 
 # ---------------------------------------------------------------- sampled frames and face cards
@@ -259,10 +376,104 @@ def check_face_cards(page: Page, result: dict[str, Any]) -> None:
         heat: dict[str, Any] = card.evaluate(HEAT_CANVAS_JS)
         assert heat["opaque"] == heat["pixels"] > 0, heat
         assert heat["meanDiff"] > 5, f"no heat map painted over the crop: {heat}"
-        words = f"{round(track['score'] * 100)}% " + (
-            "(likely manipulated)" if track["verdict"] == "fake" else "(looks authentic)"
+        face = result["faces"][track["face"]]
+        band = track["verdict"] if video else face["verdict"]
+        score = track["score"] if video else face["score"]
+        expect(card.locator(".face-score")).to_have_text(
+            f"Score {score_percent(score, result)}: {BAND_SHORT[band]}"
         )
-        expect(card.locator(".face-score")).to_have_text(words)
+        expect(card).to_have_class(re.compile(rf"\bface-card {band}\b"))
         if video:
-            spark = card.get_by_role("img", name=re.compile("probability of manipulation over time"))
+            spark = card.get_by_role("img", name=re.compile("manipulation score over time"))
             expect(spark).to_be_visible()
+    # Numbered left to right: a photo's faces by where each sits, a video's people by where each
+    # sits in the most suspicious frame (the evidence picture), as the picture labels them.
+    names = cards.locator(".face-name").all_inner_texts()
+    shown = [f for f in result["faces"] if f["frame_index"] == result["evidence_frame_index"]]
+    left_to_right = [f["track"] for f in sorted(shown, key=lambda f: f["box"][0])]
+    by_track = {
+        int(card.get_attribute("data-track") or -1): name.strip()
+        for card, name in zip(cards.all(), names, strict=True)
+    }
+    word = "Person" if video else "Face"
+    for number, track_id in enumerate(left_to_right, 1):
+        assert by_track[track_id] == f"{word} {number}", (by_track, left_to_right)
+    assert [n.strip() for n in names] == [f"{word} {i}" for i in range(1, len(names) + 1)], names
+
+
+# ---------------------------------------------------------------- one result in each verdict band
+def card_rate(value: float) -> str:
+    """card-facts.js ``rate``: a small rate keeps a decimal."""
+    return format_percent(value, 1 if value < 0.1 else 0)
+
+
+def box_colour_at_left_edge(page: Page, record: dict[str, Any], face: dict[str, Any]) -> list[int]:
+    x, y, _, h = face["box"]
+    return overlay_pixel(page, x, y + h / 2, record["width"])
+
+
+def assert_boxes_follow_bands(page: Page, record: dict[str, Any]) -> None:
+    """Each face on the evidence picture is boxed in its own band's colour."""
+    page.wait_for_function(
+        "() => document.getElementById('evidence-image').complete "
+        "&& document.getElementById('evidence-overlay').width > 0 "
+        "&& document.getElementById('evidence-stage').dataset.drawn !== undefined"
+    )
+    for face in faces_of_frame(record, record["evidence_frame_index"]):
+        want = BOX_COLOURS[face["verdict"]]
+        expected = (int(want[1:3], 16), int(want[3:5], 16), int(want[5:7], 16))
+        r, g, b, a = box_colour_at_left_edge(page, record, face)
+        assert a == 255 and max(abs(r - expected[0]), abs(g - expected[1]), abs(b - expected[2])) < 40, (
+            f"a {face['verdict']} face's box is drawn in {(r, g, b, a)}, not {want}"
+        )
+
+
+def check_each_band(
+    page: Page, server: LiveServer, photos: dict[str, Path], artifacts: Path, label: str
+) -> None:
+    """Upload one photo per band (``BAND_PHOTOS``): for each, the headline names the API's band in
+    its colour with the API's number, the upload list and the history badge say the same, every
+    face's box and card follow the face's own band, and a "no sign" verdict says what share of
+    each kind of fake the model catches, from the card."""
+    open_page(page, server)
+    page.set_input_files("#file-input", list(photos.values()))
+    for photo in photos.values():
+        wait_finished(page, photo.name)
+    card = server.api("/v1/model").json()
+    methods = card["metrics"]["evaluation"]["image_level"]["by_method"]
+    for band, photo in photos.items():
+        row = job_row(page, photo.name)
+        row.get_by_role("button", name="View result").click()
+        expect(page.locator("#result-file")).to_have_text(photo.name)
+        record = shown_result(page, server)
+        assert record["verdict"] == band, (
+            f"{photo.name} scores {record['score']} against {record['threshold_real']} and "
+            f"{record['threshold']}: {record['verdict']}, not {band}"
+        )
+        assert_verdict_matches(page, record)
+        texts = score_texts(record["score"], record)
+        if band == "fake":
+            # Just above t_fake: a decimal tells them apart.
+            assert texts["score"] != texts["fake"] and "." in texts["score"], texts
+            expect(page.locator("#verdict-detail")).to_contain_text(f"from {texts['fake']}")
+        expect(row.locator(".job-state")).to_contain_text(BAND_SHORT[band])
+        expect(row.locator(".job-state")).to_contain_text(f"manipulation score {texts['score']}")
+        expect(row).to_have_class(re.compile(rf"\b{band}\b"))
+
+        caveat = page.locator("#verdict-caveat")
+        expect(caveat).to_contain_text("In its tests")
+        if band == "real":
+            expect(caveat).to_contain_text("No sign is not proof")
+            for blocks in methods.values():
+                expect(caveat).to_contain_text(f"{card_rate(blocks['vs_all_reals']['tpr'])} of ")
+        else:
+            expect(caveat).not_to_contain_text("No sign is not proof")
+
+        badge = page.locator(f"#history > li[data-result-id='{record['id']}'] .h-verdict")
+        expect(badge).to_have_text(history_badge(record))
+        assert_boxes_follow_bands(page, record)
+        check_face_cards(page, record)
+        page.locator("#result-panel").screenshot(path=str(artifacts / f"{label}-{band}.png"))
+    # The history never calls a score a share of authenticity.
+    badges = page.locator("#history .h-verdict").all_inner_texts()
+    assert not [b for b in badges if "Authentic" in b or "Manipulated " in b], badges

@@ -2,8 +2,9 @@
 // sampled frame, with boxes and heat maps), the frame picker, the faces, the technical details.
 import { setAddress } from "./address.js";
 import { placeLabels } from "./box-labels.js";
-import { $, apiUrl, el, formatDate, formatSeconds, getJson, percent } from "./client.js";
-import { evidenceFaces, faceLabel, facesOfFrame, renderFaces } from "./faces.js";
+import { BANDS, BOX_COLOURS, bandOf, scorePercent } from "./bands.js";
+import { $, apiUrl, el, formatDate, formatSeconds, getJson } from "./client.js";
+import { evidenceFaces, faceLabel, facesOfFrame, renderFaces, trackLabel } from "./faces.js";
 import { drawHeatmap, hasHeatmap } from "./heatmap.js";
 import { fillPairs } from "./pairs.js";
 import { renderCredentials } from "./provenance.js";
@@ -12,7 +13,7 @@ import { renderReview } from "./review.js";
 import { announce } from "./service.js";
 import { markTimelineFrame, renderTimeline } from "./timeline.js";
 import { declared, verdictWords } from "./verdicts.js";
-import { BOX_FAKE, BOX_REAL, PICK_FRAME, POLL_MAX_MS } from "./words.js";
+import { PICK_FRAME, POLL_MAX_MS } from "./words.js";
 
 export { evidenceFaces, faceLabel, fillPairs };
 
@@ -38,11 +39,7 @@ export function showResult(result, { focus, update = false, fromAddress = false 
   panel.dataset.resultId = result.id;
   $("result-file").textContent = result.path;
 
-  const words = verdictWords(result);
-  $("verdict").className = `verdict ${words.cls}`;
-  $("verdict-title").textContent = words.title;
-  $("verdict-detail").textContent = words.detail;
-
+  const words = renderVerdict(result);
   renderEvidence(result);
   renderCredentials(result);
   renderFaces(result);
@@ -51,11 +48,25 @@ export function showResult(result, { focus, update = false, fromAddress = false 
   renderDetails(result);
   renderReport(result);
   // The window's title names the result: it is the history entry's name and a saved PDF's title.
-  document.title = `${words.title}: ${result.path} · ${PAGE_TITLE}`;
+  document.title = `${words.title}${words.score ? ` (${words.score.toLowerCase()})` : ""}: ` +
+    `${result.path} · ${PAGE_TITLE}`;
 
   if (!update && result.id) setAddress(result.id, { push: !fromAddress });
   if (focus) $("result-heading").focus();
   if (result.status === "queued" || result.status === "processing") watch(result.id);
+}
+
+/** The verdict box: the band's name, the score called what it is, what the band means and (next to
+ * "no sign") what the model misses. Drawn again when the model card arrives. */
+export function renderVerdict(result) {
+  const words = verdictWords(result);
+  $("verdict").className = `verdict ${words.cls}`;
+  $("verdict").dataset.verdict = result.verdict || "";
+  $("verdict-title").textContent = words.title;
+  $("verdict-score").textContent = words.score;
+  $("verdict-detail").textContent = words.detail;
+  $("verdict-caveat").textContent = words.caveat;
+  return words;
 }
 
 /** Back to the page without a result (the address names none). */
@@ -133,14 +144,15 @@ export function frameWords(picture) {
   return `${formatSeconds(picture.frame.timestamp_s)} (${picture.position + 1} of ${picture.total})`;
 }
 
-/** Each face's label and score on a frame: "Person 1 87%, Person 2 12%" (from the frame's own
- * scores where its faces are not listed). */
+/** Each face's label and score on a frame: "Person 1: score 87%; Person 2: score 12%" (from the
+ * frame's own scores where its faces are not listed). */
 function frameScores(result, picture) {
-  if (picture.faces.length) {
-    return picture.faces.map((f, i) => `${faceLabel(result, f, i)} ${percent(f.score)}`).join(", ");
-  }
-  const scores = Object.entries((picture.frame && picture.frame.scores) || {});
-  return scores.map(([track, score]) => `Person ${Number(track) + 1} ${percent(score)}`).join(", ");
+  const parts = picture.faces.length
+    ? picture.faces.map((f) => [faceLabel(result, f), f.score])
+    : Object.entries((picture.frame && picture.frame.scores) || {})
+      .map(([track, score]) => [trackLabel(result, track), score])
+      .sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }));
+  return parts.map(([label, score]) => `${label}: score ${scorePercent(score, result)}`).join("; ");
 }
 
 // ---------------------------------------------------------------- the evidence stage
@@ -163,6 +175,7 @@ export function renderEvidence(result) {
   const heatmaps = (result.faces || []).some((f) => hasHeatmap(f) && f.crop_to_image);
   $("evidence-controls").hidden = figure.hidden || !heatmaps;
   $("heatmap-toggle").checked = view.heatmap && heatmaps;
+  $("heatmap-help").hidden = !$("heatmap-toggle").checked; // the colour scale, while the map is shown
 
   const faces = picture.faces;
   const video = result.media_kind === "video";
@@ -171,7 +184,8 @@ export function renderEvidence(result) {
     const scores = frameScores(result, picture);
     caption = `Frame at ${frameWords(picture)}: ${scores || "no face found in this frame"}.`;
   } else {
-    caption = faces.length ? "Each face is boxed and labelled with its probability of manipulation." : "";
+    caption = faces.length ? "Faces numbered left to right, with their manipulation scores. Boxes: red " +
+      "likely manipulated, amber inconclusive, green no sign of manipulation." : "";
     if (faces.length && declared(result)) {
       caption += " The boxes are the model's view of each face; the verdict comes from the file's own metadata.";
     }
@@ -194,7 +208,10 @@ export function renderEvidence(result) {
   const at = picture.frame ? ` at ${formatSeconds(picture.frame.timestamp_s)}` : "";
   image.alt = faces.length
     ? `The ${kind}${at} with ${faces.length} face${faces.length > 1 ? "s" : ""} marked: ` +
-      faces.map((f, i) => `${faceLabel(result, f, i)}: ${percent(f.score)}`).join("; ")
+      faces.map((f) => {
+        const band = BANDS[bandOf(f, result)];
+        return `${faceLabel(result, f)}: score ${scorePercent(f.score, result)}${band ? `, ${band.short}` : ""}`;
+      }).join("; ")
     : `The ${kind}${at} that was checked`;
   if (image.getAttribute("src") !== picture.src) image.src = picture.src;
   else if (image.complete) drawOverlay();
@@ -254,14 +271,17 @@ export function drawOverlay() {
   if ($("heatmap-toggle").checked) {
     for (const face of faces) drawHeatmap(ctx, face, s);
   }
-  faces.forEach((face) => drawBox(ctx, face, s, dpr));
-  drawLabels(ctx, faces.map((face, i) => ({ face, label: faceLabel(result, face, i) })), s, dpr);
+  faces.forEach((face) => drawBox(ctx, face, s, dpr, result));
+  drawLabels(ctx, faces.map((face) => ({ face, label: faceLabel(result, face) })), s, dpr, result);
   stage.dataset.boxes = String(faces.length);
   stage.dataset.drawn = String(picture.frameIndex ?? "");
 }
 
-export function drawBox(ctx, face, s, dpr) {
-  const colour = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
+/** A face's colours on the picture: its band's (a face without a score is drawn as "no sign"). */
+const colours = (face, result) => BOX_COLOURS[bandOf(face, result)] || BOX_COLOURS.real;
+
+export function drawBox(ctx, face, s, dpr, result) {
+  const colour = colours(face, result).box;
   const [x, y, w, h] = face.box.map((v) => v * s);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.lineWidth = 4 * dpr;
@@ -272,29 +292,29 @@ export function drawBox(ctx, face, s, dpr) {
   ctx.strokeRect(x, y, w, h);
 }
 
-/** Each box's label and score, after every box is drawn, placed so that labels do not cover
- * each other ("Face 2: 34%", or "2: 34%" where faces are crowded). */
-export function drawLabels(ctx, labelled, s, dpr) {
-  const { places, texts, height, pad } = labelPlaces(ctx, labelled, s, dpr);
+/** Each box's label and score, after every box is drawn, placed so that labels cover neither each
+ * other nor other faces where there is room ("Face 2: 34%", or "2: 34%" where faces are crowded). */
+export function drawLabels(ctx, labelled, s, dpr, result) {
+  const { places, texts, height, pad } = labelPlaces(ctx, labelled, s, dpr, result);
   labelled.forEach(({ face }, i) => {
     const spot = places[i];
-    ctx.fillStyle = face.verdict === "fake" ? BOX_FAKE : BOX_REAL;
+    ctx.fillStyle = colours(face, result).box;
     ctx.fillRect(spot.x, spot.y, spot.width, height);
-    ctx.fillStyle = "#ffffff";
+    ctx.fillStyle = colours(face, result).text;
     ctx.textBaseline = "middle";
     ctx.fillText(spot.short ? texts[i].short : texts[i].full, spot.x + pad, spot.y + height / 2);
   });
 }
 
 /** Where drawLabels puts each label, in canvas pixels (the browser tests check them too). */
-export function labelPlaces(ctx, labelled, s, dpr) {
+export function labelPlaces(ctx, labelled, s, dpr, result) {
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.font = `600 ${Math.round(13 * dpr)}px system-ui, sans-serif`;
   const pad = 4 * dpr;
   const height = Math.round(18 * dpr);
   const texts = labelled.map(({ face, label }) => ({
-    full: `${label}: ${percent(face.score)}`,
-    short: `${label.split(" ").pop()}: ${percent(face.score)}`,
+    full: `${label}: ${scorePercent(face.score, result)}`,
+    short: `${label.split(" ").pop()}: ${scorePercent(face.score, result)}`,
   }));
   const places = placeLabels(labelled.map(({ face }, i) => ({
     box: face.box.map((v) => v * s),

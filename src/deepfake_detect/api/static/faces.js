@@ -2,28 +2,76 @@
 // aligned crop the model scored, the same crop under its heat map, the score in words and, for a
 // video, the score over time. Without a stored crop (older results, a picture that fails to load)
 // a card is the text alone.
-import { $, apiUrl, el, formatSeconds, percent, svg } from "./client.js";
+import { BANDS, bandClass, bandOf, scorePercent, scoreTexts } from "./bands.js";
+import { $, apiUrl, el, formatSeconds, svg } from "./client.js";
 import { drawCropHeatmap, hasHeatmap } from "./heatmap.js";
 import { PICK_FRAME, TRACK_COLOURS } from "./words.js";
 
-export function faceLabel(result, face, index) {
-  return result.media_kind === "video" ? `Person ${face.track + 1}` : `Face ${index + 1}`;
+const numbered = new WeakMap(); // result -> Map(track -> its number, from 1)
+
+/** Faces are numbered left to right: a photo's by where each sits; a video's people by where
+ * each one's face sits in the most suspicious frame (the evidence picture), then those not in it
+ * by where their own most suspicious face sits. The evidence picture, the face cards, the
+ * timeline and the captions all use these numbers. */
+export function faceNumbers(result) {
+  let numbers = numbered.get(result);
+  if (numbers) return numbers;
+  const faces = result.faces || [];
+  const x = (face) => (face && face.box ? face.box[0] : Infinity);
+  const inEvidence = new Map(evidenceFrameFaces(result).map((f) => [f.track, f]));
+  const tracks = new Set([...(result.tracks || []).map((t) => t.track), ...inEvidence.keys()]);
+  const place = (track) => {
+    if (inEvidence.has(track)) return [0, x(inEvidence.get(track)), track];
+    const info = (result.tracks || []).find((t) => t.track === track);
+    const own = info && Number.isInteger(info.face) ? faces[info.face] : null;
+    return [1, x(own), track];
+  };
+  const order = [...tracks].map((track) => [track, place(track)]).sort(([, a], [, b]) =>
+    a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  numbers = new Map(order.map(([track], i) => [track, i + 1]));
+  numbered.set(result, numbers);
+  return numbers;
 }
 
-/** Faces drawn on the evidence image: those of the evidence frame (every face, for a photo). */
-export function evidenceFaces(result) {
+/** A track's number (a face's, in a photo). */
+export function faceNumber(result, track) {
+  return faceNumbers(result).get(track) ?? Number(track) + 1;
+}
+
+/** "Face 2" in a photo, "Person 2" in a video (the index is no longer used: numbers go left to right). */
+export function faceLabel(result, face) {
+  const number = faceNumber(result, face.track);
+  return result.media_kind === "video" ? `Person ${number}` : `Face ${number}`;
+}
+
+/** A track's label by its id (a frame's scores name tracks only). */
+export function trackLabel(result, track) {
+  return faceLabel(result, { track: Number(track) });
+}
+
+function evidenceFrameFaces(result) {
   if (result.evidence_frame_index === null || result.evidence_frame_index === undefined) return [];
-  return facesOfFrame(result, result.evidence_frame_index);
+  return (result.faces || []).filter((f) => f.frame_index === result.evidence_frame_index);
 }
 
+const byNumber = (result) => (a, b) => faceNumber(result, a.track) - faceNumber(result, b.track);
+
+/** Faces drawn on the evidence image: those of the evidence frame (every face, for a photo), left
+ * to right. */
+export function evidenceFaces(result) {
+  return evidenceFrameFaces(result).sort(byNumber(result));
+}
+
+/** A frame's faces, in the order of their numbers. */
 export function facesOfFrame(result, frameIndex) {
-  return (result.faces || []).filter((f) => f.frame_index === frameIndex);
+  return (result.faces || []).filter((f) => f.frame_index === frameIndex).sort(byNumber(result));
 }
 
-export function scoreSpan(score, verdict) {
-  const fake = verdict === "fake";
-  return el("span", { class: fake ? "score-fake" : "score-real",
-    text: `${percent(score)} ${fake ? "(likely manipulated)" : "(looks authentic)"}` });
+/** "Score 62%: inconclusive", coloured by the band. */
+export function scoreSpan(score, verdict, result) {
+  const band = BANDS[verdict];
+  return el("span", { class: `score-${bandClass(verdict)}`,
+    text: `Score ${scorePercent(score, result)}${band ? `: ${band.short}` : ""}` });
 }
 
 /** Ask the evidence stage to show a frame (evidence.js listens). */
@@ -31,20 +79,21 @@ export function showFrame(frameIndex, reveal) {
   document.dispatchEvent(new CustomEvent(PICK_FRAME, { detail: { frameIndex, reveal } }));
 }
 
-/** One entry per card: per face track for a video, per face for a photo (each its own track). */
+/** One entry per card, numbered left to right: per face track for a video, per face for a photo
+ * (each its own track). */
 function entries(result) {
   const tracks = result.tracks || [];
   const faces = result.faces || [];
   if (result.media_kind === "video") {
-    return tracks.map((t) => ({
-      label: `Person ${t.track + 1}`, track: t.track, score: t.score, verdict: t.verdict,
+    return tracks.slice().sort(byNumber(result)).map((t) => ({
+      label: trackLabel(result, t.track), track: t.track, score: t.score, verdict: bandOf(t, result),
       face: Number.isInteger(t.face) ? faces[t.face] || null : null, crop: Boolean(t.crop), info: t,
     }));
   }
-  return evidenceFaces(result).map((face, i) => {
+  return evidenceFaces(result).map((face) => {
     const t = tracks.find((x) => x.track === face.track);
-    return { label: `Face ${i + 1}`, track: face.track, score: face.score, verdict: face.verdict, face,
-      crop: Boolean(t && t.crop), info: null };
+    return { label: faceLabel(result, face), track: face.track, score: face.score,
+      verdict: bandOf(face, result), face, crop: Boolean(t && t.crop), info: null };
   });
 }
 
@@ -54,16 +103,17 @@ export function renderFaces(result) {
   const none = !list.children.length;
   $("faces-heading").hidden = none;
   list.hidden = none;
+  $("faces-hint").hidden = none;
+  $("faces-hint-heat").hidden = !list.querySelector("canvas.face-heat");
 }
 
 function faceCard(result, entry) {
   const video = result.media_kind === "video";
-  const card = el("li", { class: `face-card ${entry.verdict === "fake" ? "fake" : "real"}`,
-    "data-track": entry.track });
+  const card = el("li", { class: `face-card ${bandClass(entry.verdict)}`, "data-track": entry.track });
   const name = el("h4", { class: "face-name" },
     video ? el("span", { class: `swatch track-${entry.track % TRACK_COLOURS}`, "aria-hidden": "true" }) : null,
     entry.label);
-  const text = el("div", { class: "face-text" }, name, el("p", { class: "face-score" }, scoreSpan(entry.score, entry.verdict)));
+  const text = el("div", { class: "face-text" }, name, el("p", { class: "face-score" }, scoreSpan(entry.score, entry.verdict, result)));
   if (entry.info) {
     const t = entry.info;
     text.append(el("p", { class: "face-meta", text: `Seen in ${t.frames} sampled frame${t.frames === 1 ? "" : "s"}, ` +
@@ -96,7 +146,8 @@ function facePictures(result, entry, card) {
   let heat = null;
   if (hasHeatmap(entry.face)) {
     heat = el("canvas", { class: "face-heat", role: "img",
-      "aria-label": `${entry.label} under the heat map: warm colours mark what pushed the score up` });
+      "aria-label": `${entry.label} under the heat map (scaled to this face alone): warm colours mark ` +
+        "what pushed its score up most" });
     pictures.append(el("figure", { class: "face-picture" }, heat, el("figcaption", { text: "Heat map" })));
   }
   const draw = () => {
@@ -125,7 +176,7 @@ function worstFrame(result, entry) {
   return best ? best.index : null;
 }
 
-// The track's score over the sampled frames, with the threshold; a click picks the nearest frame.
+// The track's score over the sampled frames, with the thresholds; a click picks the nearest frame.
 const SPARK_W = 240;
 const SPARK_H = 44;
 const SPARK_PAD = 3;
@@ -143,17 +194,26 @@ function sparkline(result, entry) {
   const high = Math.max(...scores);
   const low = Math.min(...scores);
   const peak = frames[scores.indexOf(high)];
-  const threshold = result.threshold;
-  const above = typeof threshold === "number" ? scores.filter((s) => s >= threshold).length : null;
-  const words = `${entry.label}'s probability of manipulation over time: ${percent(low)} to ${percent(high)} ` +
-    `in ${frames.length} sampled frame${frames.length === 1 ? "" : "s"}, highest at ${formatSeconds(peak.timestamp_s)}` +
-    (above === null ? "." : `; at or above the ${percent(threshold)} threshold in ${above}.`);
+  const { fake: tFake, real: tReal } = { fake: result.threshold, real: result.threshold_real };
+  const isNumber = (v) => typeof v === "number";
+  const text = (v) => scoreTexts(v, result).score;
+  const likely = isNumber(tFake) ? scores.filter((s) => s >= tFake).length : null;
+  const unsure = isNumber(tFake) && isNumber(tReal) ? scores.filter((s) => s >= tReal && s < tFake).length : null;
+  const limits = scoreTexts(high, result);
+  let bands = ".";
+  if (likely !== null) {
+    bands = `; likely manipulated (from ${limits.fake}) in ${likely}` +
+      (unsure === null ? "." : `, inconclusive (from ${limits.real}) in ${unsure}.`);
+  }
+  const words = `${entry.label}'s manipulation score over time: ${text(low)} to ${text(high)} ` +
+    `in ${frames.length} sampled frame${frames.length === 1 ? "" : "s"}, highest at ` +
+    `${formatSeconds(peak.timestamp_s)}${bands}`;
   const chart = svg("svg", { class: `sparkline track-line-${entry.track % TRACK_COLOURS}`,
     viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: "none", role: "img", "aria-label": words });
   chart.append(svg("rect", { class: "spark-frame", x: 0.5, y: 0.5, width: SPARK_W - 1, height: SPARK_H - 1 }));
-  if (typeof threshold === "number") {
-    chart.append(svg("line", { class: "spark-threshold", x1: SPARK_PAD, x2: SPARK_W - SPARK_PAD,
-      y1: y(threshold), y2: y(threshold) }));
+  for (const [value, cls] of [[tFake, "spark-threshold"], [tReal, "spark-threshold-real"]]) {
+    if (!isNumber(value)) continue;
+    chart.append(svg("line", { class: cls, x1: SPARK_PAD, x2: SPARK_W - SPARK_PAD, y1: y(value), y2: y(value) }));
   }
   const points = frames.map((f) => `${x(f.timestamp_s).toFixed(1)},${y(f.scores[key]).toFixed(1)}`);
   if (points.length === 1) points.push(points[0]);
@@ -166,5 +226,7 @@ function sparkline(result, entry) {
     showFrame(nearest.frame_index, true);
   });
   return el("div", { class: "face-spark" }, chart,
-    el("p", { class: "face-spark-note", "aria-hidden": "true", text: "Score over time; dashed: threshold" }));
+    el("p", { class: "face-spark-note", "aria-hidden": "true", text: isNumber(tReal)
+      ? "Score over time; dashed: likely manipulated from here, dotted: no sign below here"
+      : "Score over time; dashed: likely manipulated from here" }));
 }

@@ -1,6 +1,8 @@
 // Heat maps: the classifier's class-activation grid (values in [0, 1] over the aligned face crop)
 // as colours, drawn over the picture on screen (placed by the face's crop_to_image) or over the
-// crop itself (the face cards).
+// crop itself (the face cards). The server scales each face's grid to its own range
+// (core/classifier.py _normalise_cams): every map has red somewhere, whatever the face's score, so
+// the page says so next to the colour scale (app.css --heat-scale draws HEAT_STOPS).
 import { service } from "./service.js";
 
 // Blue -> cyan -> green -> yellow -> red.

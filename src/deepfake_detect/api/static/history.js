@@ -1,5 +1,6 @@
 // Past results, newest first, paged.
-import { $, el, formatDate, getJson, percent } from "./client.js";
+import { BANDS, bandClass, isBand, scorePercent } from "./bands.js";
+import { $, el, formatDate, getJson } from "./client.js";
 import { showResult } from "./evidence.js";
 import { forgetAsked, loadLabels, rememberLabel, tagHistoryRow } from "./review.js";
 import { HISTORY_PAGE } from "./words.js";
@@ -7,15 +8,16 @@ import { HISTORY_PAGE } from "./words.js";
 // ---------------------------------------------------------------- history
 export const past = { token: null, loading: false, resetPending: false, refreshTimer: 0 };
 
+/** The badge: the band and the number called what it is ("Inconclusive, score 62%"); the score is
+ * the probability of manipulation, so it never stands next to a word it could be read against. */
 export function historyVerdict(item) {
   if (item.status === "queued" || item.status === "processing") return "Checking…";
   if (item.verdict === "fake" && item.verdict_reason) return "AI-generated (declared)";
-  switch (item.verdict) {
-    case "fake": return `Manipulated ${percent(item.score)}`;
-    case "real": return `Authentic ${percent(item.score)}`;
-    case "no_face": return "No face";
-    default: return "Failed";
+  if (isBand(item.verdict)) {
+    const title = item.verdict === "inconclusive" ? "Inconclusive" : BANDS[item.verdict].title;
+    return typeof item.score === "number" ? `${title}, score ${scorePercent(item.score, item)}` : title;
   }
+  return item.verdict === "no_face" ? "No face" : "Failed";
 }
 
 export async function loadHistory(reset) {
@@ -60,7 +62,7 @@ export async function loadHistory(reset) {
 }
 
 export function historyRow(item) {
-  const cls = item.verdict === "fake" ? "fake" : item.verdict === "real" ? "real"
+  const cls = isBand(item.verdict) ? bandClass(item.verdict)
     : item.verdict === "error" || item.status === "failed" ? "error" : "other";
   const verdict = historyVerdict(item);
   const date = formatDate(item.created_at);

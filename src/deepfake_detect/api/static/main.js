@@ -59,6 +59,7 @@ function wireResultView() {
   wireFramePicker();
   $("heatmap-toggle").addEventListener("change", (event) => {
     view.heatmap = event.target.checked;
+    $("heatmap-help").hidden = !view.heatmap; // its colour scale
     drawOverlay();
     announce(view.heatmap ? "Heat map shown." : "Heat map hidden.");
   });

@@ -1,6 +1,10 @@
-// The model card panel.
-import { $, el, formatDate, getJson, percent } from "./client.js";
-import { drawOverlay, fillPairs, view } from "./evidence.js";
+// The model card panel: for readers first, a few lines on what the verdicts mean and what the model
+// catches and misses, per kind of fake and per band, from the card's own measurements; the card in
+// full (crop, outputs, training data, every metric) folded away for developers.
+import { formatPercent, thresholdTexts } from "./bands.js";
+import { bandGroups, rate, readerLines } from "./card-facts.js";
+import { $, el, formatDate, getJson } from "./client.js";
+import { drawOverlay, fillPairs, renderVerdict, view } from "./evidence.js";
 import { renderReport } from "./report.js";
 import { service } from "./service.js";
 
@@ -110,20 +114,71 @@ export function trainingData(data) {
   return parts;
 }
 
+/** Where the card's figures come from, in a few words. */
+function measuredOn(card) {
+  const evaluation = card.metrics && card.metrics.evaluation;
+  const overall = evaluation && evaluation.image_level && evaluation.image_level.overall;
+  if (!overall || typeof overall.n !== "number") return "";
+  const split = evaluation.split || "test";
+  return `Measured on its ${split} split (${overall.n.toLocaleString("en")} faces the model never ` +
+    "trained on), at its thresholds. Faces unlike these (other cameras, generators, swap tools) may fare " +
+    "worse.";
+}
+
+/** The test faces of each source in each band, as a table (none without the card's band table). */
+function bandTable(card) {
+  const rows = bandGroups(card).map((row) => ({
+    faces: row.name, n: row.n, "no sign": rate(row.real), inconclusive: rate(row.inconclusive),
+    "likely manipulated": rate(row.fake),
+  }));
+  return rows.length ? recordTable(rows, "Test faces in each band, by source", "card-table") : null;
+}
+
+function renderReaderPanel(card) {
+  $("model-name").textContent = `${card.name} ${card.version}` +
+    (card.created_at ? `, made ${formatDate(card.created_at)}` : "");
+  const facts = readerLines(card).map(([title, text]) =>
+    el("li", null, el("strong", { text: `${title}: ` }), text));
+  const note = measuredOn(card);
+  if (note && facts.length > 1) facts.push(el("li", { class: "model-note", text: note }));
+  $("model-facts").replaceChildren(...facts);
+  const table = bandTable(card);
+  $("model-bands").replaceChildren(...(table ? [table] : []));
+  $("model-bands-block").hidden = !table;
+}
+
+/** The kinds of evidence the card has outputs for, with their own thresholds. */
+function kindThresholds(card) {
+  const kinds = card.kinds && typeof card.kinds === "object" ? Object.entries(card.kinds) : [];
+  const words = { generated: "looks AI-generated", swapped: "looks face-swapped" };
+  const parts = kinds.filter(([, k]) => k && typeof k.threshold === "number")
+    .map(([name, k]) => `${words[name] || name.replace(/_/g, " ")} from ${formatPercent(k.threshold)}`);
+  return parts.length ? parts.join("; ") : null;
+}
+
 export async function loadModelCard() {
   const dl = $("model-card");
   try {
     const card = await getJson("v1/model");
     service.card = card;
     service.inputSize = card.preprocessing && card.preprocessing.input_size;
+    renderReaderPanel(card);
+    const t = thresholdTexts(card);
+    const pre = card.preprocessing || {};
     fillPairs(dl, [
       ["Name", card.name],
       ["Version", card.version],
       ["Created", card.created_at ? formatDate(card.created_at) : null],
       ["Architecture", card.architecture],
-      ["Decision threshold", typeof card.threshold === "number" ? percent(card.threshold) : null],
+      ["Likely manipulated from", t.fake || null],
+      ["No sign of manipulation below", t.real || "not set (no inconclusive band)"],
+      ["Kind of evidence", kindThresholds(card)],
       ["Face crop", service.inputSize ? `${service.inputSize} × ${service.inputSize} pixels` : null],
-      ["Heat map", card.outputs && card.outputs.cam ? "class-activation map" : "not available"],
+      ["Crop margin", typeof pre.margin === "number" ? String(pre.margin) : null],
+      ["Calibration", card.calibration && typeof card.calibration.temperature === "number"
+        ? `${card.calibration.method || "temperature"} ${card.calibration.temperature}` : null],
+      ["Heat map", card.outputs && card.outputs.cam ? "class-activation map, scaled to each face's own range"
+        : "not available"],
       ["Licence", card.license],
     ]);
     // The training data gets the panel's whole width (its table does not fit beside a name column),
@@ -138,16 +193,16 @@ export async function loadModelCard() {
     metrics.replaceChildren(...(tree ? [tree] : []));
     $("model-metrics-block").hidden = !metrics.children.length;
     const limits = $("model-limitations");
-    limits.replaceChildren();
-    if (card.limitations && card.limitations.length) {
-      limits.append(el("h3", { text: "Known limitations" }),
-        el("ul", null, ...card.limitations.map((text) => el("li", { text }))));
-    }
+    const known = Array.isArray(card.limitations) ? card.limitations : [];
+    limits.replaceChildren(...(known.length ? [el("ul", null, ...known.map((text) => el("li", { text })))] : []));
+    $("model-limitations-block").hidden = !known.length;
     if (view.result) {
+      renderVerdict(view.result); // what the model catches, next to a "no sign" verdict
       drawOverlay(); // the heat map needs the crop size
       renderReport(view.result); // and the report the measured accuracy
     }
   } catch (error) {
+    $("model-name").textContent = `The model card is unavailable (${error.message}).`;
     fillPairs(dl, [["Model", `unavailable (${error.message})`]]);
   }
 }

@@ -1,7 +1,8 @@
 // The "Content credentials" panel: what the file's own metadata says about its origin (C2PA content
 // credentials, XMP, EXIF, PNG text), who says so, whether it validates and is trusted, and, when a
 // declaration of AI generation decided the verdict, why. The server decides; this only shows.
-import { $, el, percent } from "./client.js";
+import { scoreName } from "./bands.js";
+import { $, el } from "./client.js";
 
 const SOURCE_WORDS = {
   c2pa: "C2PA content credentials",
@@ -61,9 +62,10 @@ export function credentialState(provenance) {
 export function verdictNote(result) {
   const provenance = result.provenance;
   if (result.verdict_reason) {
-    const said = { fake: "likely manipulated", real: "no sign of manipulation", no_face: "no face found" };
+    const said = { fake: "likely manipulated", inconclusive: "inconclusive", real: "no sign of manipulation",
+      no_face: "no face found" };
     const classifier = said[result.classifier_verdict] || "no verdict";
-    const score = typeof result.score === "number" ? `, ${percent(result.score)} probability` : "";
+    const score = typeof result.score === "number" ? `, ${scoreName(result.score, result)}` : "";
     return `Verdict overridden to fake: ${result.verdict_reason}. The model alone said: ${classifier}${score}.`;
   }
   const c2pa = provenance.c2pa;

@@ -2,6 +2,8 @@
 // print stylesheet in app.css, headed by the facts filled in here: file, time, hash, model and the
 // model's measured accuracy, the reviewer's label).
 import { permalink } from "./address.js";
+import { scoreTexts } from "./bands.js";
+import { bandsLine, cardMatches, readerLines } from "./card-facts.js";
 import { $, apiUrl, el, formatDate } from "./client.js";
 import { fillPairs } from "./pairs.js";
 import { reviewFact } from "./review.js";
@@ -48,13 +50,24 @@ function accuracyFact(result) {
   const lines = accuracyLines(card);
   const list = el("ul", { class: "report-list" });
   for (const line of lines) list.append(el("li", { text: line }));
-  if (!lines.length) list.append(el("li", { text: "the model card carries no measured figures" }));
-  const used = result.model && result.model.version;
-  if (used && card.version && used !== card.version) {
-    list.append(el("li", { text: `These figures are those of ${card.name} ${card.version}, the model ` +
-      `served now; this result came from ${used}.` }));
+  // What it catches per kind of fake, how often it calls a real face manipulated, the bands.
+  for (const [title, text] of readerLines(card).filter(([title]) => !["Verdicts", "Real faces"].includes(title))) {
+    list.append(el("li", { text: `${title}: ${text}` }));
+  }
+  if (!list.children.length) list.append(el("li", { text: "the model card carries no measured figures" }));
+  if (!cardMatches(card, result)) {
+    const used = result.model ? `${result.model.name} ${result.model.version}` : "an unrecorded model";
+    list.append(el("li", { text: `These figures are those of ${card.name} ${card.version} at its ` +
+      `thresholds, the model served now; this result came from ${used}` +
+      (result.threshold !== card.threshold ? " at other thresholds." : ".") }));
   }
   return list;
+}
+
+/** The bands this result was judged by: its own record's thresholds. */
+function bandsFact(result) {
+  const texts = scoreTexts(result.score, result);
+  return texts.fake ? bandsLine(null, texts) : null;
 }
 
 /** The file's sha256, where the service recorded it (``source.sha256``). */
@@ -76,6 +89,7 @@ export function renderReport(result) {
     ["Result id", result.id],
     ["Link", el("a", { href: link, text: link })],
     ["Model", result.model ? `${result.model.name} ${result.model.version}` : "not recorded"],
+    ["Verdict bands", bandsFact(result)],
     ["Model's measured accuracy", accuracyFact(result)],
     ["Reviewer's label", reviewFact(result.id)],
     ["Report made", `${formatDate(new Date().toISOString())}`],

@@ -1,6 +1,7 @@
 // The "Model accuracy over time" panel: GET v1/stats, per ISO week and model version, how many
-// results there were, the share called fake, and how the reviewers' labels compare with the
-// verdicts they label. A one-line summary that unfolds the table. A deployment without the report
+// results there were, the shares called fake and inconclusive, and how the reviewers' labels
+// compare with the verdicts they label (agreement over decided verdicts: a label on an
+// inconclusive verdict settles it, and is neither agreement nor disagreement). A one-line summary that unfolds the table. A deployment without the report
 // (404) hides the panel; it is read again when results finish, a label is given or the history is
 // refreshed.
 import { $, el, getJson, percent } from "./client.js";
@@ -19,9 +20,11 @@ function weekName(row) {
 
 /** The panel's one-line summary over every row of the report (the table has the rest). */
 export function statsSummary(report) {
-  const total = (key) => report.rows.reduce((sum, row) => sum + row[key], 0);
+  const total = (key) => report.rows.reduce((sum, row) => sum + (typeof row[key] === "number" ? row[key] : 0), 0);
   const results = total("results");
   const labels = total("labels");
+  const resolved = total("resolved");
+  const decided = labels - resolved; // labels on a fake or no-sign verdict
   const span = `Last ${count(report.weeks, "week", "weeks")}`;
   let text;
   if (!results && !labels) {
@@ -29,10 +32,14 @@ export function statsSummary(report) {
   } else {
     const done = total("done");
     const fake = done ? `, ${percent(total("fake") / done)} called fake` : "";
-    text = `${span}: ${count(results, "check", "checks")}${fake}`;
-    text += labels
-      ? `; reviewers agree with ${percent(total("agreed") / labels)} of ${count(labels, "label", "labels")}.`
-      : ", none reviewed.";
+    const unsure = done && total("inconclusive") ? `, ${percent(total("inconclusive") / done)} inconclusive` : "";
+    text = `${span}: ${count(results, "check", "checks")}${fake}${unsure}`;
+    const settled = resolved ? `; ${count(resolved, "label", "labels")} settled inconclusive ones` : "";
+    if (!labels) text += ", none reviewed.";
+    else if (decided > 0) {
+      text += `; reviewers agree with ${percent(total("agreed") / decided)} of ` +
+        `${count(decided, "labelled verdict", "labelled verdicts")}${settled}.`;
+    } else text += `${settled}.`;
   }
   if (report.truncated) text += ` (The newest ${report.limit.toLocaleString("en")} only.)`;
   return text;
@@ -40,7 +47,9 @@ export function statsSummary(report) {
 
 /** The report as a table: one row per week and model version, newest week first. */
 export function statsTable(report) {
-  const head = ["Week", "Model", "Results", "Called fake", "Labels", "Agreement", "False positives", "Misses"];
+  const head = ["Week", "Model", "Results", "Called fake", "Inconclusive", "Labels", "Settled", "Agreement",
+    "False positives", "Misses"];
+  const share = (row, key) => (row.done && typeof row[key] === "number" ? percent(row[key] / row.done) : "–");
   const table = el("table", { class: "accuracy-table" },
     el("caption", { class: "visually-hidden", text: "Model accuracy per ISO week and model version" }),
     el("thead", null, el("tr", null, ...head.map((text) => el("th", { scope: "col", text })))),
@@ -49,7 +58,9 @@ export function statsTable(report) {
       el("td", { text: row.model_version === null ? "no model" : row.model_version }),
       el("td", { text: row.results.toLocaleString("en") }),
       el("td", { text: rate(row.fake_rate) }),
+      el("td", { text: share(row, "inconclusive") }),
       el("td", { text: row.labels.toLocaleString("en") }),
+      el("td", { text: (row.resolved || 0).toLocaleString("en") }),
       el("td", { text: rate(row.agreement) }),
       el("td", { text: row.false_positives.toLocaleString("en") }),
       el("td", { text: row.misses.toLocaleString("en") })))));

@@ -1,7 +1,9 @@
 // The video timeline: each face track's score over the sampled frames, as inline SVG. A click
 // picks the nearest sampled frame for the evidence stage (the frame picker above it is the
 // keyboard's way); the frame on the stage is marked.
+import { BANDS, bandOf, scorePercent, scoreTexts } from "./bands.js";
 import { $, el, formatSeconds, percent, svg } from "./client.js";
+import { faceNumber, trackLabel } from "./faces.js";
 import { PICK_FRAME, TRACK_COLOURS } from "./words.js";
 
 // The drawn chart's mapping from time to x, for the frame mark and for clicks.
@@ -12,7 +14,7 @@ const drawn = { x: null, top: 0, bottom: 0, width: 0, duration: 0, left: 0, righ
 export function renderTimeline(result, shown) {
   const block = $("timeline-block");
   const frames = result.frames || [];
-  const tracks = result.tracks || [];
+  const tracks = (result.tracks || []).slice().sort((a, b) => faceNumber(result, a.track) - faceNumber(result, b.track));
   const show = result.media_kind === "video" && frames.length > 0 && tracks.length > 0;
   block.hidden = !show;
   const holder = $("timeline");
@@ -32,13 +34,15 @@ export function renderTimeline(result, shown) {
   const duration = Math.max(result.duration_s || 0, lastTime, 0.001);
   const x = (t) => left + (t / duration) * (W - left - right);
   const y = (p) => top + (1 - p) * (H - top - bottom);
-  const threshold = result.threshold; // drawn as a line; verdicts come from the server
+  // The thresholds are drawn as lines; verdicts come from the server.
+  const thresholds = [[result.threshold, "threshold"], [result.threshold_real, "threshold-real"]]
+    .filter(([value]) => typeof value === "number");
 
   const worst = tracks.reduce((a, b) => (b.score > a.score ? b : a));
-  const title = svg("title", { id: "timeline-title", text: "Probability of manipulation over time" });
+  const title = svg("title", { id: "timeline-title", text: "Manipulation score over time" });
   const desc = svg("desc", { id: "timeline-desc",
     text: `${tracks.length} face track${tracks.length > 1 ? "s" : ""} over ${formatSeconds(duration)}. ` +
-      `Highest track score ${percent(worst.score)} (Person ${worst.track + 1}). ` +
+      `Highest track score ${scorePercent(worst.score, result)} (${trackLabel(result, worst.track)}). ` +
       "The same numbers are in the table below the chart." });
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
     "aria-labelledby": "timeline-title timeline-desc", preserveAspectRatio: "xMidYMid meet" }, title, desc);
@@ -52,8 +56,8 @@ export function renderTimeline(result, shown) {
     chart.append(svg("text", { x: x(t), y: H - bottom + 18, "text-anchor": "middle", text: `${t} s` }));
   }
   chart.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
-  if (typeof threshold === "number") {
-    chart.append(svg("line", { class: "threshold", x1: left, x2: W - right, y1: y(threshold), y2: y(threshold) }));
+  for (const [value, cls] of thresholds) {
+    chart.append(svg("line", { class: cls, x1: left, x2: W - right, y1: y(value), y2: y(value) }));
   }
 
   const evidence = frames.find((f) => f.frame_index === result.evidence_frame_index);
@@ -77,17 +81,21 @@ export function renderTimeline(result, shown) {
     for (const [t, p, index] of points) {
       const dot = svg("circle", { cx: x(t).toFixed(1), cy: y(p).toFixed(1), r: 2.5, class: colour,
         "data-frame-index": index });
-      dot.append(svg("title", { text: `Person ${track.track + 1} at ${formatSeconds(t)}: ${percent(p)}` }));
+      dot.append(svg("title", { text: `${trackLabel(result, track.track)} at ${formatSeconds(t)}: ` +
+        `score ${scorePercent(p, result)}` }));
       group.append(dot);
     }
     chart.append(group);
+    const band = BANDS[bandOf(track, result)];
     $("timeline-legend").append(el("li", null, el("span", { class: `swatch ${colour}`, "aria-hidden": "true" }),
-      `Person ${track.track + 1} (${percent(track.score)})`));
+      `${trackLabel(result, track.track)}: score ${scorePercent(track.score, result)}` +
+      (band ? `, ${band.short}` : "")));
   }
   holder.append(chart);
   Object.assign(drawn, { x, top, bottom: H - bottom, width: W, duration, left, right: W - right });
   chart.addEventListener("click", (event) => pickNear(chart, frames, event));
-  renderTimelineTable(frames, tracks);
+  renderTimelineTable(result, frames, tracks);
+  renderTimelineNote(result);
   markTimelineFrame(result, shown);
 }
 
@@ -125,20 +133,30 @@ export function niceTicks(duration, most) {
   return ticks;
 }
 
-export function renderTimelineTable(frames, tracks) {
+/** What the lines mean, with this result's thresholds. */
+function renderTimelineNote(result) {
+  const texts = scoreTexts(null, result);
+  const lines = texts.real
+    ? `Red dashed line: likely manipulated from ${texts.fake}; amber dotted: no sign of manipulation ` +
+      `below ${texts.real}; inconclusive between.`
+    : `Red dashed line: likely manipulated from ${texts.fake}.`;
+  $("timeline-lines").textContent = texts.fake ? lines : "";
+}
+
+export function renderTimelineTable(result, frames, tracks) {
   const table = $("timeline-table");
   const head = el("tr", null, el("th", { scope: "col", text: "Time" }));
-  for (const track of tracks) head.append(el("th", { scope: "col", text: `Person ${track.track + 1}` }));
+  for (const track of tracks) head.append(el("th", { scope: "col", text: trackLabel(result, track.track) }));
   const body = el("tbody");
   for (const frame of frames) {
     const row = el("tr", { "data-frame-index": frame.frame_index },
       el("th", { scope: "row", text: formatSeconds(frame.timestamp_s) }));
     for (const track of tracks) {
       const score = frame.scores ? frame.scores[String(track.track)] : undefined;
-      row.append(el("td", { text: typeof score === "number" ? percent(score) : "–" }));
+      row.append(el("td", { text: typeof score === "number" ? scorePercent(score, result) : "–" }));
     }
     body.append(row);
   }
-  table.append(el("caption", { class: "visually-hidden", text: "Probability of manipulation per sampled frame" }),
+  table.append(el("caption", { class: "visually-hidden", text: "Manipulation score per sampled frame" }),
     el("thead", null, head), body);
 }

@@ -1,4 +1,5 @@
 // The upload queue: local uploads to POST v1/detect, cloud uploads through a presigned POST, then polling.
+import { bandClass } from "./bands.js";
 import { $, PageError, apiUrl, el, errorFromResponse, formatBytes, getJson, percent, postForm, postJson, sleep } from "./client.js";
 import { showResult, view } from "./evidence.js";
 import { scheduleHistoryRefresh } from "./history.js";
@@ -32,7 +33,7 @@ export class Job {
   done(result) {
     this.result = result;
     this.bar.remove();
-    this.row.classList.add(result.verdict === "fake" ? "fake" : result.verdict === "real" ? "real" : "other");
+    this.row.classList.add(bandClass(result.verdict));
     this.state.textContent = summary(result);
     const button = el("button", { type: "button", class: "button small", text: "View result" });
     button.addEventListener("click", () => showResult(this.result, { focus: true }));

@@ -9,8 +9,6 @@ export const PICK_FRAME = "deepfake:pick-frame"; // event: show a sampled frame 
 export const POLL_GIVE_UP_MS = 30 * 60 * 1000;
 export const CLOUD_START_GRACE_MS = 5 * 60 * 1000; // how long a cloud upload may wait for its record to appear
 export const TRACK_COLOURS = 8; // .track-N classes in app.css
-export const BOX_FAKE = "#e53935";
-export const BOX_REAL = "#2e9d46";
 
 // Content types the API accepts, by extension (the server sniffs the bytes; this only names them).
 export const CONTENT_TYPES = {
