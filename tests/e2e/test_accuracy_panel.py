@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import LiveServer
+from tests.support.browser import BAND_PHOTOS, LiveServer
 from tests.support.layout import assert_accessible, assert_fits
-from tests.support.page import open_page, shown_result, wait_finished
+from tests.support.page import job_row, open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -38,23 +38,36 @@ def table_row(page: Page, week: str, version: str) -> list[str]:
 def test_the_panel_shows_the_report_and_follows_a_label(
     page: Page, live_server: LiveServer, shared_data: Path, artifacts: Path
 ) -> None:
-    photo = shared_data / "deepface_photos" / "img2.jpg"
+    photo = shared_data / "deepface_photos" / BAND_PHOTOS["real"]
+    unsure = shared_data / "deepface_photos" / BAND_PHOTOS["inconclusive"]
     open_page(page, live_server)
     panel = page.get_by_role("region", name="Model accuracy over time")
     expect(panel).to_be_visible()
     expect(panel.get_by_role("heading", level=2)).to_have_text("Model accuracy over time")
 
-    page.set_input_files("#file-input", [photo])
+    page.set_input_files("#file-input", [photo, unsure])
+    wait_finished(page, unsure.name)
     wait_finished(page, photo.name).get_by_role("button", name="View result").click()
     result = shown_result(page, live_server)
     summary = page.locator("#accuracy-summary")
-    # The panel reads the report again when a check finishes: the new one is counted.
-    checks = sum(row["results"] for row in stats(live_server)["rows"])
+    # The panel reads the report again when a check finishes: the new ones are counted, the
+    # inconclusive one as such.
+    report = stats(live_server)
+    checks = sum(row["results"] for row in report["rows"])
+    done = sum(row["done"] for row in report["rows"])
+    unsure_share = round(100 * sum(row["inconclusive"] for row in report["rows"]) / done)
     expect(summary).to_contain_text(re.compile(rf"^Last 8 weeks: {checks} checks?\b"))
+    expect(summary).to_contain_text(f", {unsure_share}% inconclusive")
 
-    # A label given on the page shows in the panel: its agreement is the report's.
+    # A label given on the page shows in the panel: its agreement is the report's. A label on the
+    # inconclusive result settles it.
     page.get_by_role("button", name="Fake", exact=True).click()
     expect(page.locator("#review-current")).to_contain_text("Reviewed: fake")
+    job_row(page, unsure.name).get_by_role("button", name="View result").click()
+    assert shown_result(page, live_server)["verdict"] == "inconclusive"
+    page.get_by_role("button", name="Real", exact=True).click()
+    expect(page.locator("#review-current")).to_contain_text("Reviewed: real")
+    expect(summary).to_contain_text("settled inconclusive ones")
     # Agreement is over decided verdicts: a label on an inconclusive one settles it instead.
     report = stats(live_server)
     labels = sum(row["labels"] for row in report["rows"])
@@ -65,10 +78,10 @@ def test_the_panel_shows_the_report_and_follows_a_label(
     share = f"{round(100 * agreed / decided)}%"
     noun = "labelled verdict" if decided == 1 else "labelled verdicts"
     expect(summary).to_contain_text(f"reviewers agree with {share} of {decided} {noun}")
-    if resolved:
-        expect(summary).to_contain_text(
-            f"{resolved} label{'' if resolved == 1 else 's'} settled inconclusive ones"
-        )
+    assert resolved >= 1, report
+    expect(summary).to_contain_text(
+        f"{resolved} label{'' if resolved == 1 else 's'} settled inconclusive ones"
+    )
 
     # The summary unfolds the table with the keyboard; the row of this week and model is the report's.
     summary.focus()

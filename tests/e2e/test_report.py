@@ -17,9 +17,16 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
-from tests.support.browser import LiveServer
+from tests.support.browser import BAND_PHOTOS, LiveServer
 from tests.support.layout import assert_accessible
-from tests.support.page import job_row, open_page, shown_result, wait_finished
+from tests.support.page import (
+    assert_verdict_matches,
+    job_row,
+    open_page,
+    score_texts,
+    shown_result,
+    wait_finished,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -297,3 +304,31 @@ def test_a_video_prints_as_a_report(
     page.emulate_media(media="screen")
     expect(page.locator("#report-header")).to_be_hidden()
     assert_accessible(page, artifacts, "report-screen")
+
+
+def test_an_inconclusive_photo_prints_in_its_band(
+    page: Page, live_server: LiveServer, shared_data: Path, artifacts: Path
+) -> None:
+    """The printed report (and its PDF) names the band in its own colour, with the score and the
+    thresholds the result was judged by."""
+    photo = shared_data / "deepface_photos" / BAND_PHOTOS["inconclusive"]
+    open_page(page, live_server)
+    page.set_input_files("#file-input", photo)
+    wait_finished(page, photo.name)
+    result = shown_result(page, live_server)
+    assert result["verdict"] == "inconclusive"
+    page.emulate_media(media="print")
+    assert_verdict_matches(page, result)
+    texts = score_texts(result["score"], result)
+    expect(page.locator("#report-facts")).to_contain_text(
+        f"Likely manipulated from {texts['fake']}; inconclusive from {texts['real']} to {texts['fake']}; "
+        f"no sign of manipulation below {texts['real']}."
+    )
+    expect(page.locator("#faces-hint")).to_be_visible()  # what the heat maps' colours mean
+    page.set_viewport_size({"width": 703, "height": 1000})
+    page.screenshot(path=str(artifacts / "report-inconclusive-print.png"), full_page=True)
+    pdf = page.pdf(format="A4")
+    (artifacts / "report-inconclusive.pdf").write_bytes(pdf)
+    summary = pdf_summary(pdf)
+    assert summary["title"].startswith("Inconclusive — look closer (manipulation score "), summary
+    assert_accessible(page, artifacts, "report-inconclusive-print")

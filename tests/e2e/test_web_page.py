@@ -352,6 +352,19 @@ def test_history_pages_and_model_card(page: Page, live_server: LiveServer, artif
     developer.locator("> summary").click()
     expect(page.locator("#model-card")).to_contain_text(card["name"])
     expect(page.locator("#model-card")).to_contain_text(fake)
+    # The test faces of each source in each band, in words (and a bar).
+    page.locator("#model-bands-block > summary").click()
+    groups = card["metrics"]["evaluation"]["bands"]["by_group"]
+    rows = page.locator("#model-bands li")
+    expect(rows).to_have_count(len(groups))
+    swaps = groups["dfdc:fake"]
+    expect(page.locator("#model-bands li[data-group='dfdc:fake']")).to_have_text(
+        f"DFDC, fakes ({swaps['n']}){card_rate(swaps['real'])} no sign, {card_rate(swaps['inconclusive'])} "
+        f"inconclusive, {card_rate(swaps['fake'])} likely manipulated"
+    )
+    page.locator("section[aria-labelledby='model-heading']").screenshot(
+        path=str(artifacts / "model-panel.png")
+    )
     page.screenshot(path=str(artifacts / "history-model.png"), full_page=True)
 
     # The address of a result opens it, on the same page and on a fresh load.

@@ -125,13 +125,24 @@ function measuredOn(card) {
     "worse.";
 }
 
-/** The test faces of each source in each band, as a table (none without the card's band table). */
-function bandTable(card) {
-  const rows = bandGroups(card).map((row) => ({
-    faces: row.name, n: row.n, "no sign": rate(row.real), inconclusive: rate(row.inconclusive),
-    "likely manipulated": rate(row.fake),
+/** The test faces of each source in each band: per source a bar (no sign, inconclusive, likely
+ * manipulated) and its numbers in words; null without the card's band table. */
+function bandList(card) {
+  const groups = bandGroups(card);
+  if (!groups.length) return null;
+  const bands = [["real", "no sign"], ["inconclusive", "inconclusive"], ["fake", "likely manipulated"]];
+  return el("ul", { class: "band-list" }, ...groups.map((row) => {
+    const bar = el("span", { class: "band-bar", "aria-hidden": "true" });
+    for (const [band] of bands) {
+      const part = el("span", { class: `band-part ${band}` });
+      part.style.width = `${Math.max(0, Math.min(1, row[band])) * 100}%`; // CSSOM: allowed by the CSP
+      bar.append(part);
+    }
+    const words = bands.map(([band, name]) => `${rate(row[band])} ${name}`).join(", ");
+    return el("li", { "data-group": row.group },
+      el("span", { class: "band-name", text: `${row.name}${row.n ? ` (${row.n.toLocaleString("en")})` : ""}` }),
+      bar, el("span", { class: "band-words", text: words }));
   }));
-  return rows.length ? recordTable(rows, "Test faces in each band, by source", "card-table") : null;
 }
 
 function renderReaderPanel(card) {
@@ -142,9 +153,9 @@ function renderReaderPanel(card) {
   const note = measuredOn(card);
   if (note && facts.length > 1) facts.push(el("li", { class: "model-note", text: note }));
   $("model-facts").replaceChildren(...facts);
-  const table = bandTable(card);
-  $("model-bands").replaceChildren(...(table ? [table] : []));
-  $("model-bands-block").hidden = !table;
+  const list = bandList(card);
+  $("model-bands").replaceChildren(...(list ? [list] : []));
+  $("model-bands-block").hidden = !list;
 }
 
 /** The kinds of evidence the card has outputs for, with their own thresholds. */
