@@ -125,6 +125,18 @@ class ServiceSettings(BaseSettings):
     )
     webhook_max_backoff_s: float = Field(300.0, gt=0.0, description="the longest wait between attempts")
     webhook_timeout_s: float = Field(10.0, gt=0.0, description="one attempt's connect + answer time")
+    # Read deadlines of `serve` (cli/serving.py): a client that sends slowly, or not at all, does not
+    # hold a connection for ever (slowloris).
+    keep_alive_s: int = Field(5, ge=1, description="an idle keep-alive connection is closed after this")
+    header_timeout_s: float = Field(
+        10.0, gt=0.0, description="a request's line and headers must arrive within this (else 408, closed)"
+    )
+    body_timeout_s: float = Field(
+        900.0, gt=0.0, description="a request's body must all arrive within this once its headers are in"
+    )
+    read_idle_s: float = Field(
+        60.0, gt=0.0, description="a request still arriving is closed after this long without a byte"
+    )
 
     @field_validator("extra_hosts", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from deepfake_detect import __version__
-from deepfake_detect.api import security
+from deepfake_detect.api import limits, security
 from deepfake_detect.api.routes import detect, events, export, report, results, service, stats, uploads
 from deepfake_detect.api.services import Services
 from deepfake_detect.settings import Settings, get_settings
@@ -109,3 +109,4 @@ def _secure(app: FastAPI, settings: Settings, mode: Mode) -> None:
     page_policy = security.PAGE_POLICY_LOCAL if mode == "local" else security.PAGE_POLICY_CLOUD
     app.add_middleware(security.SecurityHeaders, page_policy=page_policy)
     security.install_error_handlers(app)
+    limits.install(app)  # outermost: one body framing (400, closed); a 422 echoes capped input

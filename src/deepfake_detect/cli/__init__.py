@@ -25,14 +25,13 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from deepfake_detect.cli import serving
     from deepfake_detect.local.wiring import local_app
 
     settings = get_settings()
     overrides = {"service.host": args.host, "service.port": args.port, "data_dir": args.data_dir}
     settings = settings.updated({k: v for k, v in overrides.items() if v is not None})
-    uvicorn.run(local_app(settings), host=settings.service.host, port=settings.service.port, log_level="info")
+    serving.run(local_app(settings), settings.service)  # uvicorn, with read deadlines
     return 0
 
 

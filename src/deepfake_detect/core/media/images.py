@@ -53,7 +53,7 @@ class ImageSource:
         if kind is not MediaKind.IMAGE:
             raise MediaError(ErrorCode.UNSUPPORTED_TYPE, "not a supported image (jpg, png, webp, bmp)")
         self._data = data
-        with decoding():
+        with decoding(limits.max_image_pixels):
             opened = self._open()
             raw_width, raw_height = opened.size
             check_dimensions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ PILLOW_FORMATS = tuple(IMAGE_FORMATS)
 
 
 @contextmanager
-def decoding() -> Iterator[None]:
-    """Pillow's failures, as the one error a caller sees."""
+def decoding(max_pixels: int | None = None) -> Iterator[None]:
+    """Pillow's failures, as the one error a caller sees; ``max_pixels``, the service's own limit,
+    is the one a refused huge image names (never Pillow's, which is higher)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns (and past twice its limit, raises) on huge images while reading the
@@ -28,7 +30,10 @@ def decoding() -> Iterator[None]:
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaError(ErrorCode.TOO_MANY_PIXELS, f"the image is too large to decode: {exc}") from exc
+        size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow: "Image size (N pixels) exceeds ..."
+        pixels = f"is {size.group(1)} pixels" if size else "has too many pixels"
+        limit = f"the limit is {max_pixels} pixels" if max_pixels else "over the service's pixel limit"
+        raise MediaError(ErrorCode.TOO_MANY_PIXELS, f"the image {pixels}; {limit}") from exc
     except UnidentifiedImageError as exc:
         # The magic bytes said image, so a header Pillow cannot parse is damage, not a foreign type.
         raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image header is damaged or truncated") from exc
