@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from deepfake_detect import __version__
 from deepfake_detect.api import limits, security
+from deepfake_detect.api.deps import install_storage_handlers
 from deepfake_detect.api.routes import detect, events, export, report, results, service, stats, uploads
 from deepfake_detect.api.services import Services
 from deepfake_detect.settings import Settings, get_settings
@@ -110,3 +111,4 @@ def _secure(app: FastAPI, settings: Settings, mode: Mode) -> None:
     app.add_middleware(security.SecurityHeaders, page_policy=page_policy)
     security.install_error_handlers(app)
     limits.install(app)  # outermost: one body framing (400, closed); a 422 echoes capped input
+    install_storage_handlers(app, settings.service.storage_retry_after_s)

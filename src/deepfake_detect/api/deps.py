@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from deepfake_detect.api.identity import Caller
 from deepfake_detect.api.services import Services
 from deepfake_detect.core.errors import (
     CLIENT_ERROR_STATUS,
+    RESULT_DELETED_STATUS,
+    SERVER_ERROR_STATUS,
+    STORAGE_MESSAGES,
     ErrorCode,
     MediaError,
     failure_status,
     public_message,
+    storage_fault,
 )
 from deepfake_detect.core.result import DetectionResult
+
+log = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -102,8 +111,46 @@ def refused(error: MediaError) -> HTTPException:
     )
 
 
-def failure(result: DetectionResult) -> HTTPException:
-    """The HTTP error for a failed scan: 4xx for what the client sent, 5xx for our own faults."""
+def failure(result: DetectionResult, retry_after_s: int | None = None) -> HTTPException:
+    """The HTTP error for a failed scan: 4xx for what the client sent, 5xx for our own faults
+    (a storage fault's with ``Retry-After``)."""
     assert result.error is not None
     code = failure_status(result.error.code)
-    return client_error(code, result.error.code, result.error.message, result.id)
+    headers = None
+    if result.error.code in STORAGE_MESSAGES and retry_after_s is not None:
+        headers = {"Retry-After": str(retry_after_s)}
+    return client_error(code, result.error.code, result.error.message, result.id, headers=headers)
+
+
+def result_deleted(result_id: str) -> HTTPException:
+    """410 ``result_deleted``: the result was deleted while its upload or scan was running."""
+    return client_error(
+        RESULT_DELETED_STATUS,
+        ErrorCode.RESULT_DELETED,
+        f"result {result_id!r} was deleted before its scan finished; nothing of it is kept",
+        result_id,
+    )
+
+
+def storage_error(code: ErrorCode, retry_after_s: int) -> HTTPException:
+    """507 ``insufficient_storage`` or 503 ``storage_unavailable``, with ``Retry-After``."""
+    return client_error(
+        SERVER_ERROR_STATUS[code], code, STORAGE_MESSAGES[code], headers={"Retry-After": str(retry_after_s)}
+    )
+
+
+def install_storage_handlers(app: FastAPI, retry_after_s: int) -> None:
+    """A full disk or storage that refuses writes, wherever a route meets it (``OSError``,
+    ``sqlite3.OperationalError``), is answered with its storage code (``core.errors.storage_fault``)
+    instead of 500; any other such exception goes on to the 500 handler."""
+
+    async def storage(request: Request, exc: Exception) -> JSONResponse:
+        code = storage_fault(exc)
+        if code is None:
+            raise exc
+        log.warning("storage fault on %s %s: %r", request.method, request.url.path, exc)
+        error = storage_error(code, retry_after_s)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    app.add_exception_handler(OSError, storage)
+    app.add_exception_handler(sqlite3.OperationalError, storage)

@@ -12,7 +12,7 @@ from deepfake_detect.core.result import DetectionResult
 from deepfake_detect.registry.accuracy import ReviewedSource
 from deepfake_detect.registry.feedback import Feedback, FeedbackStore
 from deepfake_detect.settings import Settings
-from deepfake_detect.store.base import DeletableMediaStore, MediaStore, ResultStore
+from deepfake_detect.store.base import DeletableMediaStore, IdempotentResults, MediaStore, ResultStore
 from deepfake_detect.store.deletion import ResultDeleter
 from deepfake_detect.store.events import DeliveryLog
 from deepfake_detect.store.queue import Processor
@@ -41,6 +41,16 @@ class Background(Protocol):
     def shutdown(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class StorageHealth:
+    """What ``/health`` says of the storage: ``ok`` False when free space is under the threshold
+    or the write probe failed (``problem`` says which)."""
+
+    ok: bool
+    free_bytes: int | None = None
+    problem: str | None = None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -59,6 +69,10 @@ class Services:
     deliveries: DeliveryLog | None = None  # local webhook attempts (GET /v1/results/{id}/deliveries)
     accuracy: ReviewedSource | None = None  # GET /v1/stats: verdicts with their reviewers' labels
     review_metrics: ReviewMetrics | None = None  # told of each label stored (cloud metrics)
+    # POST /v1/detect's Idempotency-Key: a retried upload answers with the first one's result
+    idempotency: IdempotentResults | None = None
+    # /health's storage check (local service: free space and a write probe of the data folder)
+    storage_health: Callable[[], StorageHealth] | None = None
     # GET /v1/results/export: None streams the whole range in one answer (the local service);
     # a number cuts an answer there and hands out X-Next-Token (Lambda cannot stream its answer).
     export_max_bytes: int | None = None

@@ -3,8 +3,9 @@ results older than ``result_retention_days`` are deleted with their files (the u
 image, a reviewer's label and its training copy), when the service starts and then every
 ``service.retention_interval_s``. Records still queued or processing are left to their scan.
 
-Each sweep also forgets the marks of records deleted more than a day ago (``SQLiteResultStore``
-keeps them so that a scan still running cannot write a deleted record back).
+Each sweep also removes orphaned uploads (``local/storage.py``: ``uploads/<id>/`` folders without a
+record, older than ``service.orphan_grace_s``) and forgets the marks of records deleted more than a
+day ago (``SQLiteResultStore`` keeps them so that a scan still running cannot write a deleted record back).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from deepfake_detect.local.storage import sweep_orphans
 from deepfake_detect.local.stores import SQLiteResultStore
 from deepfake_detect.settings import Settings
 from deepfake_detect.store.deletion import ResultDeleter, expire
@@ -32,8 +35,11 @@ class RetentionSweeper:
         results: SQLiteResultStore,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        media_root: Path | None = None,
     ) -> None:
         self.days = settings.result_retention_days
+        self.media_root = media_root  # where orphaned uploads are looked for (None: not swept)
+        self.orphan_grace_s = settings.service.orphan_grace_s
         self.interval_s = settings.service.retention_interval_s
         self.deleter = deleter
         self.results = results
@@ -49,6 +55,12 @@ class RetentionSweeper:
             deleted = expire(self.deleter, self.results.finished_before, now - timedelta(days=self.days))
             if deleted:
                 log.info("deleted %d results older than %s days", deleted, self.days)
+        if self.media_root is not None:
+            orphans = sweep_orphans(
+                self.media_root, self.results, self.orphan_grace_s, now=lambda: now.timestamp()
+            )
+            if orphans:
+                log.info("removed %d orphaned uploads", orphans)
         self.results.forget_deleted(now - DELETION_MARKS_KEPT)
         return deleted
 

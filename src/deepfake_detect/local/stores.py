@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.local.sqlite import open_sqlite
@@ -31,6 +32,9 @@ class LocalMediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        # Called between listing a prefix's entries and removing each one: a seam for the tests of
+        # concurrent deletions (a barrier there makes two deletions meet); does nothing.
+        self.between: Callable[[Path], object] = lambda entry: None
 
     def _path(self, key: str) -> Path:
         root = self.root.resolve()
@@ -43,12 +47,20 @@ class LocalMediaStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as out:
-            if isinstance(data, bytes):
-                out.write(data)
-            else:
-                shutil.copyfileobj(data, out, 1 << 20)
-        partial.replace(path)  # readers never see a half-written file
+        try:
+            with partial.open("wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, 1 << 20)
+            partial.replace(path)  # readers never see a half-written file
+        except BaseException:  # a full disk mid-copy: the half-written copy does not stay behind
+            try:
+                partial.unlink(missing_ok=True)
+                self._prune(path.parent)
+            except OSError:
+                pass
+            raise
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -75,21 +87,26 @@ class LocalMediaStore:
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every file whose key starts with ``prefix`` (``"uploads/<id>/"``: the folder;
-        ``"evidence/<id>"``: every file and folder there whose name starts so). Returns the count."""
+        ``"evidence/<id>"``: every file and folder there whose name starts so). Returns the count.
+
+        Safe to run at the same time as another deletion of the same prefix (two DELETEs of one
+        result): whatever the other removed first is skipped, never an error."""
         folder_key, _, start = prefix.rpartition("/")
         root = self.root.resolve()
         folder = self._path(folder_key) if folder_key else root
-        if not folder.is_dir():
+        try:
+            entries = [entry for entry in folder.iterdir() if entry.name.startswith(start)]
+        except (FileNotFoundError, NotADirectoryError):
             return 0
         removed = 0
-        for entry in folder.iterdir():
-            if not entry.name.startswith(start):
-                continue
+        for entry in entries:
+            self.between(entry)
             if entry.is_dir() and not entry.is_symlink():
-                removed += sum(1 for f in entry.rglob("*") if f.is_file())
-                shutil.rmtree(entry)
+                removed += _count_files(entry)
+                shutil.rmtree(entry, onerror=_gone_is_fine)
             else:
-                removed += not entry.name.endswith(".partial")
+                if entry.exists():
+                    removed += not entry.name.endswith(".partial")
                 entry.unlink(missing_ok=True)
         self._prune(folder)
         return removed
@@ -103,6 +120,20 @@ class LocalMediaStore:
             except OSError:
                 break
             folder = folder.parent
+
+
+def _count_files(folder: Path) -> int:
+    """The files under ``folder``; what another deletion removes meanwhile is not counted."""
+    count = 0
+    for _parent, _folders, files in os.walk(folder):  # os.walk skips what vanishes under it
+        count += len(files)
+    return count
+
+
+def _gone_is_fine(function: object, path: str, exc_info: tuple[Any, BaseException, Any]) -> None:
+    """``shutil.rmtree``'s error handler: a file or folder another deletion removed first is fine."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
 
 
 class SQLiteResultStore:
@@ -134,6 +165,16 @@ class SQLiteResultStore:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, started INTEGER NOT NULL)"
         )
+        # Idempotency-Key of an upload (per owner) -> its result; removed with the result.
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS idempotency (
+                owner TEXT NOT NULL,
+                key TEXT NOT NULL,
+                result_id TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (owner, key))"""
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS idempotency_result ON idempotency (result_id)")
 
     def _add_owner_column(self) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
@@ -163,6 +204,47 @@ class SQLiteResultStore:
             ).rowcount
         if not written:
             raise ResultDeletedError(result.id)
+
+    def find_idempotent(self, owner: str, key: str) -> DetectionResult | None:
+        with self._lock:
+            return self._find_idempotent(owner, key)
+
+    def _find_idempotent(self, owner: str, key: str) -> DetectionResult | None:
+        row = self._db.execute(
+            "SELECT r.document FROM idempotency i JOIN results r ON r.id = i.result_id "
+            "WHERE i.owner = ? AND i.key = ?",
+            (owner, key),
+        ).fetchone()
+        return DetectionResult.model_validate_json(row[0]) if row else None
+
+    def put_idempotent(self, record: DetectionResult, key: str) -> DetectionResult | None:
+        owner = record.owner or LOCAL_OWNER
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                holder = self._find_idempotent(owner, key)
+                if holder is None:
+                    self._db.execute("DELETE FROM idempotency WHERE owner = ? AND key = ?", (owner, key))
+                    self._db.execute(
+                        "INSERT INTO results (id, created_at, status, document, owner) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (
+                            record.id,
+                            _sort_key(record.created_at),
+                            record.status.value,
+                            record.model_dump_json(),
+                            owner,
+                        ),
+                    )
+                    self._db.execute(
+                        "INSERT INTO idempotency (owner, key, result_id, created_at) VALUES (?, ?, ?, ?)",
+                        (owner, key, record.id, _sort_key(datetime.now(UTC))),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return holder
 
     def get(self, result_id: str) -> DetectionResult | None:
         with self._lock:
@@ -217,20 +299,26 @@ class SQLiteResultStore:
         return RangePage(items=items, last=position_of(items[-1]) if len(rows) > limit else None)
 
     def delete(self, result_id: str) -> None:
-        """Remove the record and its attempt count; its id is kept in ``deleted`` (see ``put``)."""
+        """Remove the record, its attempt count and its idempotency keys; its id is kept in
+        ``deleted`` (see ``put``)."""
         now = _sort_key(datetime.now(UTC))
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM results WHERE id = ?", (result_id,))
                 self._db.execute("DELETE FROM attempts WHERE id = ?", (result_id,))
+                self._db.execute("DELETE FROM idempotency WHERE result_id = ?", (result_id,))
                 self._db.execute(
                     "INSERT OR REPLACE INTO deleted (id, deleted_at) VALUES (?, ?)", (result_id, now)
                 )
+                self._db.execute("COMMIT")  # a full disk can fail the commit: rolled back below
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def finished_before(self, before: datetime, limit: int = 100) -> builtins.list[DetectionResult]:
         """Done or failed records created before ``before``, oldest first (what retention deletes)."""

@@ -46,6 +46,8 @@ from deepfake_detect.store.events import (
 
 log = logging.getLogger(__name__)
 
+EVENTS_FILE = "events.sqlite3"  # under the data folder
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -127,16 +129,35 @@ class SQLiteDeliveryLog:
         next_attempt_at: float | None,
     ) -> None:
         with self._lock:
-            self._db.execute(
+            self._db.execute(  # only for a delivery still on record (its result was not deleted)
                 "INSERT OR REPLACE INTO delivery_attempts (event_id, attempt, attempted_at, status_code, "
-                "error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (event_id, attempt, _now().isoformat(), status_code, error, round(duration_ms, 3)),
+                "error, duration_ms) SELECT ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)",
+                (event_id, attempt, _now().isoformat(), status_code, error, round(duration_ms, 3), event_id),
             )
             self._db.execute(
                 "UPDATE deliveries SET url = ?, state = ?, attempts = ?, next_attempt_at = ? "
                 "WHERE event_id = ?",
                 (url, state, attempt, next_attempt_at, event_id),
             )
+
+    def delete_result(self, result_id: str) -> None:
+        """Forget the deliveries of a deleted result and their attempts (one still being sent is
+        not recorded: ``record`` writes only rows that still exist)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "DELETE FROM delivery_attempts WHERE event_id IN "
+                    "(SELECT event_id FROM deliveries WHERE result_id = ?)",
+                    (result_id,),
+                )
+                self._db.execute("DELETE FROM deliveries WHERE result_id = ?", (result_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def for_result(self, result_id: str) -> list[Delivery]:
         with self._lock:
@@ -332,4 +353,4 @@ def webhook_notifier(settings: ServiceSettings, data_dir: Path) -> WebhookNotifi
     """The notifier the settings ask for; None when no webhook URL is set."""
     if not settings.webhook_url:
         return None
-    return WebhookNotifier(settings, SQLiteDeliveryLog(data_dir / "events.sqlite3"))
+    return WebhookNotifier(settings, SQLiteDeliveryLog(data_dir / EVENTS_FILE))

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
 
-from deepfake_detect.core.errors import CLIENT_ERRORS, ErrorCode, MediaError
+from deepfake_detect.core.errors import CLIENT_ERRORS, STORAGE_MESSAGES, ErrorCode, MediaError, storage_fault
 from deepfake_detect.core.media.checks import probe_file
 from deepfake_detect.core.media.video import open_video
 from deepfake_detect.core.pipeline import Analysis, ScanPipeline
@@ -259,7 +259,13 @@ class LocalProcessor:
         record = self.results.get(result_id)
         if record is None or record.status in (Status.DONE, Status.FAILED):
             return record
-        started = self.attempts.begin_attempt(result_id)
+        try:
+            started = self.attempts.begin_attempt(result_id)
+        except Exception as exc:  # the count cannot be written: the disk is full or read-only
+            code = storage_fault(exc)
+            if code is None:
+                raise
+            return self._fail(record, code, STORAGE_MESSAGES[code])
         limit = self.settings.service.max_attempts
         if started > limit:
             log.error("%s was started %d times without finishing; failing it", record.path, started - 1)
@@ -279,19 +285,39 @@ class LocalProcessor:
         try:
             with lane.scan_lock:
                 result = self._scan(detector, record)
-            if result.error is not None and result.error.code in CLIENT_ERRORS:
-                self._delete_media(record)  # never scanned again; an internal error's file is kept
-            return self._finished(result)
         except ResultDeletedError:  # deleted while it was scanned: nothing of it is kept
-            if isinstance(self.media, DeletableMediaStore):
-                purge_media(self.media, record)
+            self._purge(record)
             return None
         except Exception as exc:  # a store or encoder failure: the record must not stay "processing"
             log.exception("scan of %s failed", record.path)
+            code = storage_fault(exc)
+            if code is not None:  # a full or read-only disk: said as such, the file is kept
+                return self._fail(record, code, STORAGE_MESSAGES[code])
             return self._fail(record, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        # The result is stored: what follows is clean-up, and its failure never turns the stored
+        # result into a failure (a full disk here must not answer a done scan with 500).
+        if result.error is not None and result.error.code in CLIENT_ERRORS:
+            try:
+                self._delete_media(record)  # never scanned again; an internal error's file is kept
+            except Exception:
+                log.exception("could not delete the refused file of %s", record.id)
+        return self._finished(result)
+
+    def _purge(self, record: DetectionResult) -> None:
+        """Remove what a scan of a deleted record wrote (never raises: the deletion answered)."""
+        if isinstance(self.media, DeletableMediaStore):
+            try:
+                purge_media(self.media, record)
+            except Exception:
+                log.exception("could not remove the files of the deleted result %s", record.id)
 
     def _finished(self, result: DetectionResult) -> DetectionResult:
-        self.attempts.end_attempts(result.id)
+        """The stored result's last steps; neither fails it (a count left behind is forgotten
+        with the record, and a finished record is never scanned again)."""
+        try:
+            self.attempts.end_attempts(result.id)
+        except Exception:
+            log.exception("could not clear the attempt count of %s", result.id)
         self._announce(result)
         return result
 
@@ -303,9 +329,16 @@ class LocalProcessor:
             except Exception:
                 log.exception("could not queue the completion event of %s", result.id)
 
-    def _fail(self, record: DetectionResult, code: ErrorCode, message: str) -> DetectionResult:
+    def _fail(self, record: DetectionResult, code: ErrorCode, message: str) -> DetectionResult | None:
+        """Store the record as failed; None when it was deleted meanwhile (its files are removed).
+        A store that cannot be written raises: the record stays unfinished and is resumed on the
+        next start (``max_attempts`` bounds the retries)."""
         failed = failed_result(record, code, message)
-        self.results.put(failed)
+        try:
+            self.results.put(failed)
+        except ResultDeletedError:
+            self._purge(record)
+            return None
         return self._finished(failed)
 
     def _scan(self, detector: ScanPipeline, record: DetectionResult) -> DetectionResult:

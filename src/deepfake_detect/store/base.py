@@ -125,3 +125,18 @@ class ResultStore(Protocol):
     def pending(self) -> Iterator[DetectionResult]:
         """Records still queued or processing (to resume after a restart)."""
         ...
+
+
+class IdempotentResults(Protocol):
+    """Results stored under a client's ``Idempotency-Key`` (per owner), so that a retried upload is
+    answered with the first one's result instead of being scanned again. A key lives as long as
+    its result: deleting the result frees the key."""
+
+    def find_idempotent(self, owner: str, key: str) -> DetectionResult | None:
+        """The result first stored under ``owner``'s ``key``, if it still exists."""
+        ...
+
+    def put_idempotent(self, record: DetectionResult, key: str) -> DetectionResult | None:
+        """Store the new ``record`` under its owner's ``key`` in one step, unless the key already
+        holds a result: then nothing is stored and that result is returned."""
+        ...

@@ -14,14 +14,25 @@ router = APIRouter()
 
 
 @router.get("/health", tags=["service"])
-def health(services: ServicesDep) -> dict[str, str | int]:
+def health(services: ServicesDep) -> dict[str, str | int | None]:
+    """Liveness, always 200 while the service answers. ``status`` is ``degraded`` (and
+    ``storage`` says why) when the local data folder has less free space than
+    ``DEEPFAKE_SERVICE_MIN_FREE_BYTES`` or a probe file cannot be written there."""
     # The page reads mode (which upload path to use) and the size limit (to refuse early).
-    return {
+    answer: dict[str, str | int | None] = {
         "status": "ok",
         "mode": services.mode,
         "version": __version__,
         "max_upload_bytes": services.settings.limits.max_upload_bytes,
     }
+    if services.storage_health is not None:
+        storage = services.storage_health()
+        answer["storage"] = "ok" if storage.ok else "degraded"
+        answer["free_bytes"] = storage.free_bytes
+        if not storage.ok:
+            answer["status"] = "degraded"
+            answer["storage_problem"] = storage.problem
+    return answer
 
 
 # HEAD for uptime checks: a GET's headers, no body (the server drops it). Not in the schema:
