@@ -35,6 +35,7 @@ from deepfake_detect.core.result import DetectionResult, Status
 
 FINISHED = (Status.DONE, Status.FAILED)
 NEXT_TOKEN_HEADER = "X-Next-Token"  # GET /v1/results/export: the rest of the range
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # POST /v1/detect: a repeat answers with the first result
 _T = TypeVar("_T")
 # Answers worth another try: throttled (API Gateway, the local queue) or briefly unavailable.
 _RETRY_STATUS = {429, 502, 503, 504}
@@ -253,19 +254,26 @@ class DeepfakeClient:
         except urllib.error.HTTPError as exc:
             raise _storage_error(exc, ticket.result_id) from None
 
-    def detect(self, path: Path, content_type: str) -> DetectionResult:
+    def detect(self, path: Path, content_type: str, idempotency_key: str | None = None) -> DetectionResult:
         """Local service: ``POST /v1/detect`` (an image's answer is its result, a video's a
-        queued record to poll)."""
+        queued record to poll). With ``idempotency_key`` a dropped connection is retried like a
+        GET: the service answers a repeat with the first upload's result."""
         body = _Multipart({}, "file", path, path.name, content_type)
-        answer = self._request("POST", "/v1/detect", body, body.content_type, length=body.length)
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        answer = self._request(
+            "POST", "/v1/detect", body, body.content_type, length=body.length, headers=headers
+        )
         return DetectionResult.model_validate(answer)
 
     # ---------------------------------------------------------------- scanning a file
-    def submit(self, path: Path, content_type: str | None = None) -> DetectionResult:
-        """Send one file the way this API takes it; returns its record (queued, or finished)."""
+    def submit(
+        self, path: Path, content_type: str | None = None, *, idempotency_key: str | None = None
+    ) -> DetectionResult:
+        """Send one file the way this API takes it; returns its record (queued, or finished).
+        ``idempotency_key`` (the local service): a repeat is answered with the first result."""
         content_type = content_type or content_type_of(path) or "application/octet-stream"
         if self.mode == "local":
-            return self.detect(path, content_type)
+            return self.detect(path, content_type, idempotency_key)
         ticket = self.create_upload(path.name, content_type)
         self.upload(ticket, path, content_type)
         return self.get_result(ticket.result_id)
@@ -313,9 +321,16 @@ class DeepfakeClient:
         content_type: str | None = None,
         *,
         length: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         raw = self._call(
-            method, path, data, content_type, length=length, read=lambda response: response.read()
+            method,
+            path,
+            data,
+            content_type,
+            length=length,
+            read=lambda response: response.read(),
+            headers=headers,
         )
         return json.loads(raw) if raw else None
 
@@ -330,10 +345,14 @@ class DeepfakeClient:
         length: int | None = None,
         accept: str = "application/json",
         retry_reads: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> _T:
         """``read(answer)`` of a 2xx answer; throttling and brief outages are tried again first (a
         GET that failed while ``read`` ran only with ``retry_reads``: it may have written part)."""
-        headers = {"Accept": accept, "User-Agent": f"deepfake-detect-client/{__version__}"}
+        extra = headers or {}
+        # A POST with an Idempotency-Key is as safe to repeat after a reset as a GET.
+        repeatable = method == "GET" or IDEMPOTENCY_HEADER in extra
+        headers = {"Accept": accept, "User-Agent": f"deepfake-detect-client/{__version__}", **extra}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if content_type:
@@ -358,7 +377,7 @@ class DeepfakeClient:
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 # Reset or timed out: safe to repeat a GET only. Refused: nothing listens there.
                 refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
-                if method != "GET" or refused or attempt > self.retries or (reading and not retry_reads):
+                if not repeatable or refused or attempt > self.retries or (reading and not retry_reads):
                     raise
                 self._sleep(min(2.0 ** (attempt - 1), 30.0))
 

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from deepfake_detect.cli import main
+from deepfake_detect.cli.remote import idempotency_key
 from deepfake_detect.client import ApiError, DeepfakeClient, _storage_error
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.local.wiring import local_app
 from deepfake_detect.settings import Settings
@@ -56,6 +58,22 @@ def test_scan_through_the_api_prints_what_a_local_scan_prints(
     [line] = capsys.readouterr().out.strip().splitlines()
     record = DetectionResult.model_validate_json(line)
     assert record.status is Status.DONE and record.path == str(face_photo) and len(record.faces) == 1
+
+
+def test_scan_api_sends_an_idempotency_key_so_a_rerun_scans_nothing_twice(
+    service: str, face_photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "same-bytes-other-name.jpg"
+    copy.write_bytes(face_photo.read_bytes())
+    assert idempotency_key(face_photo) == idempotency_key(face_photo)
+    assert idempotency_key(copy) != idempotency_key(face_photo)  # the name is part of the key
+    assert idempotency_key(face_photo).startswith(file_sha256(face_photo))
+    ids = []
+    for _ in range(2):  # the command run again (after a dropped connection, say)
+        assert main(["scan", "--json", "--api", service, str(face_photo)]) == 0
+        ids.append(DetectionResult.model_validate_json(capsys.readouterr().out.strip()).id)
+    assert ids[0] == ids[1]
+    assert [r.id for r in DeepfakeClient(service).list_results(limit=10).items] == [ids[0]]
 
 
 def test_the_client_scans_lists_and_reads_the_model(service: str, face_photo: Path) -> None:

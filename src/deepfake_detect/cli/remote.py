@@ -13,6 +13,7 @@ reachable, the token refused).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,7 @@ from deepfake_detect.cli.scan import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HEADER, _
 from deepfake_detect.client import ApiError, DeepfakeClient, content_type_of
 from deepfake_detect.core.errors import ErrorCode
 from deepfake_detect.core.formats import UNSUPPORTED_MEDIA
+from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.result import DetectionResult, Status
 
 TOKEN_ENV = "DEEPFAKE_API_TOKEN"
@@ -70,7 +72,7 @@ def _submit(client: DeepfakeClient, path: Path) -> DetectionResult:
     if content_type is None:
         return _failed(path, ErrorCode.UNSUPPORTED_TYPE, UNSUPPORTED_MEDIA)
     try:
-        return client.submit(path, content_type)
+        return client.submit(path, content_type, idempotency_key=idempotency_key(path))
     except ApiError as exc:
         if exc.status in (401, 403) and exc.code in ("http_401", "http_403"):
             raise _UnusableApiError(
@@ -78,6 +80,14 @@ def _submit(client: DeepfakeClient, path: Path) -> DetectionResult:
             ) from exc
         code = ErrorCode(exc.code) if exc.code in _CODES else ErrorCode.INTERNAL_ERROR
         return _failed(path, code, exc.message)
+
+
+def idempotency_key(path: Path) -> str:
+    """The upload's ``Idempotency-Key``: the file's sha256 and a hash of its name, so a retry of
+    the same file (a dropped connection, the command run again) is answered with the first
+    result instead of being scanned twice, while the same bytes under another name are a new upload."""
+    name = hashlib.sha256(path.name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{file_sha256(path)}-{name}"
 
 
 def _await(
