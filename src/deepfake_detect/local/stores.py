@@ -331,8 +331,13 @@ class SQLiteResultStore:
         return [DetectionResult.model_validate_json(row[0]) for row in rows]
 
     def forget_deleted(self, before: datetime) -> int:
-        """Drop the marks of records deleted before ``before`` (no scan of them can still run)."""
+        """Drop the marks of records deleted before ``before`` (no scan of them can still run),
+        and the attempt counts left by scans that finished but were stopped before clearing theirs."""
         with self._lock:
+            self._db.execute(
+                "DELETE FROM attempts WHERE id NOT IN (SELECT id FROM results WHERE status IN (?, ?))",
+                (Status.QUEUED.value, Status.PROCESSING.value),
+            )
             return int(
                 self._db.execute("DELETE FROM deleted WHERE deleted_at < ?", (_sort_key(before),)).rowcount
             )
