@@ -176,6 +176,8 @@ def test_layout_holds_at_every_width(
         page.wait_for_timeout(150)  # the ResizeObservers redraw the timeline and the overlay
         assert_fits(page, f"{width} px wide", check_height=False)
         assert_model_values_readable(page, f"{width} px wide")
+        if width == SWEEP_WIDTHS[-1]:
+            page.screenshot(path=str(artifacts / f"layout-{width}-video.png"), full_page=True)
     page.set_viewport_size({"width": 320, "height": 640})
     view_result(page, many_faces.name)
     assert_fits(page, "photo at 320 px")
