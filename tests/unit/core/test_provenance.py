@@ -26,6 +26,7 @@ from deepfake_detect.core.provenance import (
     read_provenance,
 )
 from deepfake_detect.core.provenance import credentials as credentials_module
+from deepfake_detect.core.provenance.embedded import capture_time
 from deepfake_detect.core.provenance.model import C2paInfo, Claim
 from tests.support.c2pa import make_pki, sign
 
@@ -85,9 +86,11 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 def _exif(**tags: Any) -> bytes:
     exif = Image.Exif()
     names = {"Software": 0x0131, "Make": 0x010F, "Model": 0x0110, "ImageDescription": 0x010E}
+    # Tags of the Exif IFD (0x8769), not of IFD0.
+    exif_ifd = {"UserComment": 0x9286, "DateTimeOriginal": 0x9003, "OffsetTimeOriginal": 0x9011}
     for name, value in tags.items():
-        if name == "UserComment":
-            exif.get_ifd(0x8769)[0x9286] = value
+        if name in exif_ifd:
+            exif.get_ifd(0x8769)[exif_ifd[name]] = value
         else:
             exif[names[name]] = value
     return exif.tobytes()
@@ -322,6 +325,63 @@ def test_jpeg_exif_software_is_reported_not_ai(tmp_path: Path) -> None:
     assert claim.raw == {"Make": "Canon", "Model": "EOS R5", "Software": "Adobe Photoshop 25.0"}
     assert not record.declared_ai
     assert apply_provenance("real", record) == ("real", None)
+
+
+def test_jpeg_exif_capture_time_camera_and_software_are_read(tmp_path: Path) -> None:
+    """Capture time (Exif IFD), camera and software (IFD0) of a file written with those tags are
+    typed fields of the EXIF claim, shown for information: they never decide anything."""
+    tags = _exif(
+        DateTimeOriginal="2024:05:01 14:03:22",
+        OffsetTimeOriginal="+02:00",
+        Make="Canon",
+        Model="Canon EOS R5",
+        Software="Adobe Photoshop CS6 (Windows)",
+    )
+    path = tmp_path / "camera.jpg"
+    _image().save(path, "JPEG", exif=tags)
+    # Pillow reads back what was written where the brief says it lives.
+    written = Image.open(path).getexif()
+    assert written.get_ifd(0x8769)[0x9003] == "2024:05:01 14:03:22"
+    assert (written[0x010F], written[0x0110]) == ("Canon", "Canon EOS R5")
+    assert written[0x0131] == "Adobe Photoshop CS6 (Windows)"
+
+    record = read_provenance(path)
+    assert record.errors == []
+    [claim] = record.claims
+    assert claim.source == ClaimSource.EXIF
+    assert claim.captured_at == "2024-05-01T14:03:22+02:00"
+    assert (claim.camera_make, claim.camera_model) == ("Canon", "Canon EOS R5")
+    assert claim.software == "Adobe Photoshop CS6 (Windows)"
+    assert claim.raw["DateTimeOriginal"] == "2024:05:01 14:03:22"
+    assert not claim.declared_ai and not record.declared_ai
+    assert apply_provenance("real", record) == ("real", None)
+    assert apply_provenance("inconclusive", record) == ("inconclusive", None)
+    again = Provenance.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again.claims[0].captured_at == claim.captured_at
+
+
+@pytest.mark.parametrize(
+    ("original", "offset", "expected"),
+    [
+        ("2024:05:01 14:03:22", None, "2024-05-01T14:03:22"),
+        ("2024:05:01 14:03:22", "-05:00", "2024-05-01T14:03:22-05:00"),
+        ("2024:05:01 14:03:22", "junk", "2024-05-01T14:03:22"),
+        ("0000:00:00 00:00:00", None, None),
+        ("    :  :     :  :  ", None, None),
+        ("yesterday", None, "yesterday"),
+        (None, "+01:00", None),
+    ],
+)
+def test_capture_time(original: str | None, offset: str | None, expected: str | None) -> None:
+    assert capture_time(original, offset) == expected
+
+
+def test_exif_with_only_a_capture_time_is_a_claim(tmp_path: Path) -> None:
+    data = _jpeg(exif=_exif(DateTimeOriginal="2019:12:31 23:59:59"))
+    [claim] = read_provenance(_write(tmp_path, "phone.jpg", data)).claims
+    assert claim.captured_at == "2019-12-31T23:59:59"
+    assert claim.camera_make is None and claim.camera_model is None and claim.software is None
+    assert claim.generator is None
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le"])

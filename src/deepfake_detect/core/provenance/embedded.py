@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO
 
 from PIL import Image
@@ -26,8 +27,15 @@ _IFD0_TAGS = {
     0x013C: "HostComputer",
 }
 _EXIF_IFD = 0x8769
-_EXIF_TAGS = {0x9286: "UserComment", 0xA434: "LensModel"}
+_EXIF_TAGS = {
+    0x9003: "DateTimeOriginal",
+    0x9011: "OffsetTimeOriginal",
+    0x9286: "UserComment",
+    0xA434: "LensModel",
+}
 _COMMENT_FIELDS = ("UserComment", "ImageDescription")
+# Longest plain text kept in the typed fields (capture time, camera, software).
+_SHORT_FIELD = 200
 
 
 def jpeg_exif(head: bytes) -> bytes | None:
@@ -94,6 +102,29 @@ def _as_text(value: object) -> str | None:
     return None
 
 
+def _short(text: str | None) -> str | None:
+    text = " ".join(text.split()) if text else None
+    return text[:_SHORT_FIELD] if text else None
+
+
+def capture_time(original: str | None, offset: str | None = None) -> str | None:
+    """EXIF DateTimeOriginal ("2024:05:01 14:03:22") as ISO 8601 ("2024-05-01T14:03:22", then the
+    OffsetTimeOriginal "+02:00" when written); text that does not parse is kept as written, and a
+    blank date ("0000:00:00 00:00:00", spaces) is none."""
+    original = _short(original)
+    if not original or not original.strip("0: "):
+        return None
+    try:
+        when = datetime.strptime(original, "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return original
+    stamp = when.isoformat()
+    offset = (offset or "").strip()
+    if len(offset) == 6 and offset[0] in "+-" and offset[3] == ":" and (offset[1:3] + offset[4:]).isdigit():
+        stamp += offset
+    return stamp
+
+
 def exif_claim(data: bytes, config: ProvenanceConfig) -> Claim | None:
     """The claim of an EXIF block (TIFF data); None when it names nothing of interest."""
     exif = Image.Exif()
@@ -125,6 +156,10 @@ def exif_claim(data: bytes, config: ProvenanceConfig) -> Claim | None:
         declared_ai=reason is not None,
         generator=generator,
         reason=reason,
+        captured_at=capture_time(texts.get("DateTimeOriginal"), texts.get("OffsetTimeOriginal")),
+        camera_make=_short(texts.get("Make")),
+        camera_model=_short(texts.get("Model")),
+        software=_short(texts.get("Software")),
         raw=fields,
     )
 

@@ -49,6 +49,14 @@ class Claim(_Record):
     hashes_match: bool | None = Field(
         None, description="C2PA: the hard-binding hash assertions match the file's bytes (the pixels)"
     )
+    captured_at: str | None = Field(
+        None,
+        description="EXIF: when the picture was taken (DateTimeOriginal, with OffsetTimeOriginal when "
+        "written), ISO 8601 where it parses, else as written; the camera's clock, never checked",
+    )
+    camera_make: str | None = Field(None, description="EXIF: the camera's maker (Make)")
+    camera_model: str | None = Field(None, description="EXIF: the camera's model (Model)")
+    software: str | None = Field(None, description="EXIF: the software that last wrote the file (Software)")
     raw: dict[str, str] = Field(
         default_factory=dict, description="the fields found, each cut to a bounded length"
     )
