@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Locator, Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
@@ -160,6 +161,47 @@ def test_signed_content_credentials_show_signer_validity_and_trust(
     expect(page.locator("#credentials-note")).to_contain_text("Shown for information")
     expect(page.locator("#credentials-claims > li")).to_contain_text("digitalCapture: captured by a camera")
     page.locator("#credentials").screenshot(path=str(artifacts / "credentials-c2pa-capture.png"))
+
+
+def test_exif_capture_time_camera_and_software_are_shown_for_information(
+    page: Page, live_server: LiveServer, face_photo: Path, tmp_path: Path, artifacts: Path
+) -> None:
+    """A photo whose EXIF names its capture time, camera and editing software: the panel shows them
+    in words, and the verdict stays the model's."""
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "Canon EOS R5"
+    exif[0x0131] = "Adobe Photoshop CS6 (Windows)"
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:01 14:03:22"
+    exif.get_ifd(0x8769)[0x9011] = "+02:00"
+    photo = tmp_path / "camera-photo.jpg"
+    with Image.open(face_photo) as image:
+        image.save(photo, "JPEG", quality=95, exif=exif.tobytes())
+    open_page(page, live_server)
+    page.set_input_files("#file-input", [photo])
+    wait_finished(page, photo.name)
+    view(page, photo.name)
+    result = shown_result(page, live_server)
+    assert result["verdict"] == result["classifier_verdict"] and result["verdict_reason"] is None
+    [claim_record] = result["provenance"]["claims"]
+    assert claim_record["captured_at"] == "2024-05-01T14:03:22+02:00"
+    assert (claim_record["camera_make"], claim_record["camera_model"]) == ("Canon", "Canon EOS R5")
+
+    expect(page.locator("#credentials-state")).to_have_text("Metadata about its origin; no AI declaration")
+    expect(page.locator("#credentials-note")).to_contain_text("Shown for information")
+    claim = page.locator("#credentials-claims > li")
+    expect(claim).to_have_count(1)
+    expect(claim).to_contain_text("EXIF metadata")
+    pairs = claim.locator(":scope > dl.kv")
+    expect(pairs.locator("dt")).to_have_text(["Taken", "Camera", "Software"])
+    expect(pairs.locator("dd")).to_have_text(
+        ["2024-05-01 14:03:22 (UTC+02:00)", "Canon EOS R5", "Adobe Photoshop CS6 (Windows)"]
+    )
+    page.locator("#credentials").screenshot(path=str(artifacts / "credentials-exif.png"))
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.wait_for_timeout(150)
+    assert_fits(page, "EXIF credentials at 320 px", check_height=False)
+    page.locator("#credentials").screenshot(path=str(artifacts / "credentials-exif-320.png"))
 
 
 def test_model_panel_renders_nested_metrics_and_training_data(

@@ -91,15 +91,37 @@ function pairs(rows) {
   return dl.children.length ? dl : null;
 }
 
+/** "Canon EOS R5" from make "Canon" and model "Canon EOS R5" (the maker once). */
+export function cameraWords(make, model) {
+  const m = (make || "").trim();
+  const n = (model || "").trim();
+  if (!m || !n) return m || n || null;
+  return n.toLowerCase().startsWith(m.toLowerCase()) ? n : `${m} ${n}`;
+}
+
+/** EXIF's capture time as written by the camera's clock: "2024-05-01 14:03:22 (UTC+02:00)". */
+export function captureWords(value) {
+  if (!value) return null;
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})([+-]\d{2}:\d{2})?$/.exec(value);
+  if (!match) return `${value} (as written)`;
+  const zone = match[3] ? ` (UTC${match[3]})` : " (camera's clock, time zone not recorded)";
+  return `${match[1]} ${match[2]}${zone}`;
+}
+
 function claimItem(claim) {
   const c2pa = claim.source === "c2pa";
+  // EXIF's camera facts: shown for information, they never change the verdict.
+  const software = claim.software || null;
   const badge = claim.declared_ai
     ? el("span", { class: "badge fake", text: "declares AI generation" })
     : el("span", { class: "badge", text: "no AI declaration" });
   const rows = [
     ["Declares", claim.reason || sourceTypeWords(claim.digital_source_type)],
     ["Source type", claim.reason ? sourceTerm(claim.digital_source_type) : null],
-    ["Made with", claim.generator],
+    ["Made with", software && claim.generator === software && !claim.declared_ai ? null : claim.generator],
+    ["Taken", captureWords(claim.captured_at)],
+    ["Camera", cameraWords(claim.camera_make, claim.camera_model)],
+    ["Software", software],
     ["Signed by", c2pa ? claim.signer || (claim.active ? "nobody named" : null) : null],
     ["Signature", yesNo(claim.signature_valid, "valid", "does not validate")],
     ["Signer trusted", yesNo(claim.trusted, "yes, on the trust list", "no, not on the trust list")],
