@@ -1,8 +1,9 @@
 """The local AWS stack: moto server (S3, SQS, SSM, SageMaker, EventBridge) and DynamoDB Local on free
 loopback ports, with the resources template.yaml declares.
 
-The tables, the queue's redrive policy and the bucket's notification are read from template.yaml
-itself, so the local stack cannot drift from what is deployed. Both servers are child processes,
+Every table and queue template.yaml declares (keys, indexes, TTL, redrive policies) and the bucket's
+notification are read from template.yaml itself, so the local stack cannot drift from what is
+deployed (tests/unit/aws/test_local_stack.py checks it creates each). Both servers are child processes,
 stopped by their pid.
 """
 
@@ -103,7 +104,9 @@ class _Server:
 
 @dataclass
 class StackResources:
-    """Names of one provisioned set of resources (tests provision one set per test)."""
+    """Names of one provisioned set of resources (tests provision one set per test): every table
+    and queue template.yaml declares (``tables``, ``queues``: by logical id), the buckets, the bus
+    and the model parameter."""
 
     suffix: str
     upload_bucket: str
@@ -114,10 +117,14 @@ class StackResources:
     dead_letter_queue_name: str
     model_parameter: str
     event_bus_name: str = ""
+    models_table: str = ""
+    feedback_table: str = ""
     queue_url: str = ""
     queue_arn: str = ""
     dead_letter_queue_url: str = ""
+    dead_letter_queue_arn: str = ""
     max_receive_count: int = 0  # the detect queue's, as provisioned
+    queue_urls: dict[str, str] = field(default_factory=dict)  # every queue created, by logical id
 
     @classmethod
     def named(cls, suffix: str) -> StackResources:
@@ -131,7 +138,39 @@ class StackResources:
             dead_letter_queue_name=f"deepfake-detect-dlq-{suffix}",
             model_parameter=f"/deepfake-{suffix}/current-model",
             event_bus_name=f"deepfake-events-{suffix}",
+            models_table=f"deepfake-models-{suffix}",
+            feedback_table=f"deepfake-feedback-{suffix}",
         )
+
+    def tables(self, declared: dict[str, Any]) -> dict[str, str]:
+        """The name of each table the template declares, by logical id (a table the code does not
+        name yet is created too, under a name made from its logical id)."""
+        known = {
+            "ResultsTable": self.results_table,
+            "IdempotencyTable": self.idempotency_table,
+            "ModelsTable": self.models_table,
+            "FeedbackTable": self.feedback_table,
+        }
+        return {
+            logical: known.get(logical) or self._default_name(logical)
+            for logical in _of_type(declared, "AWS::DynamoDB::Table")
+        }
+
+    def queues(self, declared: dict[str, Any]) -> dict[str, str]:
+        """The name of each queue the template declares (conditional ones included), by logical id."""
+        known = {"DetectQueue": self.queue_name, "DeadLetterQueue": self.dead_letter_queue_name}
+        return {
+            logical: known.get(logical) or self._default_name(logical)
+            for logical in _of_type(declared, "AWS::SQS::Queue")
+        }
+
+    def _default_name(self, logical: str) -> str:
+        words = "".join(f"-{c.lower()}" if c.isupper() else c for c in logical).strip("-")
+        return f"deepfake-{words}-{self.suffix}"
+
+
+def _of_type(declared: dict[str, Any], kind: str) -> list[str]:
+    return [logical for logical, resource in declared.items() if resource.get("Type") == kind]
 
 
 @dataclass
@@ -227,6 +266,8 @@ class LocalAwsStack:
                 "aws.models_bucket": resources.models_bucket,
                 "aws.results_table": resources.results_table,
                 "aws.idempotency_table": resources.idempotency_table,
+                "aws.models_table": resources.models_table,
+                "aws.feedback_table": resources.feedback_table,
                 "aws.model_parameter": resources.model_parameter,
                 "aws.event_bus_name": resources.event_bus_name,
                 "aws.max_receive_count": resources.max_receive_count or 5,
@@ -292,20 +333,19 @@ class LocalAwsStack:
                 time.sleep(0.2)
 
     def _create_tables(self, declared: dict[str, Any], resources: StackResources) -> None:
+        """Every table of the template: keys, indexes, billing, TTL and stream as declared."""
         client = self.client("dynamodb")
-        for logical, name in (
-            ("ResultsTable", resources.results_table),
-            ("IdempotencyTable", resources.idempotency_table),
-        ):
+        for logical, name in resources.tables(declared).items():
             props = declared[logical]["Properties"]
             args: dict[str, Any] = {
                 "TableName": name,
                 "AttributeDefinitions": props["AttributeDefinitions"],
                 "KeySchema": props["KeySchema"],
-                "BillingMode": props["BillingMode"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
             }
-            if "GlobalSecondaryIndexes" in props:
-                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            for optional in ("GlobalSecondaryIndexes", "StreamSpecification"):
+                if optional in props:
+                    args[optional] = props[optional]
             client.create_table(**args)
             client.get_waiter("table_exists").wait(TableName=name)
             ttl = props.get("TimeToLiveSpecification")
@@ -319,34 +359,45 @@ class LocalAwsStack:
         visibility_timeout_s: int | None,
         max_receive_count: int | None,
     ) -> None:
+        """Every queue of the template, its dead-letter queues first; the detect queue takes the
+        test's visibility timeout and receive count when given."""
         sqs = self.client("sqs")
-        dlq = declared["DeadLetterQueue"]["Properties"]
-        resources.dead_letter_queue_url = sqs.create_queue(
-            QueueName=resources.dead_letter_queue_name,
-            Attributes={"MessageRetentionPeriod": str(dlq["MessageRetentionPeriod"])},
-        )["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(
-            QueueUrl=resources.dead_letter_queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        queue = declared["DetectQueue"]["Properties"]
-        redrive = queue["RedrivePolicy"]
-        resources.max_receive_count = int(max_receive_count or redrive["maxReceiveCount"])
-        resources.queue_url = sqs.create_queue(
-            QueueName=resources.queue_name,
-            Attributes={
-                "VisibilityTimeout": str(visibility_timeout_s or queue["VisibilityTimeout"]),
-                "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"]),
-                "RedrivePolicy": json.dumps(
-                    {
-                        "deadLetterTargetArn": dlq_arn,
-                        "maxReceiveCount": max_receive_count or redrive["maxReceiveCount"],
-                    }
-                ),
-            },
-        )["QueueUrl"]
-        resources.queue_arn = sqs.get_queue_attributes(
-            QueueUrl=resources.queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        names = resources.queues(declared)
+        arns: dict[str, str] = {}
+
+        def create(logical: str) -> None:
+            props = declared[logical].get("Properties", {})
+            attributes = {
+                name: str(props[name])
+                for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+                if name in props
+            }
+            redrive = props.get("RedrivePolicy")
+            if redrive:
+                target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                if target not in arns:
+                    create(target)
+                receives = int(redrive["maxReceiveCount"])
+                if logical == "DetectQueue":
+                    receives = int(max_receive_count or receives)
+                    resources.max_receive_count = receives
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": arns[target], "maxReceiveCount": receives}
+                )
+            if logical == "DetectQueue" and visibility_timeout_s:
+                attributes["VisibilityTimeout"] = str(visibility_timeout_s)
+            url = sqs.create_queue(QueueName=names[logical], Attributes=attributes)["QueueUrl"]
+            resources.queue_urls[logical] = url
+            arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+
+        for logical in names:
+            if logical not in arns:
+                create(logical)
+        resources.queue_url, resources.queue_arn = resources.queue_urls["DetectQueue"], arns["DetectQueue"]
+        resources.dead_letter_queue_url = resources.queue_urls["DeadLetterQueue"]
+        resources.dead_letter_queue_arn = arns["DeadLetterQueue"]
 
     def _create_buckets(self, declared: dict[str, Any], resources: StackResources) -> None:
         s3 = self.client("s3")

@@ -76,18 +76,10 @@ def cloud_settings(aws_stack: LocalAwsStack, base_settings: Settings, resources:
 def feedback_settings(
     aws_stack: LocalAwsStack, resources: StackResources, cloud_settings: Settings
 ) -> Settings:
-    """The cloud settings with the template's feedback table (reviewers' labels)."""
-    declared = aws_stack.template["Resources"]["FeedbackTable"]["Properties"]
-    name = f"deepfake-feedback-{resources.suffix}"
-    dynamodb = aws_stack.client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=declared["AttributeDefinitions"],
-        KeySchema=declared["KeySchema"],
-        BillingMode=declared["BillingMode"],
-    )
-    dynamodb.get_waiter("table_exists").wait(TableName=name)
-    return cloud_settings.updated({"aws.feedback_table": name})
+    """The cloud settings with the template's feedback table (reviewers' labels): ``provision``
+    creates it with every other table of the template."""
+    assert cloud_settings.aws.feedback_table == resources.feedback_table
+    return cloud_settings
 
 
 @pytest.fixture

@@ -67,21 +67,8 @@ def retrain_settings(
     tmp_path: Path,
 ) -> Settings:
     """The template's models and feedback tables, and a gate set in the models bucket."""
-    declared = aws_stack.template["Resources"]
-    dynamodb = aws_stack.client("dynamodb")
-    tables = {
-        "ModelsTable": f"deepfake-models-{resources.suffix}",
-        "FeedbackTable": f"deepfake-feedback-{resources.suffix}",
-    }
-    for logical, name in tables.items():
-        props = declared[logical]["Properties"]
-        dynamodb.create_table(
-            TableName=name,
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            BillingMode=props["BillingMode"],
-        )
-        dynamodb.get_waiter("table_exists").wait(TableName=name)
+    # provision() created the template's models and feedback tables with the others.
+    tables = {"ModelsTable": resources.models_table, "FeedbackTable": resources.feedback_table}
     gate = build_gate_set(shared_data, tmp_path / "gate")
     s3 = aws_stack.client("s3")
     for path in sorted(gate.rglob("*")):
