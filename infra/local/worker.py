@@ -114,9 +114,24 @@ class LambdaWorker:
             "receiptHandle": message["ReceiptHandle"],
             "body": body,
             "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
+            "messageAttributes": _lambda_attributes(message.get("MessageAttributes", {})),
             "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.region,
         }
+
+
+def _lambda_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """SQS's message attributes (``StringValue``, ``DataType``) as Lambda hands them to a handler
+    (``stringValue``, ``dataType``, with the list fields)."""
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType", "String"),
+        }
+        for name, value in attributes.items()
+    }

@@ -220,6 +220,12 @@ class AwsSettings(BaseSettings):
         ge=0.0,
         description="a file is not started with less time left; it is retried in a later invocation",
     )
+    max_deferrals: int = Field(
+        20,
+        ge=0,
+        description="times a file too late to start is sent again as a new message (its receives "
+        "start over) before a deferral uses up a receive; needs DEEPFAKE_AWS_DETECT_QUEUE_URL",
+    )
     # Completion events (docs/events.md) and the backfill command's queue.
     event_bus_name: str = Field(
         "", description="EventBridge bus the detect function puts Scan Completed events on ('' none)"

@@ -4,8 +4,11 @@ Lambda ends an invocation at its timeout whatever it is doing, and then every me
 comes back, the ones already scanned included, and counts one more receive toward the dead-letter
 queue. So the handler spends its time per object:
 
-- an object is not started with less than ``aws.min_start_s`` left: its message is handed back
-  (a batch item failure) and scanned by a later invocation, with the whole timeout to itself;
+- an object is not started with less than ``aws.min_start_s`` left: its message is sent again as
+  a new message (``aws/adapters/requeue.py``: the deferral uses up none of its receives, so a
+  file deferred again and again never reaches the dead-letter queue for it) and this one is done;
+  a later invocation scans it with the whole timeout to itself. Without a queue to send to, or
+  past ``aws.max_deferrals``, the message is handed back (a batch item failure) instead;
 - a scan still running ``aws.finish_reserve_s`` before the end is stopped (the pipeline reports
   progress per video frame, and the check runs there), leaving the time to store a result. A
   file that was the first of its invocation had the whole timeout and still did not finish:
@@ -98,3 +101,17 @@ def receive_count(record: SQSRecord) -> int:
         return int(record.attributes.approximate_receive_count)
     except (KeyError, TypeError, ValueError):
         return 1
+
+
+DEFERRALS_ATTRIBUTE = "deepfake-deferrals"
+
+
+def deferrals(record: SQSRecord) -> int:
+    """How many times this message's file was deferred and sent again (0 for an original)."""
+    attributes = record.raw_event.get("messageAttributes") or {}
+    attribute = attributes.get(DEFERRALS_ATTRIBUTE) or {}
+    value = attribute.get("stringValue", attribute.get("StringValue"))  # Lambda's shape, SQS's
+    try:
+        return max(0, int(str(value)))
+    except (TypeError, ValueError):
+        return 0

@@ -13,8 +13,9 @@ Failure policy, per SQS message:
   ``maxReceiveCount`` it lands in the dead-letter queue;
 - a message that is not an S3 notification goes the transient way, straight to the DLQ's alarm;
 - time (``aws/budget.py``): an object is not started when too little of the invocation is left
-  (its message comes back), and a scan that runs into the end of the invocation is stopped, so one
-  slow file never takes its batch-mates down with a timeout of the whole invocation;
+  (its message is sent again as a new one, using up none of its receives: ``aws.max_deferrals``),
+  and a scan that runs into the end of the invocation is stopped, so one slow file never takes
+  its batch-mates down with a timeout of the whole invocation;
 - a file that crashes the runtime (or runs into the end of the invocation) does not take its
   batch-mates down again: a scan that starts marks its record (``progress`` 0), an ordinary
   transient failure clears the mark, so a redelivered message whose record still carries it was
@@ -56,7 +57,13 @@ from deepfake_detect.aws.adapters.s3_events import (
     result_id_for,
 )
 from deepfake_detect.aws.adapters.stores import ObjectInfo
-from deepfake_detect.aws.budget import NotStartedError, ScanBudget, ScanTimeoutError, receive_count
+from deepfake_detect.aws.budget import (
+    NotStartedError,
+    ScanBudget,
+    ScanTimeoutError,
+    deferrals,
+    receive_count,
+)
 from deepfake_detect.aws.failures import object_record, permanent_error, record_failure
 from deepfake_detect.aws.observability import Telemetry
 from deepfake_detect.core.errors import ErrorCode, MediaError
@@ -237,11 +244,14 @@ class DetectDependencies:
     results: ResultStore
     persistence: BasePersistenceLayer
     events: CompletionPublisher | None = None
+    # A deferred file's message sent again as a new one (aws/adapters/requeue.py); None: handed back.
+    requeue: Callable[[str, int], None] | None = None
 
 
 def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> DetectDependencies:
     from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
     from deepfake_detect.aws.adapters.completions import eventbridge_publisher
+    from deepfake_detect.aws.adapters.requeue import sqs_requeue
     from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
     from deepfake_detect.aws.wiring import live_detector
 
@@ -255,6 +265,7 @@ def aws_dependencies(settings: Settings, detector: Analyzer | None = None) -> De
         results=results,
         persistence=persistence,
         events=eventbridge_publisher(settings),
+        requeue=sqs_requeue(settings),
     )
 
 
@@ -274,6 +285,7 @@ class DetectHandler:
     ) -> None:
         self.settings = settings
         self.results = deps.results
+        self.requeue = deps.requeue
         self.telemetry = telemetry
         self.processor = ObjectProcessor(
             settings, deps.detector, deps.media, deps.results, telemetry, deps.events
@@ -346,17 +358,34 @@ class DetectHandler:
         receives = receive_count(record)
         last_try = receives >= self.settings.aws.max_receive_count
         for ref in refs:
-            if budget is not None and not last_try and not budget.may_start():
-                telemetry.record_deferred(ref.key, budget.remaining_s())
-                raise NotStartedError(
-                    f"{budget.remaining_s():.1f} s left: {ref.key} is left to a later invocation"
-                )
+            if budget is not None and not budget.may_start():
+                if self._sent_again(record, ref):
+                    return  # done: its new message comes back with every receive unused
+                if not last_try:
+                    telemetry.record_deferred(ref.key, budget.remaining_s())
+                    raise NotStartedError(
+                        f"{budget.remaining_s():.1f} s left: {ref.key} is left to a later invocation"
+                    )
             try:
                 self.scan_once(obj=ref.payload(), budget=budget)
             except Exception as exc:
                 if not last_try:
                     raise
                 self.processor.give_up(ref, exc, receives)
+
+    def _sent_again(self, record: SQSRecord, ref: ObjectRef) -> bool:
+        """Defer the message's file by sending the message again, unless there is no queue to
+        send to, it was deferred ``aws.max_deferrals`` times already, or the send fails."""
+        deferred = deferrals(record)
+        if self.requeue is None or self.budget is None or deferred >= self.settings.aws.max_deferrals:
+            return False
+        try:
+            self.requeue(record.body, deferred + 1)
+        except Exception as exc:  # the queue is unreachable: hand the message back instead
+            self.telemetry.logger.warning("a deferred message was not sent again", extra={"error": str(exc)})
+            return False
+        self.telemetry.record_deferred(ref.key, self.budget.remaining_s())
+        return True
 
 
 def make_detect_handler(
