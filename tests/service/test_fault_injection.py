@@ -91,7 +91,7 @@ def restart_and_retry(settings: Settings, photo: Path) -> None:
         )
         assert answer.status_code in (200, 202), answer.text
         assert isinstance(services.processor, LocalProcessor)
-        services.processor.flush(60)
+        services.processor.flush(600)
 
 
 def report(rows: list[tuple[str, Tally]]) -> Tally:
@@ -117,7 +117,7 @@ def test_sigkill_at_every_step_of_an_upload_and_its_scan(
             env=env,
             cwd=REPO,
             capture_output=True,
-            timeout=300,
+            timeout=600,
             check=False,
         )
         assert child.returncode == -9, (step, child.returncode, child.stderr.decode()[-2000:])

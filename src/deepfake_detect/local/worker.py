@@ -211,13 +211,24 @@ class LocalProcessor:
 
     def discard(self, record: DetectionResult) -> None:
         """Forget an upload refused before it was queued (the queue was full, the request
-        failed): its file and its record. Never raises."""
+        failed): its file and its record, each as far as the storage allows (a file left by a
+        read-only disk is swept later as an orphan). Never raises."""
         try:
             self._delete_media(record)
-            if isinstance(self.results, _Deletable):
+        except Exception as exc:
+            self._log_discard_failure(record, "file", exc)
+        try:
+            if isinstance(self.results, _Deletable) and self.results.get(record.id) is not None:
                 self.results.delete(record.id)
-        except Exception:
-            log.exception("could not discard the refused upload %s", record.id)
+        except Exception as exc:
+            self._log_discard_failure(record, "record", exc)
+
+    @staticmethod
+    def _log_discard_failure(record: DetectionResult, what: str, exc: Exception) -> None:
+        if storage_fault(exc) is not None:  # the fault the request already answers with
+            log.warning("could not discard the %s of the refused upload %s: %r", what, record.id, exc)
+        else:
+            log.exception("could not discard the %s of the refused upload %s", what, record.id)
 
     def _delete_media(self, record: DetectionResult) -> None:
         key = record.source.get("key")
