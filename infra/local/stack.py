@@ -289,6 +289,7 @@ class LocalAwsStack:
             "aws.model_parameter",
             "aws.event_bus_name",
             "aws.max_receive_count",
+            "aws.detect_queue_url",  # deferred files are sent again (aws/adapters/requeue.py)
             "aws.min_start_s",
             "aws.finish_reserve_s",
             "aws.pipeline_owner",

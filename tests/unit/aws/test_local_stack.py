@@ -135,6 +135,9 @@ def test_the_stack_settings_name_the_feedback_and_models_tables(tmp_path: Path) 
     stack = RecordingStack(tmp_path)
     stack.moto = stack.dynamodb = type("Up", (), {"url": "http://127.0.0.1:1"})()  # type: ignore[assignment]
     resources = StackResources.named("u4")
+    resources.queue_url = "http://127.0.0.1:1/000000000000/deepfake-detect-u4"
     settings = stack.settings(Settings(), resources)
     assert settings.aws.feedback_table == resources.feedback_table
     assert settings.aws.models_table == resources.models_table
+    # A worker gets what the template gives the detect function: its queue, to defer files to.
+    assert stack.environment(settings)["DEEPFAKE_AWS_DETECT_QUEUE_URL"] == resources.queue_url
