@@ -92,6 +92,8 @@ train: venv-dev models
 # docs/model_card.md.
 evaluate: venv-dev models
 	$(BIN)/python -m training.evaluate --update-card
+	$(BIN)/python -m training.evasion --update-card
+	$(BIN)/python -m training.attacks --update-card
 	$(BIN)/python -m training.card_doc
 
 clean:
