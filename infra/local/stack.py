@@ -76,7 +76,7 @@ class _Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_listening(self, timeout_s: float = 60.0) -> None:
+    def wait_listening(self, timeout_s: float = 180.0) -> None:  # a loaded machine: java starts slowly
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
