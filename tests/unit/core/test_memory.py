@@ -33,5 +33,5 @@ def test_peak_memory_of_a_run_with_a_4k_video_and_bombs_stays_under_500_mb(
         "video_4k.mp4": report["results"]["video_4k.mp4"],
     }
     for name in ("phone_12mp.jpg", "large_48mp_small_face.jpg", "video_4k.mp4"):
-        assert report["results"][name] in ("real", "fake"), name  # scanned, a face found
+        assert report["results"][name] in ("real", "inconclusive", "fake"), name  # scanned, a face found
     assert report["peak_rss_mb"] <= BUDGET_MB, report
