@@ -10,6 +10,7 @@ unbroken file name, and a video with its timeline.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from playwright.sync_api import Page, Route, expect
 
 from deepfake_detect.settings import PROJECT_ROOT
 from tests.support.browser import LiveServer
-from tests.support.layout import assert_accessible, assert_fits
+from tests.support.layout import (
+    MAX_PHOTO_RESULT_1400,
+    MAX_VIDEO_RESULT_390,
+    assert_accessible,
+    assert_fits,
+    result_height,
+)
 from tests.support.page import job_row, open_page, shown_result, wait_finished
 
 pytestmark = pytest.mark.e2e
@@ -113,6 +120,69 @@ def assert_model_values_readable(page: Page, where: str) -> None:
     assert not narrow, f"{where}: model card values {narrow} px wide in a {widths['card']} px card"
 
 
+# Where each face's box is drawn on the zoomed picture's overlay, checked against the result's
+# boxes scaled to the zoomed image's displayed size: the overlay covers the image exactly, and it
+# is painted on the middle of each box's left and right edges and of its top edge.
+ZOOM_MEASURE_JS = """async () => {
+    const { stagePicture } = await import("/static/evidence.js");
+    const id = document.querySelector("#result-panel").dataset.resultId;
+    const record = await (await fetch(`v1/results/${id}`)).json();
+    const image = document.getElementById("zoom-image");
+    const canvas = document.getElementById("zoom-overlay");
+    const rect = (e) => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+    const picture = stagePicture(record);
+    const s = canvas.width / (record.width || image.naturalWidth / picture.scale);
+    const ctx = canvas.getContext("2d");
+    const alpha = (x, y) => ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data[3];
+    const faces = picture.faces.map((face) => {
+        const [x, y, w, h] = face.box.map((v) => v * s);
+        return { left: alpha(x, y + h / 2), right: alpha(x + w, y + h / 2), top: alpha(x + w / 2, y) };
+    });
+    const ratio = canvas.width / image.getBoundingClientRect().width;
+    return { image: rect(image), canvas: rect(canvas), ratio,
+             dpr: window.devicePixelRatio || 1, src: image.getAttribute("src"), faces,
+             onPage: document.getElementById("evidence-image").getBoundingClientRect().width };
+}"""
+
+
+def check_zoom(page: Page, artifacts: Path, label: str, source: str) -> None:
+    """The picture on the stage zooms from its button (keyboard) and from a click on it: larger in a
+    dialog, every box and label drawn on its face at the zoomed size; Escape closes and focus goes
+    back to the button."""
+    button = page.get_by_role("button", name="Zoom the picture")
+    expect(button).to_be_visible()
+    button.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=re.compile(r"^Zoomed"))
+    expect(dialog).to_be_visible()
+    expect(page.locator("#zoom-scroll")).to_be_focused()
+    for level in (2, 3):
+        page.wait_for_selector(f"#zoom-stage[data-drawn][data-level='{level}']")
+        measured: dict[str, Any] = page.evaluate(ZOOM_MEASURE_JS)
+        assert source in measured["src"], f"{label}: the zoom shows {measured['src']}, not the stage's"
+        width = measured["image"][2]
+        assert abs(width - level * measured["onPage"]) <= 1.5, f"{label}: zoomed to {width} px at {level}x"
+        assert all(abs(a - b) <= 0.5 for a, b in zip(measured["image"], measured["canvas"], strict=True)), (
+            f"{label}: the overlay {measured['canvas']} does not cover the image {measured['image']}"
+        )
+        assert abs(measured["ratio"] - measured["dpr"]) < 0.01, f"{label}: the overlay is scaled"
+        assert measured["faces"], f"{label}: no face on the zoomed picture"
+        off = [i for i, f in enumerate(measured["faces"]) if not (f["left"] and f["right"] and f["top"])]
+        assert not off, f"{label}: boxes {off} are not drawn where their faces are: {measured['faces']}"
+        page.screenshot(path=str(artifacts / f"{label}-zoom-{level}x.png"))
+        if level == 2:
+            page.keyboard.press("+")  # as "Zoom in"
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(button).to_be_focused()
+    # A click (a tap) on the picture zooms too; Close closes.
+    page.locator("#evidence-image").click()
+    expect(dialog).to_be_visible()
+    page.wait_for_selector("#zoom-stage[data-drawn][data-level='2']")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop-1400", "phone-390"])
 def test_layout_holds_after_photo_and_video(
     shipped_card_page: Page,
@@ -131,14 +201,24 @@ def test_layout_holds_after_photo_and_video(
     assert len(result["faces"]) >= FACES_IN_MOSAIC - 1, "the mosaic should show (nearly) every face"
     expect(page.locator("#faces > li")).to_have_count(len(result["faces"]))
     page.screenshot(path=str(artifacts / f"{label}-photo.png"), full_page=True)
+    page.locator("#result-panel").screenshot(path=str(artifacts / f"{label}-photo-result.png"))
     assert_fits(page, "photo result")
     assert_model_values_readable(page, "photo result")
+    heights = {"photo": result_height(page)}
+    if viewport == DESKTOP:
+        assert heights["photo"] <= MAX_PHOTO_RESULT_1400, f"the photo result is {heights['photo']} px tall"
+    check_zoom(page, artifacts, f"{label}-photo", "/evidence.jpg")
 
     view_result(page, video.name)
     expect(page.locator("#timeline svg")).to_be_visible()
     page.screenshot(path=str(artifacts / f"{label}-video.png"), full_page=True)
+    page.locator("#result-panel").screenshot(path=str(artifacts / f"{label}-video-result.png"))
     assert_fits(page, "video result")
     assert_model_values_readable(page, "video result")
+    heights["video"] = result_height(page)
+    (artifacts / f"{label}-result-heights.json").write_text(json.dumps(heights))
+    if viewport == PHONE:
+        assert heights["video"] <= MAX_VIDEO_RESULT_390, f"the video result is {heights['video']} px tall"
     # Another sampled frame on the stage (a 480 px thumbnail, drawn as large as the evidence frame).
     size = "(box) => [box.getBoundingClientRect().width, box.getBoundingClientRect().height]"
     evidence_size = page.locator("#evidence-image").evaluate(size)
@@ -149,6 +229,7 @@ def test_layout_holds_after_photo_and_video(
     assert page.locator("#evidence-image").evaluate(size) == evidence_size, "the stage changes size"
     page.screenshot(path=str(artifacts / f"{label}-video-frame.png"), full_page=True)
     assert_fits(page, "video result, another frame")
+    check_zoom(page, artifacts, f"{label}-frame", "/frames/")
 
     # Folded parts (timeline table, technical details, the model's metrics) hold too, and axe
     # sees them.

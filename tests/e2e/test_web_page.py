@@ -320,6 +320,33 @@ def test_history_pages_and_model_card(page: Page, live_server: LiveServer, artif
         record = live_server.api(f"/v1/results/{seeded.id}").json()
         badge = page.locator(f"#history > li[data-result-id='{seeded.id}'] .h-verdict")
         expect(badge).to_have_text(history_badge(record))
+    # Searched by name and filtered by verdict, over the loaded pages (the API takes no query).
+    search = page.get_by_role("searchbox", name="File name contains")
+    verdict = page.get_by_role("combobox", name="Verdict")
+    visible = page.locator("#history > li:not([hidden])")
+    note = page.locator("#history-filter-note")
+    search.fill("SEED-1")
+    wanted = [item for item in total if "seed-1" in item["path"].lower()]
+    assert wanted
+    expect(visible).to_have_count(len(wanted))
+    expect(note).to_have_text(f"Showing {len(wanted)} of the {len(total)} results loaded.")
+    verdict.select_option("fake")
+    both = [item for item in wanted if item["verdict"] == "fake" and not item.get("verdict_reason")]
+    expect(visible).to_have_count(len(both))
+    search.fill("")
+    fakes = [item for item in total if item["verdict"] == "fake" and not item.get("verdict_reason")]
+    expect(visible).to_have_count(len(fakes))
+    for row in visible.all():
+        expect(row.locator(".h-verdict")).to_contain_text("Likely manipulated")
+    verdict.select_option("inconclusive")
+    search.fill("no such file")
+    expect(visible).to_have_count(0)
+    expect(note).to_have_text(f"None of the {len(total)} results loaded.")
+    search.fill("")
+    verdict.select_option("")
+    expect(visible).to_have_count(len(total))
+    expect(note).to_be_hidden()
+
     items.filter(has_text=oldest.path).get_by_role("button").click()
     expect(page.locator("#result-heading")).to_be_focused()
     expect(page.locator("#result-file")).to_have_text(oldest.path)

@@ -199,11 +199,13 @@ export function renderEvidence(result) {
   if (!picture.src) {
     stage.hidden = true;
     missing.hidden = picture.kind !== "frame";
+    $("evidence-zoom").hidden = true; // nothing to zoom
     image.removeAttribute("src");
     return;
   }
   stage.hidden = false;
   missing.hidden = true;
+  $("evidence-zoom").hidden = false;
   const kind = video ? "frame" : "photo";
   const at = picture.frame ? ` at ${formatSeconds(picture.frame.timestamp_s)}` : "";
   image.alt = faces.length
@@ -237,6 +239,7 @@ export function pictureFailed() {
   if (!result) return;
   const picture = stagePicture(result);
   $("evidence-stage").hidden = true;
+  $("evidence-zoom").hidden = true;
   if (picture.kind === "frame") {
     $("frame-missing").hidden = false;
   } else {
@@ -252,13 +255,21 @@ export function clearOverlay() {
 
 export function drawOverlay() {
   const result = view.result;
-  const image = $("evidence-image");
-  const canvas = $("evidence-overlay");
   const stage = $("evidence-stage");
-  if (!result || !image.naturalWidth || !image.clientWidth) return;
+  if (!result) return;
   const picture = stagePicture(result);
+  if (!paintOverlay($("evidence-image"), $("evidence-overlay"), result, picture)) return;
+  stage.dataset.boxes = String(picture.faces.length);
+  stage.dataset.drawn = String(picture.frameIndex ?? "");
+}
+
+/** Boxes, labels and (when the toggle is on) heat maps of `picture` on `canvas`, at the size
+ * `image` is displayed: the page's stage and the zoomed picture (zoom.js) draw the same way, so
+ * boxes and labels sit on their faces at any size. False when the image is not ready for it. */
+export function paintOverlay(image, canvas, result, picture) {
+  if (!image.naturalWidth || !image.clientWidth) return false;
   // Only over the picture it belongs to: a newly picked frame is drawn once its image has loaded.
-  if (!picture.src || image.getAttribute("src") !== picture.src || !image.complete) return;
+  if (!picture.src || image.getAttribute("src") !== picture.src || !image.complete) return false;
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(image.clientWidth * dpr);
   canvas.height = Math.round(image.clientHeight * dpr);
@@ -273,8 +284,7 @@ export function drawOverlay() {
   }
   faces.forEach((face) => drawBox(ctx, face, s, dpr, result));
   drawLabels(ctx, faces.map((face) => ({ face, label: faceLabel(result, face) })), s, dpr, result);
-  stage.dataset.boxes = String(faces.length);
-  stage.dataset.drawn = String(picture.frameIndex ?? "");
+  return true;
 }
 
 /** A face's colours on the picture: its band's (a face without a score is drawn as "no sign"). */

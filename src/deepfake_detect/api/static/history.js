@@ -20,6 +20,37 @@ export function historyVerdict(item) {
   return item.verdict === "no_face" ? "No face" : "Failed";
 }
 
+/** What the verdict filter calls a result: a band, "declared" (AI generation its metadata
+ * declares), "no_face", "checking" or "failed". */
+export function verdictKind(item) {
+  if (item.status === "queued" || item.status === "processing") return "checking";
+  if (item.verdict === "fake" && item.verdict_reason) return "declared";
+  if (isBand(item.verdict) || item.verdict === "no_face") return item.verdict;
+  return "failed";
+}
+
+/** Show the rows whose file name contains the search text (any case) and whose verdict is the one
+ * picked. The service lists results without a query, so this searches the pages loaded so far; the
+ * note says so, and "Show older results" searches further. */
+export function filterHistory() {
+  const text = $("history-search").value.trim().toLowerCase();
+  const kind = $("history-verdict").value;
+  const rows = [...$("history").children];
+  let shown = 0;
+  for (const row of rows) {
+    const match = (!text || (row.dataset.path || "").includes(text)) && (!kind || row.dataset.kind === kind);
+    row.hidden = !match;
+    if (match) shown += 1;
+  }
+  const note = $("history-filter-note");
+  const filtering = Boolean(text || kind);
+  note.hidden = !filtering;
+  if (filtering) {
+    const older = $("history-more").hidden ? "" : " Show older results to search further back.";
+    note.textContent = `${shown ? `Showing ${shown}` : "None"} of the ${rows.length} results loaded.${older}`;
+  }
+}
+
 export async function loadHistory(reset) {
   if (past.loading) {
     // A refresh asked for mid-load (a scan finished) must not be lost: it runs when this one ends.
@@ -47,6 +78,7 @@ export async function loadHistory(reset) {
     past.token = page.next_token;
     more.hidden = !page.next_token;
     $("history-empty").hidden = list.children.length > 0;
+    filterHistory();
     await loadLabels(page.items.filter((item) => item.status === "done").map((item) => item.id));
   } catch (error) {
     $("history-empty").hidden = false;
@@ -74,7 +106,8 @@ export function historyRow(item) {
     el("span", { class: "h-verdict", text: verdict }),
     el("span", { class: "h-meta" }, el("span", { class: "h-date", text: date })));
   button.addEventListener("click", () => showResult(item, { focus: true }));
-  const row = el("li", { "data-result-id": item.id }, button);
+  const row = el("li", { "data-result-id": item.id, "data-path": String(item.path || "").toLowerCase(),
+    "data-kind": verdictKind(item) }, button);
   tagHistoryRow(item.id, row);
   return row;
 }

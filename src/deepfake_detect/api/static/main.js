@@ -8,7 +8,7 @@
 import { resultIdFromAddress } from "./address.js";
 import { $, getJson } from "./client.js";
 import { drawOverlay, hideResult, pictureFailed, showResult, shownFrameIndex, view, wireFramePicker } from "./evidence.js";
-import { loadHistory } from "./history.js";
+import { filterHistory, loadHistory } from "./history.js";
 import { loadModelCard } from "./model.js";
 import { wireReport } from "./report.js";
 import { wireReview } from "./review.js";
@@ -16,6 +16,7 @@ import { announce, loadHealth, service } from "./service.js";
 import { loadStats, scheduleStatsRefresh } from "./stats.js";
 import { renderTimeline } from "./timeline.js";
 import { enqueue } from "./uploads.js";
+import { wireZoom } from "./zoom.js";
 
 // ---------------------------------------------------------------- wiring
 function wireUploads() {
@@ -57,6 +58,7 @@ function wireResultView() {
   image.addEventListener("load", drawOverlay);
   image.addEventListener("error", pictureFailed);
   wireFramePicker();
+  wireZoom();
   $("heatmap-toggle").addEventListener("change", (event) => {
     view.heatmap = event.target.checked;
     $("heatmap-help").hidden = !view.heatmap; // its colour scale
@@ -76,6 +78,8 @@ function wireResultView() {
 }
 
 function wireHistory() {
+  $("history-search").addEventListener("input", filterHistory);
+  $("history-verdict").addEventListener("change", filterHistory);
   $("history-more").addEventListener("click", () => loadHistory(false));
   $("history-refresh").addEventListener("click", () => {
     loadHistory(true);

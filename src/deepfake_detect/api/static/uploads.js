@@ -20,7 +20,7 @@ export class Job {
     this.bar = el("progress", { max: "1", value: "0", "aria-label": `Progress for ${file.name}` });
     this.actions = el("div", { class: "job-actions" });
     this.row = el("li", { class: "job" },
-      el("span", { class: "job-name", text: file.name }), this.actions, this.state, this.bar);
+      el("span", { class: "job-name", title: file.name, text: file.name }), this.actions, this.state, this.bar);
     $("jobs").prepend(this.row);
   }
 
