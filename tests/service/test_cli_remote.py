@@ -146,6 +146,49 @@ def test_throttling_is_retried_and_the_token_is_sent(monkeypatch: pytest.MonkeyP
     )
 
 
+class _DropsFirstPost(BaseHTTPRequestHandler):
+    """Drops the connection of the first POST unanswered (a reset), answers the next ones."""
+
+    posts: list[dict[str, str]] = []
+
+    def do_POST(self) -> None:
+        type(self).posts.append(dict(self.headers.items()))
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if len(type(self).posts) == 1:
+            self.close_connection = True
+            return  # no answer at all
+        body = DetectionResult(id="r1", path="a.jpg", status=Status.DONE).model_dump_json().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("key", ["file-key", None])
+def test_a_dropped_upload_is_repeated_only_with_an_idempotency_key(key: str | None, face_photo: Path) -> None:
+    import threading
+
+    _DropsFirstPost.posts = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DropsFirstPost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = DeepfakeClient(f"http://127.0.0.1:{server.server_address[1]}", sleep=lambda s: None)
+        if key is None:  # without a key a repeat could scan the file twice: the error is the caller's
+            with pytest.raises(ConnectionError):
+                client.detect(face_photo, "image/jpeg")
+            assert len(_DropsFirstPost.posts) == 1
+        else:
+            assert client.detect(face_photo, "image/jpeg", key).id == "r1"
+            assert [h.get("Idempotency-Key") for h in _DropsFirstPost.posts] == [key, key]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_refused_presigned_post_names_the_reason() -> None:
     xml = b"<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds</Message></Error>"
     error = urllib.error.HTTPError("http://s3", 400, "Bad Request", {}, _Body(xml))  # type: ignore[arg-type]
