@@ -205,6 +205,16 @@ def test_truncated_png_is_corrupt() -> None:
     assert decode_error(data[:30]) is ErrorCode.CORRUPT_MEDIA  # cut inside the header
 
 
+def test_a_damaged_image_is_refused_in_the_service_words_not_the_librarys() -> None:
+    data = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)))
+    with pytest.raises(MediaError) as caught:
+        decode_image(data[: len(data) // 2], MAX_PIXELS)
+    message = caught.value.message
+    assert message.startswith("the image is damaged or truncated")
+    assert "bytes not processed" not in message and "image file is" not in message
+    assert caught.value.__cause__ is not None  # the library's words stay with the log
+
+
 def test_image_magic_followed_by_garbage_is_corrupt() -> None:
     assert decode_error(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10) is ErrorCode.CORRUPT_MEDIA
 

@@ -38,4 +38,7 @@ def decoding(max_pixels: int | None = None) -> Iterator[None]:
         # The magic bytes said image, so a header Pillow cannot parse is damage, not a foreign type.
         raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image header is damaged or truncated") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
-        raise MediaError(ErrorCode.CORRUPT_MEDIA, f"the image is damaged or truncated: {exc}") from exc
+        # The library's own words ("image file is truncated (1 bytes not processed)") stay in the
+        # log through the chained exception; people read the service's.
+        plain = "the image is damaged or truncated: its data ends early or does not decode"
+        raise MediaError(ErrorCode.CORRUPT_MEDIA, plain) from exc
