@@ -29,7 +29,7 @@ from deepfake_detect.core.media.jpeg import (
     grey_last_block_row,
 )
 from deepfake_detect.core.media.orientation import SWAPS_SIDES, UPRIGHT, stored_box, upright_array
-from deepfake_detect.core.media.pillow import PILLOW_FORMATS, decoding
+from deepfake_detect.core.media.pillow import DAMAGED_IMAGE, PILLOW_FORMATS, decoding
 from deepfake_detect.core.media.pixels import Box, Frame, View, aligned
 from deepfake_detect.core.result import MediaKind
 
@@ -135,9 +135,7 @@ class ImageSource:
                 # fail the decode, as they do not in Pillow; a cut file is caught below.
                 decoded = simplejpeg.decode_jpeg(self._data, colorspace="BGR", strict=False)
             except ValueError as exc:
-                raise MediaError(
-                    ErrorCode.CORRUPT_MEDIA, f"the image is damaged or truncated: {exc}"
-                ) from exc
+                raise MediaError(ErrorCode.CORRUPT_MEDIA, DAMAGED_IMAGE) from exc
             if (decoded.shape[1], decoded.shape[0]) != self.raw_size:
                 raise MediaError(ErrorCode.CORRUPT_MEDIA, "the image is damaged or truncated")
             stored: Frame = np.asarray(decoded, dtype=np.uint8)

@@ -16,6 +16,9 @@ from deepfake_detect.core.formats import IMAGE_FORMATS
 # Pillow is only ever asked to parse the formats we accept: less parser surface for hostile input.
 PILLOW_FORMATS = tuple(IMAGE_FORMATS)
 
+# What a decoder's failure reads as: the decoders' own words stay in the log (chained exception).
+DAMAGED_IMAGE = "the image is damaged or truncated: its data ends early or does not decode"
+
 
 @contextmanager
 def decoding(max_pixels: int | None = None) -> Iterator[None]:
@@ -40,5 +43,4 @@ def decoding(max_pixels: int | None = None) -> Iterator[None]:
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         # The library's own words ("image file is truncated (1 bytes not processed)") stay in the
         # log through the chained exception; people read the service's.
-        plain = "the image is damaged or truncated: its data ends early or does not decode"
-        raise MediaError(ErrorCode.CORRUPT_MEDIA, plain) from exc
+        raise MediaError(ErrorCode.CORRUPT_MEDIA, DAMAGED_IMAGE) from exc
