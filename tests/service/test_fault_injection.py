@@ -28,6 +28,7 @@ from deepfake_detect.local.wiring import local_app
 from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import Settings
 from tests.support.crash import STEPS
+from tests.support.disks import tiny_tmpfs
 from tests.support.local_api import LOCAL_URL, services_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,17 +131,8 @@ def test_sigkill_at_every_step_of_an_upload_and_its_scan(
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs (root where mounts are allowed; skipped elsewhere)."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
+    with tiny_tmpfs(tmp_path, "4m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def _fill(folder: Path) -> Path:

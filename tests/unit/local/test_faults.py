@@ -13,7 +13,6 @@ import errno
 import os
 import shutil
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ from deepfake_detect.local.webhooks import EVENTS_FILE, SQLiteDeliveryLog
 from deepfake_detect.local.wiring import local_app, local_stores
 from deepfake_detect.local.worker import LocalProcessor
 from deepfake_detect.settings import Settings
+from tests.support.disks import tiny_tmpfs
 from tests.support.local_api import LOCAL_URL, services_of
 from tests.support.wait import wait_until
 
@@ -306,17 +306,8 @@ def test_health_reports_degraded_storage(
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs (root and a mount-capable container only)."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
+    with tiny_tmpfs(tmp_path, "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_real_full_disk(tiny_disk: Path, settings: Settings, face_photo: Path) -> None:
