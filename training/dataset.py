@@ -38,12 +38,14 @@ from training.sources import (
     DFDC,
     FAKE,
     FEEDBACK,
+    GENERATED_SOURCES,
     HARDFAKE,
     LONDON,
     MODERN_GENERATED,
     MODERN_SWAPPED,
     REAL,
     SDFD,
+    SWAPPED_SOURCES,
     UTKFACE,
     WEB,
 )
@@ -82,8 +84,6 @@ DEFAULT_WEIGHTS = {
 
 
 IGNORE = -1.0  # a kind target that does not apply to the sample: masked out of the loss
-GENERATED_SOURCES = frozenset({HARDFAKE, SDFD, MODERN_GENERATED})
-SWAPPED_SOURCES = frozenset({DFDC, MODERN_SWAPPED})
 
 
 def kind_targets(label: int, kind_name: str) -> tuple[float, float]:

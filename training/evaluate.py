@@ -48,14 +48,13 @@ from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import bootstrap_auc_interval, rates, roc_auc, roc_curve, wilson_interval
 from training.report import summarise
 from training.sources import (
-    DFDC,
     FAKE,
-    HARDFAKE,
+    GENERATED_SOURCES,
     MODERN_GENERATED,
     MODERN_SWAPPED,
     PHOTO_SOURCES,
     REAL,
-    SDFD,
+    SWAPPED_SOURCES,
     ffpp_videos,
 )
 
@@ -121,8 +120,8 @@ def kind_report(
     rate for reals), and how often a caught fake of known kind is named as that kind."""
     card = classifier.card
     names = card.outputs.kind_names
-    truth = {HARDFAKE: "generated", SDFD: "generated", MODERN_GENERATED: "generated"}
-    truth |= {DFDC: "swapped", MODERN_SWAPPED: "swapped"}
+    truth = {source: "generated" for source in sorted(GENERATED_SOURCES)}
+    truth |= {source: "swapped" for source in sorted(SWAPPED_SOURCES)}
     table: dict[str, Any] = {}
     for k, name in enumerate(names):
         t = card.kinds[name].threshold

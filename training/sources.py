@@ -28,6 +28,9 @@ WEB = "web_photos"
 FEEDBACK = "feedback"  # reviewers' labels (training.feedback), train split only
 MODERN_GENERATED = "modern_generated"  # today's generators and identity tools (modern_fakes/)
 MODERN_SWAPPED = "modern_swapped"  # today's swap, reenactment and talking-head tools
+# The kind of evidence each fake source is (the kind outputs learn and are measured by these).
+GENERATED_SOURCES = frozenset({HARDFAKE, SDFD, MODERN_GENERATED})
+SWAPPED_SOURCES = frozenset({DFDC, MODERN_SWAPPED})
 # Photo sets with real context around the faces: few files, so larger held-out parts.
 PHOTO_SOURCES = (DEEPFACE, LONDON, WEB)
 PHOTO_SPLIT = (0.2, 0.3)  # val, test fractions of their groups
