@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import tempfile
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from deepfake_detect.store.base import (
     Position,
     RangePage,
     ResultDeletedError,
+    ResultSearch,
     owner_of,
     position_of,
 )
@@ -88,10 +90,30 @@ class InMemoryResults:
         item = self.items.get(result_id)
         return item.model_copy(deep=True) if item else None
 
-    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
-        items = sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)
-        items = [r for r in items if owner is None or owner_of(r) == owner]
-        return Page(items=items[:limit], next_token=None)
+    def list(
+        self,
+        limit: int = 20,
+        token: str | None = None,
+        *,
+        owner: str | None = None,
+        search: ResultSearch | None = None,
+    ) -> Page:
+        items = sorted(self.items.values(), key=position_of, reverse=True)
+        items = [
+            r
+            for r in items
+            if (owner is None or owner_of(r) == owner) and (search is None or search.matches(r))
+        ]
+        start = int(token) if token else 0
+        page = items[start : start + limit]
+        more = len(items) > start + limit
+        return Page(
+            items=[r.model_copy(deep=True) for r in page], next_token=str(start + limit) if more else None
+        )
+
+    def same_file(self, owner: str, sha256: str, *, limit: int = 1000) -> builtins.list[Position]:
+        found = [r for r in self.items.values() if owner_of(r) == owner and r.source.get("sha256") == sha256]
+        return sorted((position_of(r) for r in found), reverse=True)[:limit]
 
     def between(
         self,

@@ -19,11 +19,13 @@ from deepfake_detect.core.result import DetectionResult, Status
 from deepfake_detect.local.sqlite import open_sqlite
 from deepfake_detect.store.base import (
     LOCAL_OWNER,
+    SAME_FILE_LIMIT,
     ObjectNotFoundError,
     Page,
     Position,
     RangePage,
     ResultDeletedError,
+    ResultSearch,
     position_of,
 )
 
@@ -139,8 +141,10 @@ def _gone_is_fine(function: object, path: str, exc_info: tuple[Any, BaseExceptio
 class SQLiteResultStore:
     """Results as JSON documents, with the columns we sort and filter on pulled out.
 
-    ``owner`` is a column (records stored before it existed belong to the local owner); a deleted
-    record leaves its id in ``deleted`` for a while, so a scan still running cannot write it back.
+    ``owner`` is a column (records stored before it existed belong to the local owner); so is
+    ``sha256``, the scanned file's (``source["sha256"]``), indexed per owner to find the results of
+    the same file (filled in from the documents when an older file first opens). A deleted record
+    leaves its id in ``deleted`` for a while, so a scan still running cannot write it back.
     """
 
     def __init__(self, path: Path) -> None:
@@ -159,6 +163,14 @@ class SQLiteResultStore:
         self._db.execute(
             "CREATE INDEX IF NOT EXISTS results_owner_newest ON results (owner, created_at DESC, id DESC)"
         )
+        self._add_sha256_column()
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS results_same_file "
+            "ON results (owner, sha256, created_at DESC, id DESC) WHERE sha256 IS NOT NULL"
+        )
+        # GET /v1/results?q=: a case-insensitive substring of the name, Unicode included (SQLite's
+        # own lower() and LIKE fold ASCII only).
+        self._db.create_function("casefold", 1, _casefold, deterministic=True)
         self._db.execute("CREATE TABLE IF NOT EXISTS deleted (id TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)")
         # How often each unfinished scan was started: a file that kills the process mid-scan is
         # resumed on every start, and this is how the worker knows to stop trying.
@@ -186,19 +198,35 @@ class SQLiteResultStore:
             if "duplicate column" not in str(exc):
                 raise
 
+    def _add_sha256_column(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        if "sha256" in columns:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ALTER TABLE results ADD COLUMN sha256 TEXT")
+            # Records stored before the column: their documents say which file they scanned.
+            self._db.execute("UPDATE results SET sha256 = json_extract(document, '$.source.sha256')")
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            self._rollback()
+            if "duplicate column" not in str(exc):
+                raise
+
     def put(self, result: DetectionResult) -> None:
         # One statement: the check for a deletion and the write cannot be split by another process
         # (`deepfake-detect delete` while the service scans).
         with self._lock:
             written = self._db.execute(
-                "INSERT OR REPLACE INTO results (id, created_at, status, document, owner) "
-                "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE id = ?)",
+                "INSERT OR REPLACE INTO results (id, created_at, status, document, owner, sha256) "
+                "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE id = ?)",
                 (
                     result.id,
                     _sort_key(result.created_at),
                     result.status.value,
                     result.model_dump_json(),
                     result.owner or LOCAL_OWNER,
+                    result.source.get("sha256") or None,
                     result.id,
                 ),
             ).rowcount
@@ -226,14 +254,15 @@ class SQLiteResultStore:
                 if holder is None:
                     self._db.execute("DELETE FROM idempotency WHERE owner = ? AND key = ?", (owner, key))
                     self._db.execute(
-                        "INSERT INTO results (id, created_at, status, document, owner) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO results (id, created_at, status, document, owner, sha256) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         (
                             record.id,
                             _sort_key(record.created_at),
                             record.status.value,
                             record.model_dump_json(),
                             owner,
+                            record.source.get("sha256") or None,
                         ),
                     )
                     self._db.execute(
@@ -251,7 +280,15 @@ class SQLiteResultStore:
             row = self._db.execute("SELECT document FROM results WHERE id = ?", (result_id,)).fetchone()
         return DetectionResult.model_validate_json(row[0]) if row else None
 
-    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
+    def list(
+        self,
+        limit: int = 20,
+        token: str | None = None,
+        *,
+        owner: str | None = None,
+        search: ResultSearch | None = None,
+    ) -> Page:
+        """A page of the list; ``search`` is applied in the query, so every page but the last is full."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         query = "SELECT document, created_at, id FROM results"
@@ -260,6 +297,19 @@ class SQLiteResultStore:
         if owner is not None:
             conditions.append("owner = ?")
             params += (owner,)
+        if search is not None:
+            if search.text:
+                conditions.append("instr(casefold(json_extract(document, '$.path')), ?) > 0")
+                params += (search.needle,)
+            if search.verdict is not None:
+                conditions.append("json_extract(document, '$.verdict') = ?")
+                params += (search.verdict.value,)
+            if search.since is not None:
+                conditions.append("created_at >= ?")
+                params += (_sort_key(search.since),)
+            if search.until is not None:
+                conditions.append("created_at < ?")
+                params += (_sort_key(search.until),)
         if token:
             created_at, last_id = _decode_token(token)
             conditions.append("(created_at, id) < (?, ?)")
@@ -272,6 +322,16 @@ class SQLiteResultStore:
         items = [DetectionResult.model_validate_json(r[0]) for r in rows[:limit]]
         next_token = _encode_token(rows[limit - 1][1], rows[limit - 1][2]) if len(rows) > limit else None
         return Page(items=items, next_token=next_token)
+
+    def same_file(self, owner: str, sha256: str, *, limit: int = SAME_FILE_LIMIT) -> builtins.list[Position]:
+        """Newest first, from the ``(owner, sha256)`` index."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT created_at, id FROM results WHERE owner = ? AND sha256 = ? "
+                "ORDER BY created_at DESC, id DESC LIMIT ?",
+                (owner, sha256, limit),
+            ).fetchall()
+        return [(datetime.fromisoformat(created_at), result_id) for created_at, result_id in rows]
 
     def between(
         self,
@@ -368,6 +428,10 @@ class SQLiteResultStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _casefold(text: object) -> str | None:
+    return text.casefold() if isinstance(text, str) else None
 
 
 def _sort_key(created_at: datetime) -> str:

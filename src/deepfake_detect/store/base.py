@@ -6,14 +6,15 @@ the cloud S3 and DynamoDB.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from deepfake_detect.core.result import DetectionResult
+from deepfake_detect.core.result import DetectionResult, Verdict
 
 # The owner of everything the local service holds (no sign-in there), and of records stored
 # before results had owners. A cloud owner is the signed-in user's id (the JWT's ``sub``).
@@ -51,6 +52,9 @@ class Page:
     next_token: str | None
 
 
+# How many records of one file ``ResultStore.same_file`` reads at most.
+SAME_FILE_LIMIT = 1000
+
 # A record's place in time order: its ``created_at`` and, between equal times, its id.
 Position = tuple[datetime, str]
 
@@ -66,6 +70,36 @@ class RangePage:
 
     items: list[DetectionResult]
     last: Position | None
+
+
+@dataclass(frozen=True)
+class ResultSearch:
+    """What ``ResultStore.list`` keeps of the records it would list (``GET /v1/results``'s ``q``,
+    ``verdict``, ``since`` and ``until``); an empty search keeps everything."""
+
+    text: str | None = None  # a case-insensitive substring of the file name (``path``)
+    verdict: Verdict | None = None
+    since: datetime | None = None  # created at or after (timezone-aware)
+    until: datetime | None = None  # created before (timezone-aware)
+
+    def __bool__(self) -> bool:
+        return bool(self.text) or self.verdict is not None or self.since is not None or self.until is not None
+
+    @property
+    def needle(self) -> str:
+        """The search text as it is compared: case-folded (so "É" finds "é")."""
+        return (self.text or "").casefold()
+
+    def matches(self, result: DetectionResult) -> bool:
+        """The one definition of a match (the stores that filter in Python use it)."""
+        if self.text and self.needle not in (result.path or "").casefold():
+            return False
+        if self.verdict is not None and result.verdict is not self.verdict:
+            return False
+        created = result.created_at if result.created_at.tzinfo else result.created_at.replace(tzinfo=UTC)
+        if self.since is not None and created < self.since:
+            return False
+        return self.until is None or created < self.until
 
 
 class MediaStore(Protocol):
@@ -100,9 +134,24 @@ class ResultStore(Protocol):
 
     def get(self, result_id: str) -> DetectionResult | None: ...
 
-    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
-        """Newest first, only ``owner``'s records when given; ``token`` is the opaque
-        ``next_token`` of the previous page."""
+    def list(
+        self,
+        limit: int = 20,
+        token: str | None = None,
+        *,
+        owner: str | None = None,
+        search: ResultSearch | None = None,
+    ) -> Page:
+        """Newest first, only ``owner``'s records when given, only those ``search`` matches when
+        given; ``token`` is the opaque ``next_token`` of the previous page (of the same search).
+        A store that filters after reading a page may return fewer than ``limit`` items, even
+        none, with a ``next_token``: the end of the list is ``next_token`` None, not a short page."""
+        ...
+
+    def same_file(self, owner: str, sha256: str, *, limit: int = SAME_FILE_LIMIT) -> builtins.list[Position]:
+        """Where ``owner``'s records of the file with this SHA-256 (``source["sha256"]``) stand in
+        time, newest first, at most ``limit``: every record of the same bytes, whatever its name
+        or status (a record asked about included). Deleted records are not among them."""
         ...
 
     def between(

@@ -6,11 +6,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from deepfake_detect.aws import observability
+from deepfake_detect.aws.adapters.stores import DynamoDBResultStore
 from deepfake_detect.settings import PROJECT_ROOT, Settings
 from infra.local.stack import TEMPLATE, load_template
 
@@ -43,7 +44,8 @@ def test_only_the_upload_prefix_is_scanned(resources: dict[str, Any]) -> None:
 
 
 def test_the_results_index_is_the_one_the_store_queries(resources: dict[str, Any]) -> None:
-    [index] = resources["ResultsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    indexes = resources["ResultsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    [index] = [i for i in indexes if i["IndexName"] != "by_file"]
     assert index["IndexName"] == Settings(_env_file=None).aws.results_index  # type: ignore[call-arg]
     # Partitioned by owner, keys only: no whole documents in one constant partition.
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["owner", "created_key"]
@@ -51,6 +53,20 @@ def test_the_results_index_is_the_one_the_store_queries(resources: dict[str, Any
     api = resources["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
     [query] = [s for s in api if s["Sid"] == "ListResults"]
     assert query["Resource"] == {"Fn::Sub": f"${{ResultsTable.Arn}}/index/{index['IndexName']}"}
+
+
+def test_the_same_file_index_is_the_one_the_store_queries(resources: dict[str, Any]) -> None:
+    table = resources["ResultsTable"]["Properties"]
+    [index] = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "by_file"]
+    assert index["IndexName"] == DynamoDBResultStore(cast(Any, None), "results").file_index
+    # One owner's copies of one file: the owner is part of the partition key, keys only.
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["file_key", "created_key"]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    assert {"AttributeName": "file_key", "AttributeType": "S"} in table["AttributeDefinitions"]
+    api = resources["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
+    [query] = [s for s in api if s["Sid"] == "SameFileResults"]
+    assert query["Action"] == ["dynamodb:Query"]
+    assert query["Resource"] == {"Fn::Sub": "${ResultsTable.Arn}/index/by_file"}
 
 
 def test_the_detect_function_knows_the_queues_receive_count_and_its_time(resources: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -18,9 +19,11 @@ from pydantic import BaseModel, Field
 
 from deepfake_detect.api.deps import CallerDep, ServicesDep, client_error, error_responses, owned_result
 from deepfake_detect.api.identity import Caller
+from deepfake_detect.api.same_file import ResultView, same_file
 from deepfake_detect.api.services import Services
-from deepfake_detect.core.result import DetectionResult, Status
+from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.registry.feedback import Feedback, Label
+from deepfake_detect.store.base import ResultSearch
 from deepfake_detect.store.keys import face_key
 
 router = APIRouter()
@@ -39,25 +42,92 @@ class FeedbackRequest(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-@router.get("/v1/results", tags=["results"], responses=error_responses(400, 401))
+DATE_HELP = (
+    "ISO 8601: a date (2024-05-01, a whole day in UTC) or a date and time (2024-05-01T14:30:00+02:00; "
+    "without an offset, UTC)"
+)
+
+
+@router.get("/v1/results", tags=["results"], responses=error_responses(400, 401, 422))
 def list_results(
     services: ServicesDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     token: Annotated[str | None, Query(description="next_token of the previous page")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="only results whose file name contains this (any case)"),
+    ] = None,
+    verdict: Annotated[Verdict | None, Query(description="only results with this verdict")] = None,
+    since: Annotated[
+        str | None, Query(max_length=40, description=f"only results made at or after this; {DATE_HELP}")
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="only results made before this (a date alone: up to the end of that day); "
+            + DATE_HELP,
+        ),
+    ] = None,
 ) -> ResultPage:
-    """The caller's past results, newest first."""
+    """The caller's past results, newest first, searched by file name, verdict and date when asked.
+    Pass ``next_token`` back with the same search for the next page. In the cloud the name and
+    verdict are checked after a page of the caller's results is read, so a searched page may hold
+    fewer than ``limit`` results, even none, and still have a ``next_token``: the list ends where
+    ``next_token`` is null. A bad date, or ``since`` not before ``until``, is a 422 saying which."""
+    search = ResultSearch(
+        text=q.strip() or None if q else None,
+        verdict=verdict,
+        since=_moment("since", since, end_of_day=False),
+        until=_moment("until", until, end_of_day=True),
+    )
+    if search.since is not None and search.until is not None and search.since >= search.until:
+        raise client_error(
+            422, "invalid_query", f"since ({since}) must be before until ({until}): no result can match"
+        )
     try:
-        page = services.results.list(limit=limit, token=token, owner=caller.owner)
+        page = services.results.list(limit=limit, token=token, owner=caller.owner, search=search or None)
     except (ValueError, RecursionError) as exc:  # RecursionError: a token of "[[[[...]]]]"
         message = "invalid page token: pass next_token as it was given"
         raise client_error(400, "invalid_token", message) from exc
     return ResultPage(items=page.items, next_token=page.next_token)
 
 
+def _moment(name: str, text: str | None, *, end_of_day: bool) -> datetime | None:
+    """A ``since``/``until`` parameter as a UTC-aware time: a date alone is the start of that day
+    (``end_of_day``: of the next one, so that ``until`` includes the day named), a time without an
+    offset is UTC. 422 ``invalid_query`` for anything else."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is not None and len(text) <= 10:
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        return start + timedelta(days=1) if end_of_day else start
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise client_error(
+            422,
+            "invalid_query",
+            f"{name}={text!r} is not a date or time in ISO 8601, "
+            "for example 2024-05-01 or 2024-05-01T14:30:00Z",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(401, 404))
-def get_result(services: ServicesDep, caller: CallerDep, result_id: str) -> DetectionResult:
-    return owned_result(services, caller, result_id)
+def get_result(services: ServicesDep, caller: CallerDep, result_id: str) -> ResultView:
+    """The result, and ``same_file``: the caller's other results of the very same bytes (its
+    SHA-256) with any reviewer's label on them, which applies to this file too."""
+    result = owned_result(services, caller, result_id)
+    view = ResultView.model_validate(result.model_dump())
+    view.same_file = same_file(services.results, services.feedback, result)
+    return view
 
 
 @router.delete(
@@ -71,7 +141,7 @@ def delete_result(services: ServicesDep, caller: CallerDep, result_id: str) -> R
     """Delete the result and everything of its file: the record, the upload, the evidence image
     (and any other image made from it), a reviewer's label of it. A scan still running is not
     recorded when it ends. Another owner's result is a 404."""
-    result = owned_result(services, caller, result_id)
+    result = owned_result(services, caller, result_id, deleted_is_gone=False)  # a repeat: 404
     if services.deleter is None:
         raise client_error(404, "not_available", "this deployment does not delete results")
     services.deleter.delete(result)

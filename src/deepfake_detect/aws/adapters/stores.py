@@ -8,6 +8,10 @@ Results table layout (see template.yaml, ResultsTable):
   results newest first; the documents of a page are then read by id (BatchGetItem). A record
   without an owner (a file put in the bucket outside the API, a record older than owners) is in
   no owner's list;
+- ``file_key`` (``<owner>#<sha256 of the scanned file>``) + ``created_key`` feed the ``by_file``
+  index (keys only): one owner's results of the same bytes, newest first. Set once the file's
+  hash is known (at upload locally, when the scan reads the file in the cloud); records stored
+  before it existed are in no file's list until they are written again;
 - ``model_version``: the model that made the result (NULL without one), so that the accuracy
   report reads it without the document (records stored before it existed: from the document);
 - ``expires_at``: DynamoDB TTL, short for an upload that never arrived, long for a finished scan;
@@ -36,7 +40,15 @@ from botocore.exceptions import ClientError
 
 from deepfake_detect.core.result import DetectionResult, Status, Verdict
 from deepfake_detect.registry.accuracy import Reviewed
-from deepfake_detect.store.base import ObjectNotFoundError, Page, Position, RangePage, ResultDeletedError
+from deepfake_detect.store.base import (
+    SAME_FILE_LIMIT,
+    ObjectNotFoundError,
+    Page,
+    Position,
+    RangePage,
+    ResultDeletedError,
+    ResultSearch,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,6 +66,9 @@ MAX_INLINE_DOCUMENT = 300_000
 TOMBSTONE_TTL = timedelta(days=15)
 # BatchGetItem reads at most 100 keys per call.
 _BATCH_GET = 100
+# GET /v1/results?q=&verdict=: how many of the owner's index keys one page may look through (their
+# names and verdicts read by id) before it hands back what it found, maybe nothing, and a token.
+SEARCH_READ_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -200,6 +215,7 @@ class DynamoDBResultStore:
         table: str,
         *,
         index: str = "by_owner",
+        file_index: str = "by_file",
         retention: timedelta = timedelta(days=365),
         queued_retention: timedelta = timedelta(days=2),
         overflow: S3MediaStore | None = None,
@@ -208,6 +224,7 @@ class DynamoDBResultStore:
         self.client = client
         self.table = table
         self.index = index
+        self.file_index = file_index
         self.retention = retention
         self.queued_retention = queued_retention
         self.overflow = overflow
@@ -244,6 +261,8 @@ class DynamoDBResultStore:
             item["verdict"] = {"S": result.verdict.value}
         if result.owner:
             item["owner"] = {"S": result.owner}
+            if result.source.get("sha256"):
+                item["file_key"] = {"S": _file_key(result.owner, result.source["sha256"])}
         item["model_version"] = {"S": result.model.version} if result.model else {"NULL": True}
         overflow_key = None
         if len(document) <= MAX_INLINE_DOCUMENT:
@@ -275,30 +294,128 @@ class DynamoDBResultStore:
         item = response.get("Item")
         return self._decode(item) if item and "deleted_at" not in item else None
 
-    def list(self, limit: int = 20, token: str | None = None, *, owner: str | None = None) -> Page:
+    def list(
+        self,
+        limit: int = 20,
+        token: str | None = None,
+        *,
+        owner: str | None = None,
+        search: ResultSearch | None = None,
+    ) -> Page:
         """One owner's results, newest first: the index gives the ids of a page, then the
-        documents are read by id."""
+        documents are read by id.
+
+        ``search``'s dates bound the index query (``created_key``), so they cost nothing. Its name
+        and verdict cannot be asked of the index: it projects keys only (projecting ``path`` and
+        ``verdict`` would mean replacing the index, and DynamoDB's ``contains`` is case-sensitive).
+        They filter the keys after they are read, as a FilterExpression would: each round reads a
+        page of keys, then those records' ``path`` and ``verdict`` by id, and keeps the matches,
+        until ``limit`` match or ``SEARCH_READ_LIMIT`` keys were looked at. So a searched page
+        may be short, even empty, and still carry a ``next_token``: only a None token ends the list."""
         if owner is None:
             raise ValueError("results in DynamoDB are listed per owner")
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        condition = "#o = :owner"
+        search = search or ResultSearch()
+        before = _decode_token(token) if token else None
+        condition, values = self._owner_condition(owner, search, before)
+        if ":lower" in values and ":upper" in values and values[":lower"]["S"] > values[":upper"]["S"]:
+            return Page(items=[], next_token=None)  # DynamoDB refuses an empty BETWEEN
+        if not (search.text or search.verdict is not None):
+            # One more than asked tells whether a next page exists without handing out a token
+            # that leads to an empty page.
+            page = list(self._query(condition, values, limit + 1, names={"#o": "owner"}, skip=before))
+            after = _encode_token(page[limit - 1]["created_key"]["S"]) if len(page) > limit else None
+            return Page(items=self._documents([key["id"]["S"] for key in page[:limit]]), next_token=after)
+        matched: builtins.list[str] = []  # created keys of the matches, newest first
+        looked = 0
+        last_looked: str | None = None
+        exhausted = True
+        keys = self._query(condition, values, None, names={"#o": "owner"}, skip=before, page=_BATCH_GET)
+        chunk: builtins.list[dict[str, AttributeValueTypeDef]] = []
+        for key in keys:
+            chunk.append(key)
+            if len(chunk) == _BATCH_GET or looked + len(chunk) >= SEARCH_READ_LIMIT:
+                last_looked = self._keep_matches(chunk, search, matched)
+                looked += len(chunk)
+                chunk = []
+                if len(matched) > limit or looked >= SEARCH_READ_LIMIT:
+                    exhausted = False
+                    break
+        else:
+            if chunk:
+                last_looked = self._keep_matches(chunk, search, matched)
+        if len(matched) > limit:  # a further match exists: a full page
+            next_token: str | None = _encode_token(matched[limit - 1])
+        elif exhausted:
+            next_token = None
+        else:  # the read budget ran out: what was found, and where the next page goes on
+            next_token = _encode_token(last_looked) if last_looked else None
+        ids = [key.partition("#")[2] for key in matched[:limit]]
+        return Page(items=self._documents(ids), next_token=next_token)
+
+    def _owner_condition(
+        self, owner: str, search: ResultSearch, before: str | None
+    ) -> tuple[str, dict[str, AttributeValueTypeDef]]:
+        """The by_owner key condition: the owner, under ``before`` (a page token's created key,
+        exclusive: ``_query`` skips it when BETWEEN includes it) and within the search's dates."""
         values: dict[str, AttributeValueTypeDef] = {":owner": {"S": owner}}
-        if token:
-            condition += " AND created_key < :after"
-            values[":after"] = {"S": _decode_token(token)}
-        # One more than asked tells whether a next page exists without handing out a token
-        # that leads to an empty page.
-        keys = list(self._query(condition, values, limit + 1, names={"#o": "owner"}))
-        documents = self._batch_get([key["id"]["S"] for key in keys[:limit]])
-        # A record deleted between the two reads is left out of its page.
-        page = [
-            self._decode(documents[key["id"]["S"]])
-            for key in keys[:limit]
-            if key["id"]["S"] in documents and "deleted_at" not in documents[key["id"]["S"]]
+        bounds = [bound for bound in (before, _time_key(search.until) if search.until else None) if bound]
+        upper = min(bounds) if bounds else None
+        lower = _time_key(search.since) if search.since is not None else None
+        condition = "#o = :owner"
+        if upper is not None and lower is not None:
+            condition += " AND created_key BETWEEN :lower AND :upper"
+            values |= {":lower": {"S": lower}, ":upper": {"S": upper}}
+        elif upper is not None:
+            condition += " AND created_key < :upper"  # "<until>" sorts before every key of that moment
+            values[":upper"] = {"S": upper}
+        elif lower is not None:
+            condition += " AND created_key >= :lower"
+            values[":lower"] = {"S": lower}
+        return condition, values
+
+    def _keep_matches(
+        self,
+        keys: Sequence[dict[str, AttributeValueTypeDef]],
+        search: ResultSearch,
+        matched: builtins.list[str],
+    ) -> str | None:
+        """Append to ``matched`` the created keys of the records among ``keys`` whose ``path`` and
+        ``verdict`` match; returns the last key's created key."""
+        items = self._batch_get(
+            [key["id"]["S"] for key in keys],
+            projection="id, #p, verdict, deleted_at",
+            names={"#p": "path"},
+        )
+        for key in keys:
+            item = items.get(key["id"]["S"])
+            if item is None or "deleted_at" in item:
+                continue
+            verdict = item.get("verdict", {}).get("S")
+            if search.verdict is not None and verdict != search.verdict.value:
+                continue
+            if search.text and search.needle not in item.get("path", {}).get("S", "").casefold():
+                continue
+            matched.append(key["created_key"]["S"])
+        return keys[-1]["created_key"]["S"] if keys else None
+
+    def _documents(self, ids: Sequence[str]) -> builtins.list[DetectionResult]:
+        """The records with these ids, in this order; one deleted meanwhile is left out."""
+        documents = self._batch_get(ids)
+        return [
+            self._decode(documents[i]) for i in ids if i in documents and "deleted_at" not in documents[i]
         ]
-        next_token = _encode_token(keys[limit - 1]["created_key"]["S"]) if len(keys) > limit else None
-        return Page(items=page, next_token=next_token)
+
+    def same_file(self, owner: str, sha256: str, *, limit: int = SAME_FILE_LIMIT) -> builtins.list[Position]:
+        """Newest first, from the ``by_file`` index (keys only: nothing but the index is read)."""
+        keys = self._query(
+            "file_key = :file",
+            {":file": {"S": _file_key(owner, sha256)}},
+            limit,
+            index=self.file_index,
+        )
+        return [_position(key["created_key"]["S"]) for key in keys]
 
     def between(
         self,
@@ -462,12 +579,17 @@ class DynamoDBResultStore:
         *,
         forward: bool = False,
         start: dict[str, AttributeValueTypeDef] | None = None,
+        index: str | None = None,
+        skip: str | None = None,
+        page: int | None = None,
     ) -> Iterator[dict[str, AttributeValueTypeDef]]:
-        """Items of the index, newest first (oldest with ``forward``), from after ``start`` (an
-        exclusive start key), following DynamoDB's 1 MB pages until ``limit``."""
+        """Items of the index (``by_owner`` unless named), newest first (oldest with ``forward``),
+        from after ``start`` (an exclusive start key), following DynamoDB's 1 MB pages until
+        ``limit`` (None: to the end, ``page`` at a time); an item whose ``created_key`` is
+        ``skip`` is passed over (a page token's own key, which BETWEEN includes)."""
         args: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": self.index,
+            "IndexName": index or self.index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
@@ -480,8 +602,12 @@ class DynamoDBResultStore:
         while True:
             if limit is not None:
                 args["Limit"] = limit - returned
+            elif page is not None:
+                args["Limit"] = page
             response = self.client.query(**args)
             for item in response.get("Items", []):
+                if skip is not None and item["created_key"]["S"] == skip:
+                    continue
                 yield item
                 returned += 1
             last = response.get("LastEvaluatedKey")
@@ -497,6 +623,12 @@ class DynamoDBResultStore:
                 raise ValueError(f"result {item['id']['S']} is stored in S3 but no overflow store is set")
             blob = self.overflow.get(item["document_key"]["S"])
         return DetectionResult.model_validate_json(zlib.decompress(bytes(blob)))
+
+
+def _file_key(owner: str, sha256: str) -> str:
+    """The ``by_file`` index's partition: one owner's records of one file (the hash is fixed-width
+    hex, so no owner can make another's key)."""
+    return f"{owner}#{sha256.lower()}"
 
 
 def _encode_token(created_key: str) -> str:
