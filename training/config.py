@@ -94,6 +94,12 @@ class TrainConfig:
     name: str = "deepfake-face-mobilenetv2"
     version: str = ""
     feedback_dir: Path | None = None  # reviewer-labelled files: a training source (train split only)
+    # Hardening (issue "Attacked on purpose"): start from a finished run's checkpoint, and mix
+    # forgers' edits (training.edits) and adversarial examples into the batches.
+    init_from: Path | None = None  # a training checkpoint whose weights the run starts from
+    edit_share: float = 0.0  # of the samples, the share given one edit from training.edits
+    adversarial_eps: float = 0.0  # FGSM (random start) budget in 8-bit levels; 0 = none
+    adversarial_share: float = 0.5  # of each batch, the share replaced by its adversarial version
     checkpoints: Path | None = None  # SageMaker's checkpoint folder, when in a job
     failure_path: Path | None = None  # where a job's failure reason goes, when in a job
 
@@ -170,10 +176,24 @@ def parse_config(
         "threads",
     ):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    for name in ("margin", "shift", "lr", "weight_decay", "warmup_fraction", "dropout", "max_fpr"):
+    for name in (
+        "margin",
+        "shift",
+        "lr",
+        "weight_decay",
+        "warmup_fraction",
+        "dropout",
+        "max_fpr",
+        "edit_share",
+        "adversarial_eps",
+        "adversarial_share",
+    ):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     p.add_argument("--border", choices=("constant", "reflect"), default=defaults.border)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--init-from", type=Path, default=None, help="start from this training checkpoint's weights"
+    )
     p.add_argument("--limit-per-source", type=int, default=None, help="first N images per source and label")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--name", default=defaults.name)

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from deepfake_detect.core.align import to_tensor
 from training.augment import augment
 from training.blend import self_blend
+from training.edits import random_edit
 from training.manifest import Crops, Manifest
 from training.sources import (
     DEEPFACE,
@@ -127,8 +128,10 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         mean: tuple[float, float, float],
         std: tuple[float, float, float],
         sbi_share: float = SBI_SHARE,
+        edit_share: float = 0.0,
     ) -> None:
         self.crops, self.length, self.seed = crops, length, seed
+        self.edit_share = edit_share
         self.reals = [k for k in kinds if k.label == REAL]
         self.fakes = [k for k in kinds if k.label == FAKE]
         self.sbi_share = sbi_share if self.fakes else 1.0
@@ -153,7 +156,7 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         # each member of the pair gets its own stream for the blend and the augmentation
         rng = np.random.default_rng([self.seed, self.epoch, pair, second + 1])
         if second == 0:
-            return augment(np.array(self.crops.images[real]), rng), REAL, real_kind.name
+            return self._finish(np.array(self.crops.images[real]), real, rng), REAL, real_kind.name
         if fake_kind is None:
             image = self_blend(
                 np.array(self.crops.images[real]),
@@ -161,9 +164,16 @@ class TrainStream(Dataset[tuple[torch.Tensor, torch.Tensor]]):
                 rng,
                 self.crops.landmarks68[real],
             ).image
-            return augment(image, rng), FAKE, SBI
+            return self._finish(image, real, rng), FAKE, SBI
         assert fake is not None
-        return augment(np.array(self.crops.images[fake]), rng), FAKE, fake_kind.name
+        return self._finish(np.array(self.crops.images[fake]), fake, rng), FAKE, fake_kind.name
+
+    def _finish(self, image: NDArray[np.uint8], face: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+        """A forger's edit now and then (on reals and fakes alike), then the degradations. The
+        edit's draw happens only when edits are on, so a run without them keeps its old stream."""
+        if self.edit_share > 0 and rng.random() < self.edit_share:
+            image = random_edit(image, self.crops.landmarks[face], rng)
+        return augment(image, rng)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The normalised crop and its targets: [fake, generated, swapped] (``IGNORE`` masks)."""

@@ -302,7 +302,8 @@ def file_rows(detector: ScanPipeline, files: list[tuple[Path, int, str]]) -> lis
 
 def file_level(detector: ScanPipeline, manifest: Manifest, split: str, data_dir: Path) -> dict[str, Any]:
     """Whole files through ``ScanPipeline.analyze``: the split's real photos (per source, per file),
-    the FF++ videos, the full DFDC frame."""
+    and on the test split the FF++ videos and the full DFDC frame (they belong to no split and are
+    measured once, with the test figures: a run chosen on validation never sees them)."""
     photo_keys = sorted(
         {
             (f.key, f.source)
@@ -311,8 +312,9 @@ def file_level(detector: ScanPipeline, manifest: Manifest, split: str, data_dir:
         }
     )
     files: list[tuple[Path, int, str]] = [(data_dir / key, REAL, source) for key, source in photo_keys]
-    files += list(ffpp_videos(data_dir))
-    files += [(p, FAKE, "dfdc_frame") for p in sorted((data_dir / "dfdc_frames").glob("*.jpg"))]
+    if split == "test":
+        files += list(ffpp_videos(data_dir))
+        files += [(p, FAKE, "dfdc_frame") for p in sorted((data_dir / "dfdc_frames").glob("*.jpg"))]
     rows = file_rows(detector, files)
     threshold = detector.classifier.threshold
     photo_fpr: dict[str, Any] = {}
@@ -468,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         report["file_level"] = file_level(
             ScanPipeline(settings.pipeline(), classifier, face_detector), manifest, args.split, data_dir
         )
-        report["ffpp_frames"] = ffpp_frames(settings, classifier, face_detector, data_dir)
+        if args.split == "test":  # test material, as in file_level
+            report["ffpp_frames"] = ffpp_frames(settings, classifier, face_detector, data_dir)
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     labels = np.array([f.label for f in faces])

@@ -16,6 +16,8 @@ assumed to find the face as before (its landmarks place the crop).
 File level: a fixed sample of test files per slice, re-written as PNG after an edit that changes
 the framing (only the face kept, a wide border added, a mirror image), scanned by
 ``ScanPipeline.analyze`` exactly as the service runs them: the detector must find the face again.
+The FaceForensics++ videos likewise, re-encoded at half the frame rate and at half size with
+starved frames (a handful of videos: read them one by one).
 
 Catch rate for fake slices and false-positive rate for real slices, each at the card's t_fake,
 with n; the share called real (below t_real) as well where the card has one.
@@ -35,7 +37,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
@@ -43,196 +44,15 @@ from deepfake_detect.core.faces import FaceDetector
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.core.pipeline import ScanPipeline
 from deepfake_detect.settings import Settings
+from training.augment import jpeg
+from training.edits import CROP_EDITS, Image, Points
 from training.evaluate import split_spec
 from training.manifest import Manifest, get_crops, get_manifest
-from training.sources import FAKE
+from training.sources import FAKE, ffpp_videos
 
 log = logging.getLogger("training.evasion")
 
-Image = NDArray[np.uint8]
-Points = NDArray[np.float32]
-# An edit takes a BGR crop, its 5 landmarks in crop pixels (eyes, nose, mouth corners) and a
-# generator; it returns the edited crop (same shape) and the fraction of pixels it painted over
-# (0 for edits that touch every pixel a little).
-Edit = Callable[[Image, Points, np.random.Generator], tuple[Image, float]]
-
 SEED = 2025
-WORDS = ("BREAKING", "so real?!", "#viral", "WATCH", "LOL 2026", "exclusive")
-
-
-def _painted(before: Image, after: Image) -> float:
-    return float(np.any(before != after, axis=2).mean())
-
-
-def mirror(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    return np.ascontiguousarray(image[:, ::-1]), 0.0
-
-
-def caption(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """A caption banner (dark, 70 % opaque) with white text across the upper or lower face."""
-    size = image.shape[0]
-    out = image.copy()
-    height = int(size * rng.uniform(0.12, 0.17))
-    top = int(rng.choice([rng.uniform(0.15, 0.3), rng.uniform(0.6, 0.8)]) * size)
-    band = out[top : top + height].astype(np.float32)
-    out[top : top + height] = np.clip(band * 0.3, 0, 255).astype(np.uint8)
-    word = str(rng.choice(WORDS))
-    scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_DUPLEX, int(height * 0.6), 2)
-    (width, _), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_DUPLEX, scale, 2)
-    scale *= min(1.0, 0.92 * size / max(width, 1))
-    (width, text_h), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_DUPLEX, scale, 2)
-    origin = ((size - width) // 2, top + (height + text_h) // 2)
-    cv2.putText(out, word, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
-    return out, _painted(image, out)
-
-
-def bold_text(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """Meme-style bold text without a banner: white letters with a black outline, two lines."""
-    size = image.shape[0]
-    out = image.copy()
-    thickness = max(2, size // 32)
-    for line, y in enumerate((rng.uniform(0.3, 0.42), rng.uniform(0.72, 0.85))):
-        word = str(rng.choice(WORDS)).upper()
-        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(size * 0.16), thickness)
-        (width, _), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        scale *= min(1.0, 0.95 * size / max(width, 1))
-        (width, _), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        origin = (max(0, (size - width) // 2 + int(rng.integers(-4, 5)) * line), int(y * size))
-        font = cv2.FONT_HERSHEY_SIMPLEX
-        cv2.putText(out, word, origin, font, scale, (0, 0, 0), thickness + 4, cv2.LINE_AA)
-        cv2.putText(out, word, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-    return out, _painted(image, out)
-
-
-def emoji(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """A smiley sticker (yellow disc, eyes, smile) of about 15 % of the crop on an eye, the nose or
-    the mouth."""
-    size = image.shape[0]
-    out = image.copy()
-    radius = int(size * np.sqrt(rng.uniform(0.11, 0.17) / np.pi))
-    anchor = points[int(rng.integers(len(points)))]
-    cx = int(np.clip(anchor[0], radius, size - radius))
-    cy = int(np.clip(anchor[1], radius, size - radius))
-    cv2.circle(out, (cx, cy), radius, (0, 215, 255), -1, cv2.LINE_AA)
-    eye = max(2, radius // 7)
-    for dx in (-radius // 3, radius // 3):
-        cv2.circle(out, (cx + dx, cy - radius // 4), eye, (30, 30, 30), -1, cv2.LINE_AA)
-    cv2.ellipse(
-        out, (cx, cy + radius // 8), (radius // 2, radius // 3), 0, 20, 160, (30, 30, 30), max(2, eye // 2)
-    )
-    return out, _painted(image, out)
-
-
-def hand(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """A hand over the mouth or a cheek: an ellipse of the face's own skin tone, a little darker,
-    with soft edges."""
-    size = image.shape[0]
-    centre = points[2]  # nose tip: the middle of the face
-    skin = np.median(
-        image[
-            int(centre[1]) - size // 10 : int(centre[1]) + size // 10,
-            int(centre[0]) - size // 10 : int(centre[0]) + size // 10,
-        ].reshape(-1, 3),
-        axis=0,
-    )
-    colour = tuple(float(c) * rng.uniform(0.8, 0.95) for c in skin)
-    mouth = points[3:5].mean(axis=0)
-    target = mouth if rng.random() < 0.5 else points[int(rng.choice([3, 4]))] + (0, -size * 0.12)
-    mask = np.zeros(image.shape[:2], np.float32)
-    axes = (int(size * rng.uniform(0.16, 0.2)), int(size * rng.uniform(0.26, 0.32)))
-    cv2.ellipse(
-        mask, (int(target[0]), int(target[1] + size * 0.1)), axes, rng.uniform(-35, 35), 0, 360, 1.0, -1
-    )
-    soft = np.asarray(cv2.GaussianBlur(mask, (0, 0), sigmaX=1.5), np.float32)[..., None]
-    shade = np.linspace(1.05, 0.85, size, dtype=np.float32)[None, :, None]  # light from one side
-    paint = np.clip(np.asarray(colour, np.float32) * shade, 0, 255)
-    out = np.clip(image * (1 - soft) + paint * soft, 0, 255).astype(np.uint8)
-    return out, float((soft > 0.5).mean())
-
-
-def sunglasses(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """Dark lenses over both eyes and a bridge between them."""
-    size = image.shape[0]
-    out = image.copy()
-    half_w, half_h = int(size * rng.uniform(0.11, 0.14)), int(size * rng.uniform(0.06, 0.08))
-    colour = (int(rng.integers(10, 40)),) * 3
-    for eye in points[:2]:
-        x, y = int(eye[0]), int(eye[1])
-        cv2.rectangle(out, (x - half_w, y - half_h), (x + half_w, y + half_h), colour, -1)
-    (x0, y0), (x1, y1) = points[0].astype(int), points[1].astype(int)
-    cv2.line(
-        out, (int(x0), int(y0) - half_h // 2), (int(x1), int(y1) - half_h // 2), colour, max(2, size // 40)
-    )
-    return out, _painted(image, out)
-
-
-def face_mask(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-    """A surgical mask: a light blue polygon from just under the eyes' line to below the chin,
-    with pleats."""
-    size = image.shape[0]
-    out = image.copy()
-    nose, mouth_r, mouth_l = points[2], points[3], points[4]
-    eye_dist = float(np.linalg.norm(points[0] - points[1]))
-    top = nose[1] - 0.15 * eye_dist
-    left, right = min(mouth_r[0], mouth_l[0]) - 0.75 * eye_dist, max(mouth_r[0], mouth_l[0]) + 0.75 * eye_dist
-    bottom = max(mouth_r[1], mouth_l[1]) + 1.0 * eye_dist
-    polygon = np.array(
-        [
-            [left, top + 0.1 * eye_dist],
-            [nose[0], top],
-            [right, top + 0.1 * eye_dist],
-            [right - 0.15 * eye_dist, bottom - 0.3 * eye_dist],
-            [nose[0], bottom],
-            [left + 0.15 * eye_dist, bottom - 0.3 * eye_dist],
-        ],
-        np.int32,
-    )
-    colour = (int(rng.integers(215, 245)), int(rng.integers(195, 225)), int(rng.integers(160, 190)))
-    cv2.fillPoly(out, [polygon], colour, cv2.LINE_AA)
-    for k in (0.35, 0.55, 0.75):
-        y = int(top + k * (bottom - top))
-        cv2.line(
-            out,
-            (int(left + 0.2 * eye_dist), y),
-            (int(right - 0.2 * eye_dist), y),
-            tuple(c - 40 for c in colour),
-            1,
-            cv2.LINE_AA,
-        )
-    del size
-    return out, _painted(image, out)
-
-
-def gamma(value: float) -> Edit:
-    table = np.clip(255.0 * (np.arange(256) / 255.0) ** value, 0, 255).astype(np.uint8)
-
-    def edit(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-        return np.asarray(cv2.LUT(image, table), np.uint8), 0.0
-
-    return edit
-
-
-def noise(sigma: float) -> Edit:
-    def edit(image: Image, points: Points, rng: np.random.Generator) -> tuple[Image, float]:
-        grain = rng.normal(0.0, sigma, size=image.shape)
-        return np.clip(image + grain, 0, 255).astype(np.uint8), 0.0
-
-    return edit
-
-
-CROP_EDITS: dict[str, Edit] = {
-    "mirror": mirror,
-    "caption_banner": caption,
-    "bold_text": bold_text,
-    "emoji_sticker": emoji,
-    "hand": hand,
-    "sunglasses": sunglasses,
-    "face_mask": face_mask,
-    "gamma_0.6": gamma(0.6),
-    "gamma_1.6": gamma(1.6),
-    "noise_sigma6": noise(6.0),
-    "noise_sigma12": noise(12.0),
-}
 
 
 def edit_crop(name: str, image: Image, points: Points, seed: int) -> tuple[Image, float]:
@@ -385,6 +205,95 @@ def file_level(
     return {"by_slice": table}
 
 
+# Video edits: what re-posting does to a clip's time axis and bit budget. cv2's writer sets no
+# bitrate, so "low quality" is made the way a starved encoder looks: half size and every frame
+# through JPEG at q35 before the mp4v encode.
+VIDEO_EDITS = ("half_frame_rate", "half_size_low_quality")
+
+
+def reencode_video(source: Path, target: Path, edit: str) -> bool:
+    """``source`` re-written to ``target`` (mp4v) after one of ``VIDEO_EDITS``; False when the
+    source cannot be read."""
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer: cv2.VideoWriter | None = None
+    index = 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            index += 1
+            if edit == "half_frame_rate" and index % 2 == 0:
+                continue
+            if edit == "half_size_low_quality":
+                half = (frame.shape[1] // 2, frame.shape[0] // 2)
+                frame = jpeg(np.asarray(cv2.resize(frame, half, interpolation=cv2.INTER_AREA), np.uint8), 35)
+            if writer is None:
+                rate = fps / 2 if edit == "half_frame_rate" else fps
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), rate, size)
+            writer.write(frame)
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    return writer is not None
+
+
+def video_level(pipeline: ScanPipeline, data_dir: Path, work: Path) -> dict[str, Any]:
+    """Each FaceForensics++ video (a handful: read per video, not as rates) scanned as it is and
+    after each of ``VIDEO_EDITS``: its file score and whether it lands on the right side of t_fake
+    (t_real for the real ones' "no sign")."""
+    t_fake = pipeline.classifier.threshold
+    rows: dict[str, Any] = {}
+    for path, label, method in ffpp_videos(data_dir):
+        row: dict[str, Any] = {"label": "fake" if label == FAKE else "real", "method": method}
+        for edit in ("original", *VIDEO_EDITS):
+            target = path
+            if edit != "original":
+                target = work / f"{path.stem}_{edit}.mp4"
+                if not reencode_video(path, target, edit):
+                    row[edit] = None
+                    continue
+            score = pipeline.analyze(target).result.score
+            row[edit] = (
+                None
+                if score is None
+                else {
+                    "score": round(float(score), 4),
+                    "right_side": bool((score >= t_fake) == (label == FAKE)),
+                }
+            )
+            if edit != "original":
+                target.unlink(missing_ok=True)
+        rows[path.stem] = row
+    return {
+        "by_video": rows,
+        "right_side": {
+            edit: sum(1 for r in rows.values() if r.get(edit) and r[edit]["right_side"])
+            for edit in ("original", *VIDEO_EDITS)
+        },
+        "videos": len(rows),
+    }
+
+
+def video_markdown(table: dict[str, Any]) -> str:
+    edits = ("original", *VIDEO_EDITS)
+    lines = ["| video | label | " + " | ".join(edits) + " |", "|" + "---|" * (2 + len(edits))]
+    for name, row in table["by_video"].items():
+        cells = [
+            "-"
+            if row.get(e) is None
+            else f"{row[e]['score']:.3f}{'' if row[e]['right_side'] else ' (wrong)'}"
+            for e in edits
+        ]
+        lines.append(f"| {name} | {row['label']} | " + " | ".join(cells) + " |")
+    right = table["right_side"]
+    lines.append("| right side | | " + " | ".join(f"{right[e]}/{table['videos']}" for e in edits) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def flags(table: dict[str, Any], edits: list[str]) -> list[str]:
     """The rows that miss issue 25's targets: catch rate down > 10 points, false positives up > 2."""
     out = []
@@ -480,6 +389,15 @@ def main(argv: list[str] | None = None) -> int:
         log.info("file level: %d files in %.0f s", sum(map(len, files.values())), time.monotonic() - start)
         text += "\nFile level, ScanPipeline.analyze (% of files called fake):\n\n"
         text += markdown(report["file_level"]["by_slice"], list(FILE_EDITS))
+    if not args.skip_files and args.split == "test":  # the FF++ videos are test material only
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="evasion-video-") as work:
+            report["video_level"] = video_level(pipeline, args.shared_dir / "data", Path(work))
+        log.info(
+            "video level: %d videos in %.0f s", report["video_level"]["videos"], time.monotonic() - start
+        )
+        text += "\nVideos, ScanPipeline.analyze (file score; t_fake decides the side):\n\n"
+        text += video_markdown(report["video_level"])
     report["misses_targets"] = flags(crops["by_slice"], list(CROP_EDITS)) + flags(
         report.get("file_level", {}).get("by_slice", {}), list(FILE_EDITS)
     )

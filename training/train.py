@@ -42,6 +42,7 @@ from deepfake_detect.core.model_card import (
     Outputs,
     Preprocessing,
 )
+from training.adversarial import mix_adversarial
 from training.card_text import LICENSE, LIMITATIONS
 from training.config import TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, IGNORE, TrainStream, build_kinds, kind_targets
@@ -141,10 +142,15 @@ _RUN_KEYS = (
     "limit_per_source",
     "pretrained",
 )
+_HARDENING_KEYS = ("edit_share", "adversarial_eps", "adversarial_share")
 
 
 def run_fingerprint(cfg: TrainConfig, manifest: Manifest) -> str:
-    values = {k: getattr(cfg, k) for k in _RUN_KEYS}
+    values: dict[str, Any] = {k: getattr(cfg, k) for k in _RUN_KEYS}
+    if cfg.edit_share or cfg.adversarial_eps:  # only then, so earlier runs keep their checkpoints
+        values |= {k: getattr(cfg, k) for k in _HARDENING_KEYS}
+    if cfg.init_from is not None:  # the starting weights, by content: a renamed file is the same run
+        values["init_from"] = file_sha256(cfg.init_from)
     return hashlib.sha256(json.dumps([values, manifest.digest()], sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -175,7 +181,7 @@ def train_model(
 
     ``on_epoch(epoch)`` is called once the epoch's checkpoint is on disk."""
     kinds = build_kinds(manifest, "train", DEFAULT_WEIGHTS)
-    stream = TrainStream(crops, kinds, cfg.samples_per_epoch, cfg.seed, MEAN, STD)
+    stream = TrainStream(crops, kinds, cfg.samples_per_epoch, cfg.seed, MEAN, STD, edit_share=cfg.edit_share)
     loader = DataLoader(
         stream,
         batch_size=cfg.batch_size,
@@ -185,6 +191,9 @@ def train_model(
         persistent_workers=False,
     )
     model = FakeFaceNet(pretrained=cfg.pretrained, dropout=cfg.dropout, input_size=cfg.input_size)
+    if cfg.init_from is not None:
+        model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
+        log.info("starting from the weights of %s", cfg.init_from)
     model.freeze_blocks(cfg.freeze_blocks)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU
     params = [p for p in model.parameters() if p.requires_grad]
@@ -199,6 +208,7 @@ def train_model(
     fingerprint = run_fingerprint(cfg, manifest)
     checkpoint = cfg.checkpoint_dir / f"checkpoint_{fingerprint}.pt"
     first_epoch = 0
+    attack_rng = torch.Generator().manual_seed(cfg.seed)
     if checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -207,6 +217,8 @@ def train_model(
         first_epoch, step, history = state["epoch"] + 1, state["step"], state["history"]
         if "rng" in state:  # checkpoints written before the RNG state was saved resume without it
             restore_rng(state["rng"])
+        if "attack_rng" in state:
+            attack_rng.set_state(state["attack_rng"])
         log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
     for epoch in range(first_epoch, cfg.epochs):
         stream.epoch = epoch
@@ -215,6 +227,9 @@ def train_model(
         for x, y in loader:
             x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(device, non_blocking=True)
+            x = mix_adversarial(
+                model, x, y[:, :1], cfg.adversarial_eps, cfg.adversarial_share, MEAN, STD, attack_rng
+            )
             logit, _, kind_logits = model(x)
             loss = loss_fn(logit, y[:, :1])
             known = (y[:, 1:] != IGNORE).float()  # each kind logit learns from reals and its own kind
@@ -258,6 +273,7 @@ def train_model(
                 "history": history,
                 "fingerprint": fingerprint,
                 "rng": rng_state(),
+                "attack_rng": attack_rng.get_state(),
             },
             tmp,
         )
@@ -515,9 +531,12 @@ def run(cfg: TrainConfig) -> int:
         "detector_path",
         "checkpoints",
         "feedback_dir",
+        "init_from",
         "failure_path",
     ):
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
+    if cfg.init_from is not None:
+        card.training["init_from"] = cfg.init_from.name
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     (cfg.report_dir / "train_report.json").write_text(json.dumps(card.model_dump(), indent=2))

@@ -3,16 +3,20 @@ reproducible; the overlays cover 10-20 % of the crop; the target check flags wha
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
+from training.edits import CROP_EDITS
 from training.evasion import (
-    CROP_EDITS,
     FILE_EDITS,
     edit_crop,
     face_only,
     flags,
     markdown,
+    reencode_video,
     wide_border,
 )
 
@@ -91,3 +95,34 @@ def test_flags_name_rows_that_miss_the_targets():
     ]
     text = markdown(table, ["hand", "face_mask"])
     assert "| sdfd:fake | 100 | 90 | 85 | 70 |" in text
+
+
+def _clip(path: Path, frames: int = 10, size: tuple[int, int] = (96, 64), fps: float = 20.0) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+    for k in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 20 * k, np.uint8))
+    writer.release()
+
+
+def _read(path: Path) -> tuple[int, float, tuple[int, int]]:
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    count, shape = 0, (0, 0)
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        count, shape = count + 1, (frame.shape[1], frame.shape[0])
+    capture.release()
+    return count, fps, shape
+
+
+def test_video_edits_halve_the_frame_rate_or_the_size(tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    _clip(source)
+    assert _read(source) == (10, 20.0, (96, 64))
+    assert reencode_video(source, tmp_path / "half_rate.mp4", "half_frame_rate")
+    assert _read(tmp_path / "half_rate.mp4") == (5, 10.0, (96, 64))
+    assert reencode_video(source, tmp_path / "small.mp4", "half_size_low_quality")
+    assert _read(tmp_path / "small.mp4") == (10, 20.0, (48, 32))
+    assert not reencode_video(tmp_path / "missing.mp4", tmp_path / "none.mp4", "half_frame_rate")
