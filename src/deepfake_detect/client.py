@@ -35,7 +35,8 @@ from deepfake_detect.core.result import DetectionResult, Status
 
 FINISHED = (Status.DONE, Status.FAILED)
 NEXT_TOKEN_HEADER = "X-Next-Token"  # GET /v1/results/export: the rest of the range
-IDEMPOTENCY_HEADER = "Idempotency-Key"  # POST /v1/detect: a repeat answers with the first result
+# POST /v1/detect, POST /v1/uploads: a repeat answers with the first upload's result (or ticket)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _T = TypeVar("_T")
 # Answers worth another try: throttled (API Gateway, the local queue) or briefly unavailable.
 _RETRY_STATUS = {429, 502, 503, 504}
@@ -64,26 +65,35 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class UploadTicket:
-    """``POST /v1/uploads``: where to POST the file, and the result id to poll."""
+    """``POST /v1/uploads``: where to POST the file, and the result id to poll. A repeat under the
+    same ``Idempotency-Key`` whose file already arrived (``uploaded``) has no POST (``url`` None)
+    but the ``result`` as it stood."""
 
     result_id: str
     key: str
-    url: str
+    url: str | None
     fields: dict[str, str]
     expires_in: int
     max_bytes: int
     result_url: str
+    uploaded: bool = False
+    replayed: bool = False
+    result: DetectionResult | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> UploadTicket:
+        result = body.get("result")
         return cls(
             result_id=str(body["result_id"]),
             key=str(body["key"]),
-            url=str(body["url"]),
-            fields={str(k): str(v) for k, v in body["fields"].items()},
+            url=str(body["url"]) if body.get("url") else None,
+            fields={str(k): str(v) for k, v in (body.get("fields") or {}).items()},
             expires_in=int(body.get("expires_in", 0)),
             max_bytes=int(body.get("max_bytes", 0)),
             result_url=str(body.get("result_url", f"/v1/results/{body['result_id']}")),
+            uploaded=bool(body.get("uploaded", False)),
+            replayed=bool(body.get("replayed", False)),
+            result=DetectionResult.model_validate(result) if isinstance(result, dict) else None,
         )
 
 
@@ -234,13 +244,30 @@ class DeepfakeClient:
             if not token:
                 return records
 
-    def create_upload(self, filename: str, content_type: str) -> UploadTicket:
-        """Cloud: a presigned POST for one file, and a queued result to poll."""
-        payload = json.dumps({"filename": filename, "content_type": content_type}).encode()
-        return UploadTicket.from_json(self._json("POST", "/v1/uploads", payload, "application/json"))
+    def create_upload(
+        self,
+        filename: str,
+        content_type: str,
+        *,
+        size: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> UploadTicket:
+        """Cloud: a presigned POST for one file, and a queued result to poll. ``size`` makes the
+        POST accept that size only; with ``idempotency_key`` a repeat (also one sent again after a
+        dropped connection) names the first upload instead of making a second one."""
+        body: dict[str, Any] = {"filename": filename, "content_type": content_type}
+        if size is not None:
+            body["size"] = size
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        answer = self._request(
+            "POST", "/v1/uploads", json.dumps(body).encode(), "application/json", headers=headers
+        )
+        return UploadTicket.from_json(answer)
 
     def upload(self, ticket: UploadTicket, path: Path, content_type: str) -> None:
         """POST the file straight to the bucket with the ticket's fields (no token goes there)."""
+        if ticket.url is None:
+            raise ValueError(f"the upload of result {ticket.result_id} already arrived: nothing to POST")
         body = _Multipart(ticket.fields, "file", path, path.name, content_type)
         request = urllib.request.Request(
             ticket.url,
@@ -270,12 +297,16 @@ class DeepfakeClient:
         self, path: Path, content_type: str | None = None, *, idempotency_key: str | None = None
     ) -> DetectionResult:
         """Send one file the way this API takes it; returns its record (queued, or finished).
-        ``idempotency_key`` (the local service): a repeat is answered with the first result."""
+        With ``idempotency_key`` a repeat is answered with the first result (the cloud: the first
+        upload's ticket, and no second POST of a file that already arrived)."""
         content_type = content_type or content_type_of(path) or "application/octet-stream"
         if self.mode == "local":
             return self.detect(path, content_type, idempotency_key)
-        ticket = self.create_upload(path.name, content_type)
-        self.upload(ticket, path, content_type)
+        ticket = self.create_upload(
+            path.name, content_type, size=path.stat().st_size, idempotency_key=idempotency_key
+        )
+        if ticket.url is not None:
+            self.upload(ticket, path, content_type)
         return self.get_result(ticket.result_id)
 
     def wait(

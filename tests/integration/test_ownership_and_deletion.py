@@ -1,8 +1,8 @@
 """Owners, deletion and the detect function's resilience on the local AWS stack (moto server, DynamoDB
 Local): two users' tokens as the JWT authorizer passes them in Lambda events, through Mangum into
 the cloud API; DELETE leaving nothing in S3 (no version, no delete marker) or DynamoDB (a bare
-tombstone); a file that runs out of time or kills the runtime failing alone; a dead-lettered file
-ending ``failed``."""
+tombstone with the owner, so that the owner is told 410 result_deleted); a file that runs out of
+time or kills the runtime failing alone; a dead-lettered file ending ``failed``."""
 
 from __future__ import annotations
 
@@ -102,7 +102,10 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     assert versions(aws_stack, resources.upload_bucket, evidence)
 
     assert alice.delete(mine["result_url"]).status_code == 204
-    assert alice.get(mine["result_url"]).status_code == 404
+    # Her own deleted result is 410 result_deleted (the tombstone keeps its owner); Bob's 404.
+    gone = alice.get(mine["result_url"])
+    assert gone.status_code == 410 and gone.json()["detail"]["code"] == "result_deleted", gone.content
+    assert bob.get(mine["result_url"]).status_code == 404
     assert alice.get("/v1/results").json()["items"] == []
     assert alice.delete(mine["result_url"]).status_code == 404
     # Nothing of the file is left: no object version or delete marker of the upload or the
@@ -117,7 +120,8 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     )
     assert "Item" not in feedback
     item = dynamodb.get_item(TableName=resources.results_table, Key={"id": {"S": mine["result_id"]}})["Item"]
-    assert set(item) == {"id", "deleted_at", "expires_at"}
+    assert set(item) == {"id", "deleted_at", "expires_at", "deleted_owner"}
+    assert item["deleted_owner"] == {"S": ALICE}
     # Bob's result and file are untouched.
     assert bob.get(theirs["result_url"]).json()["status"] == "done"
     assert versions(aws_stack, resources.upload_bucket, f"uploads/{theirs['result_id']}/")
@@ -125,7 +129,7 @@ def test_two_users_own_their_results_and_a_delete_leaves_nothing(
     # An operator's `deepfake-detect delete --aws ID` removes it the same way, whoever owns it.
     _, results, deleter = cloud_stores(feedback_settings)
     assert delete_results([theirs["result_id"], "0" * 32], results, deleter) == 1  # one id unknown
-    assert bob.get(theirs["result_url"]).status_code == 404
+    assert bob.get(theirs["result_url"]).status_code == 410
     for prefix in (f"uploads/{theirs['result_id']}", f"evidence/{theirs['result_id']}"):
         assert versions(aws_stack, resources.upload_bucket, prefix) == []
 
@@ -144,8 +148,10 @@ def test_a_result_deleted_before_its_file_arrives_is_never_scanned_back(
     httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("late.jpg", face_photo.read_bytes())})
     worker, _ = make_worker()
     drain(worker, lambda: queue_depth(aws_stack, resources.queue_url) == 0)
-    # The scan found the tombstone: it wrote no record and removed the upload and its evidence.
-    assert alice.get(ticket["result_url"]).status_code == 404
+    # The scan found the tombstone: it wrote no record and removed the upload and its evidence;
+    # the client polling its upload is told so (410 result_deleted), not "no such result".
+    polled = alice.get(ticket["result_url"])
+    assert polled.status_code == 410 and polled.json()["detail"]["code"] == "result_deleted"
     assert versions(aws_stack, resources.upload_bucket, f"uploads/{ticket['result_id']}") == []
     assert versions(aws_stack, resources.upload_bucket, f"evidence/{ticket['result_id']}") == []
 

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from deepfake_detect.store.base import (
     owner_of,
     position_of,
 )
+from deepfake_detect.store.deletion import Tombstone
 
 
 class InMemoryPersistence(BasePersistenceLayer):
@@ -79,6 +80,7 @@ class InMemoryResults:
         self.items: dict[str, DetectionResult] = {}
         self.writes: Counter[str] = Counter()
         self.deleted: set[str] = set()
+        self.tombstones: dict[str, Tombstone] = {}  # the cloud's tombstones keep the owner
 
     def put(self, result: DetectionResult) -> None:
         if result.id in self.deleted:
@@ -138,8 +140,13 @@ class InMemoryResults:
         return RangePage(items=page, last=position_of(page[-1]) if len(items) > limit else None)
 
     def delete(self, result_id: str) -> None:
-        self.items.pop(result_id, None)
+        gone = self.items.pop(result_id, None)
+        if result_id not in self.deleted:
+            self.tombstones[result_id] = Tombstone(gone.owner if gone else None, datetime.now(UTC))
         self.deleted.add(result_id)
+
+    def tombstone(self, result_id: str) -> Tombstone | None:
+        return self.tombstones.get(result_id)
 
     def pending(self) -> Iterator[DetectionResult]:
         yield from (r for r in self.items.values() if r.status in (Status.QUEUED, Status.PROCESSING))

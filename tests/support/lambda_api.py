@@ -39,6 +39,7 @@ def http_event(
     *,
     query: dict[str, Any] | None = None,
     body: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     request_context: dict[str, Any] = {
         "accountId": "123456789012",
@@ -51,7 +52,11 @@ def http_event(
     }
     if claims is not None:
         request_context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    headers = {"host": "api-id.execute-api.us-east-1.amazonaws.com", "authorization": "Bearer x"}
+    headers = {
+        "host": "api-id.execute-api.us-east-1.amazonaws.com",
+        "authorization": "Bearer x",
+        **{name.lower(): value for name, value in (headers or {}).items()},
+    }
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "ANY /{proxy+}",

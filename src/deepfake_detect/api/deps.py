@@ -24,6 +24,7 @@ from deepfake_detect.core.errors import (
     storage_fault,
 )
 from deepfake_detect.core.result import DetectionResult
+from deepfake_detect.store.deletion import DeletionMarks
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,19 @@ def get_caller(request: Request, services: ServicesDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def owned_result(services: Services, caller: Caller, result_id: str) -> DetectionResult:
+def owned_result(
+    services: Services, caller: Caller, result_id: str, *, deleted_is_gone: bool = True
+) -> DetectionResult:
     """The caller's own result; 404 for one that does not exist and for another owner's alike
-    (a 403 would confirm that the id exists)."""
+    (a 403 would confirm that the id exists). The caller's own result deleted a short while ago
+    is 410 ``result_deleted`` where the store keeps its tombstone (the cloud: a client polling an
+    upload learns that it was deleted, as the local service's upload answers), unless
+    ``deleted_is_gone`` is False (DELETE: a repeat answers 404 as before)."""
     result = services.results.get(result_id)
+    if result is None and deleted_is_gone and isinstance(services.results, DeletionMarks):
+        mark = services.results.tombstone(result_id)
+        if mark is not None and mark.owner is not None and mark.owner == caller.owner:
+            raise result_deleted(result_id, f"result {result_id!r} was deleted; nothing of it is kept")
     if result is None or not caller.owns(result):
         raise client_error(404, "result_not_found", f"no result with id {result_id!r}")
     return result
@@ -122,12 +132,43 @@ def failure(result: DetectionResult, retry_after_s: int | None = None) -> HTTPEx
     return client_error(code, result.error.code, result.error.message, result.id, headers=headers)
 
 
-def result_deleted(result_id: str) -> HTTPException:
-    """410 ``result_deleted``: the result was deleted while its upload or scan was running."""
+def result_deleted(result_id: str, message: str | None = None) -> HTTPException:
+    """410 ``result_deleted``: the result was deleted while its upload or scan was running (or,
+    with ``message``, some other time before the request)."""
     return client_error(
         RESULT_DELETED_STATUS,
         ErrorCode.RESULT_DELETED,
-        f"result {result_id!r} was deleted before its scan finished; nothing of it is kept",
+        message or f"result {result_id!r} was deleted before its scan finished; nothing of it is kept",
+        result_id,
+    )
+
+
+# An Idempotency-Key (POST /v1/detect, POST /v1/uploads): 1-200 printable ASCII characters (a
+# UUID, a hash, "<sha256>-<name hash>"); a replayed answer says so in this header.
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def checked_idempotency_key(key: str | None) -> str | None:
+    """The ``Idempotency-Key`` header as given, or 400 ``invalid_idempotency_key``."""
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise client_error(
+            400,
+            "invalid_idempotency_key",
+            f"an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
+        )
+    return key
+
+
+def key_reused(result_id: str, what: str) -> HTTPException:
+    """422 ``idempotency_key_reused``: the key already names another upload (``what`` differs)."""
+    return client_error(
+        422,
+        "idempotency_key_reused",
+        f"this Idempotency-Key was already used for a different {what} "
+        f"(result {result_id!r}); send a new key with a new file",
         result_id,
     )
 

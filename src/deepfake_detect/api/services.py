@@ -22,7 +22,19 @@ class UploadSigner(Protocol):
     """Cloud uploads: hands the client a presigned POST so the file goes straight to the bucket,
     and records the queued result as ``owner``'s."""
 
-    def presign(self, filename: str, content_type: str, owner: str) -> dict[str, Any]: ...
+    def presign(
+        self,
+        filename: str,
+        content_type: str,
+        owner: str,
+        *,
+        size: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The ticket (``result_id``, ``url``, ``fields``, ...). ``size``: the declared size,
+        checked (``MediaError``) and enforced by the POST. ``idempotency_key``: a repeat answers
+        the first upload's ticket (``replayed``) or ``UploadKeyReusedError`` for another file."""
+        ...
 
 
 class ReviewMetrics(Protocol):

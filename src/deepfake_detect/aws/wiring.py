@@ -8,6 +8,7 @@ for it).
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.adapters.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
-from deepfake_detect.aws.adapters.uploads import S3UploadSigner
+from deepfake_detect.aws.adapters.uploads import DynamoDBUploadKeys, S3UploadSigner
 from deepfake_detect.aws.observability import ReviewMetrics
 from deepfake_detect.registry.feedback import channel_media_prefix
 from deepfake_detect.settings import Settings
@@ -80,7 +81,7 @@ def cloud_services(settings: Settings) -> Services:
         media=media,
         results=results,
         model_card=card,
-        uploads=S3UploadSigner(s3, settings, results),
+        uploads=S3UploadSigner(s3, settings, results, upload_keys(settings)),
         feedback=feedback,
         identity=jwt_identity(settings.aws.reviewers_group),
         deleter=cloud_deleter(settings, media, results, feedback),
@@ -88,6 +89,15 @@ def cloud_services(settings: Settings) -> Services:
         review_metrics=ReviewMetrics(settings),
         export_max_bytes=EXPORT_MAX_BYTES,
     )
+
+
+def upload_keys(settings: Settings) -> DynamoDBUploadKeys | None:
+    """``POST /v1/uploads``'s ``Idempotency-Key`` claims, in the idempotency table (none without
+    one: a key is then ignored). A claim is kept as long as a finished result."""
+    if not settings.aws.idempotency_table:
+        return None
+    keep = timedelta(days=settings.aws.result_retention_days)
+    return DynamoDBUploadKeys(dynamodb_client(settings), settings.aws.idempotency_table, keep)
 
 
 def cloud_deleter(

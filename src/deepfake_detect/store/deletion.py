@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from deepfake_detect.core.result import DetectionResult
 from deepfake_detect.store.base import DeletableMediaStore, ResultStore
@@ -25,6 +26,26 @@ log = logging.getLogger(__name__)
 
 # More to remove with a result, given its id (the feedback label, its training-channel copy).
 DeleteHook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What a store remembers of a deleted record for a while: whose it was (None for a record
+    that had no owner) and when it went."""
+
+    owner: str | None
+    deleted_at: datetime
+
+
+@runtime_checkable
+class DeletionMarks(Protocol):
+    """A result store that can tell a deleted id from one that never existed (the cloud's results
+    table keeps a tombstone with the owner), so that the owner polling a deleted result is told
+    410 ``result_deleted`` instead of 404."""
+
+    def tombstone(self, result_id: str) -> Tombstone | None:
+        """The deleted record's mark, while it is kept; None for an id that is not deleted."""
+        ...
 
 
 class Purgeable(Protocol):

@@ -16,7 +16,15 @@ from deepfake_detect.settings import Settings
 
 
 class Signer:
-    def presign(self, filename: str, content_type: str, owner: str) -> dict[str, Any]:
+    def presign(
+        self,
+        filename: str,
+        content_type: str,
+        owner: str,
+        *,
+        size: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         return {"url": "http://127.0.0.1:1/bucket", "fields": {"key": filename}}
 
 

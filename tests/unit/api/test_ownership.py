@@ -80,7 +80,15 @@ class Signer:
     def __init__(self, results: SQLiteResultStore) -> None:
         self.results = results
 
-    def presign(self, filename: str, content_type: str, owner: str) -> dict[str, Any]:
+    def presign(
+        self,
+        filename: str,
+        content_type: str,
+        owner: str,
+        *,
+        size: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         record = DetectionResult(
             path=filename, status=Status.QUEUED, source={"key": f"uploads/x/{filename}"}, owner=owner
         )

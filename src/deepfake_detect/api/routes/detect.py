@@ -11,12 +11,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from deepfake_detect.api.deps import (
+    REPLAYED_HEADER,
     CallerDep,
     ErrorResponse,
     ServicesDep,
+    checked_idempotency_key,
     client_error,
     error_responses,
     failure,
+    key_reused,
     refused,
     result_deleted,
 )
@@ -32,10 +35,6 @@ router = APIRouter()
 
 # How long an image upload waits for its scan before answering 202 like a video.
 IMAGE_WAIT_S = 60.0
-
-# An Idempotency-Key: 1-200 printable ASCII characters (a UUID, a hash, "<sha256>-<name hash>").
-MAX_KEY_LENGTH = 200
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @router.post(
@@ -73,7 +72,7 @@ async def detect(
     processor = services.processor
     if processor is None:  # the router is only included in local mode
         raise client_error(500, ErrorCode.INTERNAL_ERROR, "this service has no scanner")
-    key = _checked_key(idempotency_key) if services.idempotency is not None else None
+    key = checked_idempotency_key(idempotency_key) if services.idempotency is not None else None
     size = file.size if file.size is not None else _measure(file)
     head = await file.read(64)
     await file.seek(0)
@@ -146,30 +145,12 @@ async def detect(
     return JSONResponse(result.model_dump(mode="json"))
 
 
-def _checked_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise client_error(
-            400,
-            "invalid_idempotency_key",
-            f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable ASCII characters",
-        )
-    return key
-
-
 def _replayed(services: Services, first: DetectionResult, digest: str) -> Response:
     """The answer to a retried upload: the first upload's, as it stands now (done: 200; failed:
     its error; still queued or scanning: 202), marked ``Idempotent-Replayed: true``. A different
     file under the same key is 422: a key names one upload."""
     if first.source.get("sha256") != digest:
-        raise client_error(
-            422,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different file "
-            f"(result {first.id!r}); send a new key with a new file",
-            first.id,
-        )
+        raise key_reused(first.id, "file")
     if first.error is not None:
         error = failure(first, services.settings.service.storage_retry_after_s)
         error.headers = {**(error.headers or {}), REPLAYED_HEADER: "true"}

@@ -120,10 +120,11 @@ def _moment(name: str, text: str | None, *, end_of_day: bool) -> datetime | None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(401, 404))
+@router.get("/v1/results/{result_id}", tags=["results"], responses=error_responses(401, 404, 410))
 def get_result(services: ServicesDep, caller: CallerDep, result_id: str) -> ResultView:
     """The result, and ``same_file``: the caller's other results of the very same bytes (its
-    SHA-256) with any reviewer's label on them, which applies to this file too."""
+    SHA-256) with any reviewer's label on them, which applies to this file too. In the cloud the
+    caller's own result deleted in the last 15 days (its tombstone) is 410 ``result_deleted``."""
     result = owned_result(services, caller, result_id)
     view = ResultView.model_validate(result.model_dump())
     view.same_file = same_file(services.results, services.feedback, result)

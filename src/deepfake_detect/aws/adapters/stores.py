@@ -16,7 +16,9 @@ Results table layout (see template.yaml, ResultsTable):
   report reads it without the document (records stored before it existed: from the document);
 - ``expires_at``: DynamoDB TTL, short for an upload that never arrived, long for a finished scan;
 - ``deleted_at``: a deleted record is replaced by a tombstone (id, ``deleted_at``, a short TTL) so
-  that a scan still running cannot write it back: every put is conditional on its absence.
+  that a scan still running cannot write it back: every put is conditional on its absence. The
+  tombstone keeps the owner as ``deleted_owner`` (not ``owner``: it is in no index), so that the
+  owner polling it is told 410 ``result_deleted`` rather than 404 (``tombstone``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from deepfake_detect.store.base import (
     ResultDeletedError,
     ResultSearch,
 )
+from deepfake_detect.store.deletion import Tombstone
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -513,18 +516,42 @@ class DynamoDBResultStore:
         )
 
     def delete(self, result_id: str) -> None:
-        """Replace the record by a tombstone (later puts of it fail) and remove an overflowed document."""
-        now = datetime.now(UTC)
-        self.client.put_item(
+        """Replace the record by a tombstone (later puts of it fail) and remove an overflowed document.
+        The tombstone keeps the record's owner (a record's owner never changes, so reading it
+        first races nothing); deleting again keeps the first tombstone's."""
+        key: dict[str, AttributeValueTypeDef] = {"id": {"S": result_id}}
+        old = self.client.get_item(
             TableName=self.table,
-            Item={
-                "id": {"S": result_id},
-                "deleted_at": {"S": now.isoformat(timespec="seconds")},
-                "expires_at": {"N": str(int((now + TOMBSTONE_TTL).timestamp()))},
-            },
-        )
+            Key=key,
+            ConsistentRead=True,
+            ProjectionExpression="#o, deleted_owner",
+            ExpressionAttributeNames={"#o": "owner"},
+        ).get("Item", {})
+        owner = old.get("owner") or old.get("deleted_owner")
+        now = datetime.now(UTC)
+        item: dict[str, AttributeValueTypeDef] = {
+            "id": {"S": result_id},
+            "deleted_at": {"S": now.isoformat(timespec="seconds")},
+            "expires_at": {"N": str(int((now + TOMBSTONE_TTL).timestamp()))},
+        }
+        if owner is not None:
+            item["deleted_owner"] = owner
+        self.client.put_item(TableName=self.table, Item=item)
         if self.overflow is not None:
             self.overflow.delete(f"{self.overflow_prefix}{result_id}.json.z")
+
+    def tombstone(self, result_id: str) -> Tombstone | None:
+        """The deleted record's tombstone (owner, time) while its TTL keeps it; None otherwise."""
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"id": {"S": result_id}},
+            ConsistentRead=True,
+            ProjectionExpression="deleted_at, deleted_owner",
+        ).get("Item")
+        if not item or "deleted_at" not in item:
+            return None
+        owner = item["deleted_owner"].get("S") if "deleted_owner" in item else None
+        return Tombstone(owner=owner, deleted_at=datetime.fromisoformat(item["deleted_at"]["S"]))
 
     def pending(self) -> Iterator[DetectionResult]:
         # Only the local processor resumes pending work; in the cloud SQS redelivers instead.
