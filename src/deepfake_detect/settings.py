@@ -231,6 +231,11 @@ class AwsSettings(BaseSettings):
         "", description="EventBridge bus the detect function puts Scan Completed events on ('' none)"
     )
     detect_queue_url: str = Field("", description="the detect queue (deepfake-detect backfill)")
+    # template.yaml's C2paTrustAnchorsUri: a PEM bundle too big for an environment variable, read
+    # by the detect function at cold start into provenance.c2pa_trust_anchors_file.
+    c2pa_trust_anchors_uri: str = Field(
+        "", description="s3://bucket/key of a PEM file of C2PA trust anchors ('' for none)"
+    )
 
 
 class GateSettings(BaseSettings, GatePolicy):

@@ -17,6 +17,7 @@ from deepfake_detect.aws.adapters.clients import dynamodb_client, s3_client
 from deepfake_detect.aws.adapters.feedback import DynamoDBFeedbackStore
 from deepfake_detect.aws.adapters.registry import AwsModelRegistry, CurrentModelCard
 from deepfake_detect.aws.adapters.stores import DynamoDBResultStore, S3MediaStore
+from deepfake_detect.aws.adapters.trust import with_c2pa_trust_anchors
 from deepfake_detect.aws.adapters.uploads import DynamoDBUploadKeys, S3UploadSigner
 from deepfake_detect.aws.observability import ReviewMetrics
 from deepfake_detect.registry.feedback import channel_media_prefix
@@ -35,10 +36,13 @@ EXPORT_MAX_BYTES = 1_500_000
 
 def live_detector(settings: Settings) -> ScanPipeline:
     """The detect function's detector: the baked-in models, kept on the SSM pointer's model.
-    Without a model parameter (a deployment with no registry) it is the plain detector."""
+    Without a model parameter (a deployment with no registry) it is the plain detector. The C2PA
+    trust anchors of ``aws.c2pa_trust_anchors_uri`` are read from S3 first (aws/adapters/trust.py)."""
     from deepfake_detect.core.pipeline import ScanPipeline
     from deepfake_detect.registry.live import LivePipeline
 
+    if settings.aws.c2pa_trust_anchors_uri:  # read once, here at the cold start
+        settings = with_c2pa_trust_anchors(settings, s3_client(settings))
     if not settings.aws.model_parameter:
         return ScanPipeline(settings.pipeline())
     return LivePipeline(
