@@ -3,6 +3,10 @@
 robustness and files. Every row carries its sample size; nothing is pooled across sources.
 
     python -m training.compare var/eval-v2/evaluation.json var/eval-v3/evaluation.json
+    python -m training.compare var/val-v3 var/val-hardened      # report folders
+
+Given report folders, the evasion (``evasion.json`` of ``training.evasion``) and attack
+(``attacks.json`` of ``training.attacks``) tables are compared too where both folders have them.
 """
 
 from __future__ import annotations
@@ -116,10 +120,42 @@ def rows(before: Report, after: Report) -> Iterator[tuple[str, str, str]]:
         f"{_get(after, 'file_level', 'videos_on_right_side')} / {_get(after, 'file_level', 'videos')}",
     )
     yield (
-        "ECE, all test faces",
+        f"ECE, all {after.get('split', '?')} faces",
         _num(_get(before, il, "overall", "ece")),
         _num(_get(after, il, "overall", "ece")),
     )
+
+
+def evasion_rows(before: Report, after: Report) -> Iterator[tuple[str, str, str]]:
+    """Per slice and crop edit: the share called fake (catch rate or false positives)."""
+    by_slice: tuple[str, ...] = ("crop_level", "by_slice")
+    for name in sorted(set(_get(before, *by_slice) or {}) & set(_get(after, *by_slice) or {})):
+        row = _get(after, *by_slice, name)
+        for edit in [k for k in row if k not in ("n", "rate", "called_real")]:
+            yield (
+                f"{name} {edit}, called fake (n={row['n']})",
+                _pct(_get(before, *by_slice, name, edit)),
+                _pct(_get(after, *by_slice, name, edit)),
+            )
+
+
+def attack_rows(before: Report, after: Report) -> Iterator[tuple[str, str, str]]:
+    """Per white-box attack: caught fakes no longer fake, and clean reals pushed to fake (ONNX,
+    8-bit pixels). Each model is attacked on the fakes it catches itself."""
+    for side, outcome, words in (
+        ("fakes", "not_fake", "caught fakes no longer fake"),
+        ("reals", "fake", "clean reals pushed to fake"),
+    ):
+        attacks = sorted(
+            set(_get(before, "white_box", side) or {}) & set(_get(after, "white_box", side) or {})
+        )
+        for attack in attacks:
+            path = ("white_box", side, attack)
+            yield (
+                f"{attack}: {words} (n={_get(before, *path, 'n')} / {_get(after, *path, 'n')})",
+                _pct(_get(before, *path, "onnx", outcome)),
+                _pct(_get(after, *path, "onnx", outcome)),
+            )
 
 
 def table(before: Report, after: Report) -> str:
@@ -128,7 +164,23 @@ def table(before: Report, after: Report) -> str:
         f"| after ({_get(after, 'model', 'version')}) |",
         "|---|---|---|",
     ]
-    return "\n".join(head + [f"| {m} | {b} | {a} |" for m, b, a in rows(before, after)])
+    lines = [f"| {m} | {b} | {a} |" for m, b, a in rows(before, after)]
+    for part, make in (("evasion", evasion_rows), ("attacks", attack_rows)):
+        if part in before and part in after:
+            lines += [f"| {m} | {b} | {a} |" for m, b, a in make(before[part], after[part])]
+    return "\n".join(head + lines)
+
+
+def load(path: Path) -> Report:
+    """An ``evaluation.json``, or a report folder: its evaluation with the folder's evasion and
+    attack reports attached (as ``evasion`` and ``attacks``) where present."""
+    if not path.is_dir():
+        return dict(json.loads(path.read_text()))
+    report: Report = json.loads((path / "evaluation.json").read_text())
+    for part in ("evasion", "attacks"):
+        if (path / f"{part}.json").is_file():
+            report[part] = json.loads((path / f"{part}.json").read_text())
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    before, after = (json.loads(p.read_text()) for p in (args.before, args.after))
+    before, after = load(args.before), load(args.after)
     if before.get("split") != after.get("split"):
         parser.error(f"different splits: {before.get('split')} and {after.get('split')}")
     print(table(before, after))

@@ -44,3 +44,47 @@ def test_reports_of_different_splits_are_refused(tmp_path: Path) -> None:
     after.write_text(json.dumps({**_report("v3", 0.1, 0.1), "split": "val"}))
     with pytest.raises(SystemExit):
         compare.main([str(before), str(after)])
+
+
+def _folder(root: Path, version: str, caught: float, flipped: float) -> Path:
+    root.mkdir()
+    (root / "evaluation.json").write_text(json.dumps(_report(version, 0.02, caught)))
+    (root / "evasion.json").write_text(
+        json.dumps(
+            {
+                "crop_level": {
+                    "by_slice": {
+                        "sdfd:fake": {
+                            "n": 63,
+                            "rate": "catch_rate",
+                            "original": caught,
+                            "bold_text": caught / 2,
+                        }
+                    }
+                }
+            }
+        )
+    )
+    (root / "attacks.json").write_text(
+        json.dumps(
+            {
+                "white_box": {
+                    "fakes": {"pgd_eps2": {"n": 24, "onnx": {"not_fake": flipped}}},
+                    "reals": {"pgd_eps2": {"n": 18, "onnx": {"fake": 1.0}}},
+                }
+            }
+        )
+    )
+    return root
+
+
+def test_report_folders_add_the_evasion_and_attack_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _folder(tmp_path / "v3", "v3", 0.86, 1.0)
+    after = _folder(tmp_path / "hardened", "hardened", 0.84, 0.4)
+    assert compare.main([str(before), str(after)]) == 0
+    text = capsys.readouterr().out
+    assert "| sdfd:fake bold_text, called fake (n=63) | 43.0 % | 42.0 % |" in text
+    assert "| pgd_eps2: caught fakes no longer fake (n=24 / 24) | 100.0 % | 40.0 % |" in text
+    assert "| pgd_eps2: clean reals pushed to fake (n=18 / 18) | 100.0 % | 100.0 % |" in text
