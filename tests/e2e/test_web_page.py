@@ -320,32 +320,56 @@ def test_history_pages_and_model_card(page: Page, live_server: LiveServer, artif
         record = live_server.api(f"/v1/results/{seeded.id}").json()
         badge = page.locator(f"#history > li[data-result-id='{seeded.id}'] .h-verdict")
         expect(badge).to_have_text(history_badge(record))
-    # Searched by name and filtered by verdict, over the loaded pages (the API takes no query).
+    # Searched by name, verdict and date on the server: a fresh page has loaded one page, and the
+    # search still finds the oldest results, which are not on it.
+    open_page(page, live_server)
+    expect(items).to_have_count(10)
+    assert not items.filter(has_text="seed-00").count()  # 12 seeds or more: the oldest is on page 2
     search = page.get_by_role("searchbox", name="File name contains")
     verdict = page.get_by_role("combobox", name="Verdict")
-    visible = page.locator("#history > li:not([hidden])")
+    since, until = page.get_by_label("Checked from"), page.get_by_label("Checked until")
     note = page.locator("#history-filter-note")
-    search.fill("SEED-1")
-    wanted = [item for item in total if "seed-1" in item["path"].lower()]
-    assert wanted
-    expect(visible).to_have_count(len(wanted))
-    expect(note).to_have_text(f"Showing {len(wanted)} of the {len(total)} results loaded.")
+    with page.expect_request(lambda request: "q=SEED-0" in request.url):
+        search.fill("SEED-0")
+    wanted = [item for item in total if "seed-0" in item["path"].lower()]
+    assert len(wanted) == 10
+    expect(items).to_have_count(len(wanted))
+    expect(note).to_have_text("10 matching results.")
+    expect(items.first).to_contain_text(wanted[0]["path"])
+    expect(items.last).to_contain_text("seed-00.jpg")
     verdict.select_option("fake")
-    both = [item for item in wanted if item["verdict"] == "fake" and not item.get("verdict_reason")]
-    expect(visible).to_have_count(len(both))
+    both = [item for item in wanted if item["verdict"] == "fake"]
+    assert 0 < len(both) < len(wanted)
+    expect(items).to_have_count(len(both))
+    expect(note).to_have_text(f"{len(both)} matching result{'s' if len(both) > 1 else ''}.")
     search.fill("")
-    fakes = [item for item in total if item["verdict"] == "fake" and not item.get("verdict_reason")]
-    expect(visible).to_have_count(len(fakes))
-    for row in visible.all():
-        expect(row.locator(".h-verdict")).to_contain_text("Likely manipulated")
-    verdict.select_option("inconclusive")
-    search.fill("no such file")
-    expect(visible).to_have_count(0)
-    expect(note).to_have_text(f"None of the {len(total)} results loaded.")
-    search.fill("")
+    fakes = [item for item in total if item["verdict"] == "fake"]
+    expect(items).to_have_count(min(len(fakes), 10))
+    for row in items.all():
+        expect(row.locator(".h-verdict")).to_contain_text(re.compile("Likely manipulated|AI-generated"))
     verdict.select_option("")
-    expect(visible).to_have_count(len(total))
+    # Dates: the seeds were checked on 1 January 2020 (UTC), everything else since.
+    since.fill("2019-12-31")
+    until.fill("2020-01-02")
+    expect(items).to_have_count(10)
+    expect(note).to_have_text("10 matching results so far. Show older results to search further back.")
+    more.click()  # the next page of the same search
+    expect(items).to_have_count(SEEDED_RESULTS)
+    expect(note).to_have_text(f"{SEEDED_RESULTS} matching results.")
+    expect(items.last).to_contain_text("seed-00.jpg")
+    since.fill("")
+    until.fill("2019-12-30")
+    expect(items).to_have_count(0)
+    expect(page.locator("#history-filter-note")).to_have_text("No results match.")
+    expect(page.locator("#history-empty")).to_be_hidden()
+    since.fill("2020-01-03")  # the wrong way round: the server's reason is shown
+    expect(page.locator("#history-empty")).to_contain_text("The history could not be searched")
+    until.fill("")
+    since.fill("")
+    expect(items).to_have_count(10)
     expect(note).to_be_hidden()
+    more.click()
+    expect(items).to_have_count(min(20, len(total)))
 
     items.filter(has_text=oldest.path).get_by_role("button").click()
     expect(page.locator("#result-heading")).to_be_focused()
@@ -480,3 +504,59 @@ def test_drag_and_drop_several_files(page: Page, live_server: LiveServer, shared
     check_face_cards(page, result)
     boxes = [card.bounding_box() for card in page.locator("#faces > li").all()]
     assert boxes[0] and boxes[1] and boxes[0]["y"] == boxes[1]["y"], "the two face cards are not side by side"
+
+
+def test_the_same_file_links_its_checks_and_carries_a_label(
+    page: Page, live_server: LiveServer, shared_data: Path, tmp_path: Path
+) -> None:
+    # Bytes no other test uploads (a note after the JPEG's end), under two names.
+    data = (shared_data / "deepface_photos" / BAND_PHOTOS["real"]).read_bytes() + f"{tmp_path}".encode()
+    first, second = tmp_path / "first-copy.jpg", tmp_path / "forwarded.jpg"
+    first.write_bytes(data)
+    second.write_bytes(data)
+    section = page.get_by_role("region", name="The same file")
+    summary, carried = page.locator("#same-file-summary"), page.locator("#same-file-label")
+    current = page.locator("#review-current")
+    open_page(page, live_server)
+    page.set_input_files("#file-input", first)
+    wait_finished(page, first.name).get_by_role("button", name="View result").click()
+    first_id = shown_result(page, live_server)["id"]
+    expect(page.locator("#result-file")).to_have_text(first.name)
+    expect(page.locator("#same-file")).to_be_hidden()  # seen once: nothing to link
+    page.get_by_role("button", name="Fake", exact=True).click()
+    expect(current).to_contain_text("Reviewed: fake")
+
+    page.set_input_files("#file-input", second)
+    wait_finished(page, second.name).get_by_role("button", name="View result").click()
+    expect(page.locator("#result-file")).to_have_text(second.name)
+    second_id = shown_result(page, live_server)["id"]
+    expect(section).to_be_visible()
+    expect(summary).to_have_text("Seen once before.")
+    expect(carried).to_have_text(re.compile(r"^Labelled fake by a reviewer on .+, on an identical file\.$"))
+    expect(current).to_have_text(
+        re.compile(r"^Not reviewed yet\. An identical file was labelled fake on .+\.$")
+    )
+    expect(page.get_by_role("button", name="Fake", exact=True)).to_have_attribute("aria-pressed", "false")
+    api = live_server.api(f"/v1/results/{second_id}").json()["same_file"]
+    assert (api["count"], api["earlier"], api["label"]["label"]) == (1, 1, "fake")
+    assert [item["id"] for item in api["items"]] == [first_id]
+    # The label stays the first result's own: nothing was copied onto the second.
+    assert live_server.api(f"/v1/feedback?result_id={second_id}").json()["items"] == []
+    page.screenshot(path=str(tmp_path / "same-file.png"), full_page=True)
+
+    # The link opens the earlier check, which says it was checked again since.
+    links = section.get_by_role("link")
+    expect(links).to_have_count(1)
+    expect(section.locator("li")).to_contain_text("labelled fake")
+    links.click()
+    expect(page.locator("#result-file")).to_have_text(first.name)
+    assert page.evaluate("location.hash") == f"#result/{first_id}"
+    expect(summary).to_have_text("Checked again once since.")
+    expect(carried).to_be_hidden()  # its own label is the one shown
+    expect(current).to_contain_text("Reviewed: fake")
+
+    # Opened from the history list (whose items carry no section), the section is read too.
+    page.locator(f"#history > li[data-result-id='{second_id}'] button").click()
+    expect(page.locator("#result-file")).to_have_text(second.name)
+    expect(summary).to_have_text("Seen once before.")
+    expect(current).to_contain_text("An identical file was labelled fake")

@@ -10,6 +10,7 @@ import { fillPairs } from "./pairs.js";
 import { renderCredentials } from "./provenance.js";
 import { fileHash, renderReport } from "./report.js";
 import { renderReview } from "./review.js";
+import { renderSameFile } from "./same-file.js";
 import { announce } from "./service.js";
 import { markTimelineFrame, renderTimeline } from "./timeline.js";
 import { declared, verdictWords } from "./verdicts.js";
@@ -45,6 +46,7 @@ export function showResult(result, { focus, update = false, fromAddress = false 
   renderFaces(result);
   renderTimeline(result, shownFrameIndex(result));
   renderReview(result);
+  renderSameFile(result);
   renderDetails(result);
   renderReport(result);
   // The window's title names the result: it is the history entry's name and a saved PDF's title.

@@ -6,7 +6,8 @@ import { forgetAsked, loadLabels, rememberLabel, tagHistoryRow } from "./review.
 import { HISTORY_PAGE } from "./words.js";
 
 // ---------------------------------------------------------------- history
-export const past = { token: null, loading: false, resetPending: false, refreshTimer: 0 };
+export const past = { token: null, loading: false, resetPending: false, refreshTimer: 0, searchTimer: 0,
+  search: {} };
 
 /** The badge: the band and the number called what it is ("Inconclusive, score 62%"); the score is
  * the probability of manipulation, so it never stands next to a word it could be read against. */
@@ -20,35 +21,48 @@ export function historyVerdict(item) {
   return item.verdict === "no_face" ? "No face" : "Failed";
 }
 
-/** What the verdict filter calls a result: a band, "declared" (AI generation its metadata
- * declares), "no_face", "checking" or "failed". */
-export function verdictKind(item) {
-  if (item.status === "queued" || item.status === "processing") return "checking";
-  if (item.verdict === "fake" && item.verdict_reason) return "declared";
-  if (isBand(item.verdict) || item.verdict === "no_face") return item.verdict;
-  return "failed";
+/** The search the history's filter asks the server for (GET v1/results?q=&verdict=&since=&until=).
+ * Dates are the reader's own days: "from" is local midnight of that day, "until" local midnight
+ * of the day after, sent as UTC instants. */
+export function historySearch() {
+  const search = {};
+  const text = $("history-search").value.trim();
+  if (text) search.q = text;
+  const verdict = $("history-verdict").value;
+  if (verdict) search.verdict = verdict;
+  const since = localDay($("history-since").value, 0);
+  if (since) search.since = since;
+  const until = localDay($("history-until").value, 1);
+  if (until) search.until = until;
+  return search;
 }
 
-/** Show the rows whose file name contains the search text (any case) and whose verdict is the one
- * picked. The service lists results without a query, so this searches the pages loaded so far; the
- * note says so, and "Show older results" searches further. */
-export function filterHistory() {
-  const text = $("history-search").value.trim().toLowerCase();
-  const kind = $("history-verdict").value;
-  const rows = [...$("history").children];
-  let shown = 0;
-  for (const row of rows) {
-    const match = (!text || (row.dataset.path || "").includes(text)) && (!kind || row.dataset.kind === kind);
-    row.hidden = !match;
-    if (match) shown += 1;
-  }
+/** "2025-03-14" (an <input type=date>'s value) plus `days`, at local midnight, as an ISO instant. */
+function localDay(value, days) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+  if (!match) return "";
+  const day = new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + days);
+  return Number.isNaN(day.getTime()) ? "" : day.toISOString();
+}
+
+/** The filter changed: search the server again (typing waits for a pause). */
+export function searchHistory({ wait = 0 } = {}) {
+  clearTimeout(past.searchTimer);
+  past.searchTimer = setTimeout(() => loadHistory(true), wait);
+}
+
+/** Under the filter: how many results the search found so far, or that it found none. */
+function describeSearch() {
   const note = $("history-filter-note");
-  const filtering = Boolean(text || kind);
+  const filtering = Object.keys(past.search).length > 0;
   note.hidden = !filtering;
-  if (filtering) {
-    const older = $("history-more").hidden ? "" : " Show older results to search further back.";
-    note.textContent = `${shown ? `Showing ${shown}` : "None"} of the ${rows.length} results loaded.${older}`;
-  }
+  if (!filtering) return;
+  const found = $("history").children.length;
+  const more = !$("history-more").hidden;
+  if (found) note.textContent = `${found} matching result${found === 1 ? "" : "s"}${more ? " so far" : ""}.`
+    + (more ? " Show older results to search further back." : "");
+  else note.textContent = more ? "None found yet. Show older results to search further back."
+    : "No results match.";
 }
 
 export async function loadHistory(reset) {
@@ -64,12 +78,15 @@ export async function loadHistory(reset) {
   // above, so the button says it is not ready until the page is complete.
   more.disabled = true;
   try {
-    const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+    // A new list takes the filter as it is now; "Show older results" goes on with the same search.
+    const search = reset ? historySearch() : past.search;
+    const query = new URLSearchParams({ limit: String(HISTORY_PAGE), ...search });
     if (!reset && past.token) query.set("token", past.token);
     const page = await getJson(`v1/results?${query}`);
     if (reset) {
       list.replaceChildren();
       forgetAsked();
+      past.search = search;
     }
     for (const item of page.items) {
       rememberLabel(item.id, item.feedback); // a list that carries its labels saves the request below
@@ -77,12 +94,21 @@ export async function loadHistory(reset) {
     }
     past.token = page.next_token;
     more.hidden = !page.next_token;
-    $("history-empty").hidden = list.children.length > 0;
-    filterHistory();
+    const empty = $("history-empty");
+    empty.textContent = "No files checked yet.";
+    empty.hidden = list.children.length > 0 || Object.keys(past.search).length > 0; // the note says it
+    describeSearch();
     await loadLabels(page.items.filter((item) => item.status === "done").map((item) => item.id));
   } catch (error) {
+    if (error.status === 422) { // a search the server refuses (dates the wrong way round): none shown
+      list.replaceChildren();
+      more.hidden = true;
+      $("history-filter-note").hidden = true;
+    }
     $("history-empty").hidden = false;
-    $("history-empty").textContent = `The history could not be loaded. ${error.message}`;
+    $("history-empty").textContent = error.status === 422
+      ? `The history could not be searched: ${error.detail || error.message}`
+      : `The history could not be loaded. ${error.message}`;
   } finally {
     past.loading = false;
     more.disabled = false;
@@ -106,8 +132,7 @@ export function historyRow(item) {
     el("span", { class: "h-verdict", text: verdict }),
     el("span", { class: "h-meta" }, el("span", { class: "h-date", text: date })));
   button.addEventListener("click", () => showResult(item, { focus: true }));
-  const row = el("li", { "data-result-id": item.id, "data-path": String(item.path || "").toLowerCase(),
-    "data-kind": verdictKind(item) }, button);
+  const row = el("li", { "data-result-id": item.id }, button);
   tagHistoryRow(item.id, row);
   return row;
 }

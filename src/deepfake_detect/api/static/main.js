@@ -8,7 +8,7 @@
 import { resultIdFromAddress } from "./address.js";
 import { $, getJson } from "./client.js";
 import { drawOverlay, hideResult, pictureFailed, showResult, shownFrameIndex, view, wireFramePicker } from "./evidence.js";
-import { filterHistory, loadHistory } from "./history.js";
+import { loadHistory, searchHistory } from "./history.js";
 import { loadModelCard } from "./model.js";
 import { wireReport } from "./report.js";
 import { wireReview } from "./review.js";
@@ -78,8 +78,11 @@ function wireResultView() {
 }
 
 function wireHistory() {
-  $("history-search").addEventListener("input", filterHistory);
-  $("history-verdict").addEventListener("change", filterHistory);
+  // The server searches every result, not only the pages loaded (typing waits for a pause).
+  $("history-search").addEventListener("input", () => searchHistory({ wait: 300 }));
+  for (const id of ["history-verdict", "history-since", "history-until"]) {
+    $(id).addEventListener("change", () => searchHistory());
+  }
   $("history-more").addEventListener("click", () => loadHistory(false));
   $("history-refresh").addEventListener("click", () => {
     loadHistory(true);

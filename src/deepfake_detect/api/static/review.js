@@ -7,6 +7,8 @@ import { $, el, formatDate, getJson, postJson } from "./client.js";
 import { announce, service } from "./service.js";
 
 export const labels = new Map(); // result id -> the server's label record
+// result id -> a reviewer's label on an identical file (GET v1/results/{id}'s same_file.label)
+const carried = new Map();
 const asked = new Set(); // result ids whose label was read from the server (labelled or not)
 const current = { id: null, busy: false };
 
@@ -29,6 +31,13 @@ export function rememberLabel(id, item) {
   if (!item || !item.label) return;
   labels.set(id, item);
   asked.add(id);
+}
+
+/** A label given on another result of the same file, which applies to this one (same-file.js). */
+export function setCarriedLabel(id, label) {
+  if (label) carried.set(id, label);
+  else carried.delete(id);
+  if (current.id === id) showLabel(id);
 }
 
 /** Read every label again on the next ask (the history was refreshed: someone may have labelled
@@ -79,9 +88,10 @@ function showLabel(id) {
   tagHistoryRow(id);
   if (current.id !== id) return;
   const item = labels.get(id);
+  const other = carried.get(id);
   $("review-current").textContent = item
     ? `Reviewed: ${labelWords(item)}.` + (item.note ? ` Note: ${item.note}` : "")
-    : "Not reviewed yet.";
+    : other ? `Not reviewed yet. An identical file was labelled ${labelWords(other)}.` : "Not reviewed yet.";
   for (const button of [$("review-real"), $("review-fake")]) {
     button.setAttribute("aria-pressed", String(Boolean(item) && item.label === button.dataset.label));
   }
