@@ -196,6 +196,16 @@ def train_model(
         log.info("starting from the weights of %s", cfg.init_from)
     model.freeze_blocks(cfg.freeze_blocks)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU
+    if cfg.epochs == 0:  # calibrate and export given weights (a soup, a finished run) as they are
+        if cfg.init_from is None:
+            raise ValueError("--epochs 0 needs --init-from: there would be no weights to export")
+        log.info("no training: the weights of %s as they are", cfg.init_from.name)
+        return model.to("cpu").to(memory_format=torch.contiguous_format).eval(), {
+            "steps": 0,
+            "history": [],
+            "train_seconds": 0.0,
+            "checkpoint": cfg.init_from.name,
+        }
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * len(loader)

@@ -17,6 +17,8 @@ from training.config import TrainConfig
 from training.dataset import Kind, TrainStream
 from training.edits import CROP_EDITS, TRAINING_EDITS, random_edit
 from training.manifest import Crops, Manifest, get_crops
+from training.model import FakeFaceNet
+from training.soup import interpolate, write_soup
 from training.sources import FAKE, REAL
 
 SIZE = 64
@@ -178,3 +180,53 @@ def test_runs_without_hardening_keep_their_fingerprint(
     assert train.run_fingerprint(plain, small_manifest) == train.run_fingerprint(explicit, small_manifest)
     edited = _config(shared_dir, detector_path, tmp_path, edit_share=0.3)
     assert train.run_fingerprint(edited, small_manifest) != train.run_fingerprint(plain, small_manifest)
+
+
+def test_a_soup_interpolates_weights_and_keeps_step_counters() -> None:
+    first = {"w": torch.zeros(3), "bn.num_batches_tracked": torch.tensor(5)}
+    second = {"w": torch.full((3,), 2.0), "bn.num_batches_tracked": torch.tensor(9)}
+    torch.testing.assert_close(interpolate(first, second, 0.0)["w"], first["w"])
+    torch.testing.assert_close(interpolate(first, second, 1.0)["w"], second["w"])
+    half = interpolate(first, second, 0.25)
+    torch.testing.assert_close(half["w"], torch.full((3,), 0.5))
+    assert int(half["bn.num_batches_tracked"]) == 5
+    with pytest.raises(ValueError, match="different networks"):
+        interpolate(first, {"w": torch.zeros(3)}, 0.5)
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate(first, second, 1.5)
+
+
+def test_a_soup_checkpoint_is_named_by_its_content(tmp_path: Path) -> None:
+    for name, value in (("a.pt", 0.0), ("b.pt", 1.0)):
+        torch.save({"model": {"w": torch.full((2,), value)}}, tmp_path / name)
+    path = write_soup(tmp_path / "a.pt", tmp_path / "b.pt", 0.5, tmp_path / "soups")
+    assert path.name.startswith("checkpoint_") and path.parent == tmp_path / "soups"
+    state = torch.load(path, weights_only=False)
+    torch.testing.assert_close(state["model"]["w"], torch.full((2,), 0.5))
+    assert state["soup"] == {"first": "a.pt", "second": "b.pt", "alpha": 0.5}
+    assert write_soup(tmp_path / "a.pt", tmp_path / "b.pt", 0.5, tmp_path / "soups") == path
+
+
+@pytest.mark.slow
+def test_zero_epochs_exports_the_given_weights_untouched(
+    small_manifest: Manifest, shared_dir: Path, detector_path: Path, tmp_path: Path
+) -> None:
+    crops = get_crops(
+        small_manifest, tmp_path / "crops", train.geometry_of(_config(shared_dir, detector_path, tmp_path))
+    )
+    start = tmp_path / "start.pt"
+    net = FakeFaceNet(pretrained=False, input_size=SIZE)
+    torch.save({"model": net.state_dict()}, start)
+    with pytest.raises(ValueError, match="--init-from"):
+        train.train_model(
+            _config(shared_dir, detector_path, tmp_path, epochs=0), small_manifest, crops, torch.device("cpu")
+        )
+    model, info = train.train_model(
+        _config(shared_dir, detector_path, tmp_path, epochs=0, init_from=start),
+        small_manifest,
+        crops,
+        torch.device("cpu"),
+    )
+    assert info["steps"] == 0 and info["checkpoint"] == "start.pt"
+    for name, value in net.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
