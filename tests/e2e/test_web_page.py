@@ -560,3 +560,11 @@ def test_the_same_file_links_its_checks_and_carries_a_label(
     expect(page.locator("#result-file")).to_have_text(second.name)
     expect(summary).to_have_text("Seen once before.")
     expect(current).to_contain_text("An identical file was labelled fake")
+
+    # The printed report says it too.
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    page.emulate_media(media="print")
+    expect(page.locator("#report-facts")).to_contain_text(
+        re.compile(r"Same file\s*Seen once before\. Labelled fake by a reviewer on .+, on an identical file")
+    )
+    page.emulate_media(media="screen")

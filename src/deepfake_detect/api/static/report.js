@@ -7,6 +7,7 @@ import { bandsLine, cardMatches, readerLines } from "./card-facts.js";
 import { $, apiUrl, el, formatDate } from "./client.js";
 import { fillPairs } from "./pairs.js";
 import { reviewFact } from "./review.js";
+import { sameFileFact } from "./same-file.js";
 import { announce, service } from "./service.js";
 
 const isNumber = (value) => typeof value === "number" && Number.isFinite(value);
@@ -92,6 +93,7 @@ export function renderReport(result) {
     ["Verdict bands", bandsFact(result)],
     ["Model's measured accuracy", accuracyFact(result)],
     ["Reviewer's label", reviewFact(result.id)],
+    ["Same file", sameFileFact(result.id)],
     ["Report made", `${formatDate(new Date().toISOString())}`],
   ]);
 }

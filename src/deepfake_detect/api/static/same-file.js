@@ -7,6 +7,7 @@ import { setCarriedLabel } from "./review.js";
 import { service } from "./service.js";
 
 const shown = { seq: 0 };
+const sections = new Map(); // result id -> its same-file section, as last shown (for the report)
 
 /** "once", "twice", "3 times". */
 export function times(n) {
@@ -60,5 +61,14 @@ export async function renderSameFile(result) {
     if (seq !== shown.seq) return; // another result was opened meanwhile
   }
   draw(section);
+  sections.set(result.id, section || null);
   setCarriedLabel(result.id, section ? section.label : null);
+}
+
+/** The report's line for the same file: "Seen twice before. Labelled fake by a reviewer on …, on an
+ * identical file." (null when no other result has these bytes, or none was shown). */
+export function sameFileFact(id) {
+  const section = sections.get(id);
+  if (!section || !section.count) return null;
+  return sameFileSummary(section) + (section.label ? ` ${carriedLabelWords(section.label)}` : "");
 }
