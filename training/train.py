@@ -547,6 +547,9 @@ def run(cfg: TrainConfig) -> int:
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
     if cfg.init_from is not None:
         card.training["init_from"] = cfg.init_from.name
+        soup = torch.load(cfg.init_from, map_location="cpu", weights_only=False).get("soup")
+        if soup:  # a weight average (training.soup): which checkpoints, in which proportion
+            card.training["soup"] = soup
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     (cfg.report_dir / "train_report.json").write_text(json.dumps(card.model_dump(), indent=2))

@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from deepfake_detect.core.constants import IMAGENET_MEAN, IMAGENET_STD
-from training import train
+from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.core.model_card import ModelCard
+from training import harden, train
 from training.adversarial import fgsm_rs, mix_adversarial
 from training.config import TrainConfig
 from training.dataset import Kind, TrainStream
@@ -230,3 +232,34 @@ def test_zero_epochs_exports_the_given_weights_untouched(
     assert info["steps"] == 0 and info["checkpoint"] == "start.pt"
     for name, value in net.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
+
+
+@pytest.mark.slow
+def test_harden_fine_tunes_soups_and_exports_the_average(
+    shared_dir: Path, detector_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harden, "FINE_TUNE_SAMPLES", 32)
+    monkeypatch.setattr(harden, "FINE_TUNE_EPOCHS", 1)
+    out, cache = tmp_path / "model", tmp_path / "cache"
+    flags = [
+        *("--shared-dir", str(shared_dir), "--cache-dir", str(cache), "--limit-per-source", "12"),
+        *("--output-dir", str(out), "--report-dir", str(tmp_path / "report")),
+        *("--detector-path", str(detector_path), "--epochs", "1", "--samples-per-epoch", "32"),
+        *("--batch-size", "16", "--input-size", "64", "--workers", "0", "--device", "cpu"),
+        *("--no-pretrained", "--version", "test"),
+    ]
+    assert train.main(flags) == 0
+    [base] = (cache / "checkpoints").glob("checkpoint_*.pt")
+    assert harden.main(flags) == 0
+
+    card = ModelCard.load(out / "deepfake_classifier.json")
+    soup = card.training["soup"]
+    assert soup["first"] == base.name and soup["alpha"] == harden.ALPHA
+    assert card.training["init_from"] == card.training["checkpoint"]
+    tuned = cache / "checkpoints" / soup["second"]
+    assert torch.load(tuned, weights_only=False)["epoch"] == 0  # the fine-tune trained
+    exported = torch.load(cache / "checkpoints" / card.training["init_from"], weights_only=False)["model"]
+    halves = [torch.load(p, weights_only=False)["model"] for p in (base, tuned)]
+    name = "head.weight"
+    torch.testing.assert_close(exported[name], (halves[0][name] + halves[1][name]) / 2)
+    assert card.sha256 == file_sha256(out / "deepfake_classifier.onnx")
