@@ -111,7 +111,9 @@ def test_export_streams_jsonl_and_csv_for_a_range(client: TestClient, face_photo
     assert [json.loads(line)["id"] for line in lines] == ids[1:4]  # since included, until excluded
     for line in lines:
         record = json.loads(line)
-        assert record == client.get(f"/v1/results/{record['id']}").json()
+        read = client.get(f"/v1/results/{record['id']}").json()
+        read.pop("same_file")  # the reading adds the file's other results; the export is the record
+        assert record == read
     assert "X-Next-Token" not in answer.headers  # locally the whole range streams in one answer
 
     everything = client.get("/v1/results/export", params={"format": "csv"})
