@@ -26,7 +26,7 @@ from pathlib import Path
 
 from training import train
 from training.config import TrainConfig, parse_config
-from training.manifest import SplitSpec, get_manifest
+from training.manifest import Manifest, SplitSpec, get_manifest
 from training.soup import write_soup
 
 log = logging.getLogger("training.harden")
@@ -36,18 +36,18 @@ FINE_TUNE_EPOCHS, FINE_TUNE_SAMPLES, FINE_TUNE_LR, EDIT_SHARE = 2, 10_000, 1.5e-
 ALPHA = 0.5
 
 
-def base_checkpoint(cfg: TrainConfig) -> Path:
+def base_checkpoint(cfg: TrainConfig, manifest: Manifest) -> Path:
     """The checkpoint of the base run ``cfg`` describes (the one ``training.train`` writes)."""
-    manifest = get_manifest(
-        cfg.data_dir, cfg.cache_dir, cfg.detector_path, SplitSpec(seed=cfg.seed), cfg.limit_per_source
-    )
     return cfg.checkpoint_dir / f"checkpoint_{train.run_fingerprint(cfg, manifest)}.pt"
 
 
 def harden(cfg: TrainConfig, base: Path | None = None, alpha: float = ALPHA) -> Path:
     """Fine-tune, soup and calibrate; the model and card land in ``cfg.output_dir``. Returns the
     soup checkpoint (the weights the exported model holds)."""
-    base = base or base_checkpoint(cfg)
+    manifest = get_manifest(
+        cfg.data_dir, cfg.cache_dir, cfg.detector_path, SplitSpec(seed=cfg.seed), cfg.limit_per_source
+    )
+    base = base or base_checkpoint(cfg, manifest)
     if not base.is_file():
         raise FileNotFoundError(f"no base checkpoint {base}: run `python -m training.train` first")
     stage = cfg.report_dir / "harden-fine-tune"
@@ -64,10 +64,7 @@ def harden(cfg: TrainConfig, base: Path | None = None, alpha: float = ALPHA) -> 
     )
     if train.run(tuned_cfg) != 0:
         raise RuntimeError("the hardening fine-tune failed")
-    manifest = get_manifest(
-        cfg.data_dir, cfg.cache_dir, cfg.detector_path, SplitSpec(seed=cfg.seed), cfg.limit_per_source
-    )
-    tuned = cfg.checkpoint_dir / f"checkpoint_{train.run_fingerprint(tuned_cfg, manifest)}.pt"
+    tuned = base_checkpoint(tuned_cfg, manifest)
     soup = write_soup(base, tuned, alpha, cfg.checkpoint_dir)
     log.info("soup of %s and %s (alpha %.2f): %s", base.name, tuned.name, alpha, soup.name)
     if train.run(dataclasses.replace(cfg, epochs=0, init_from=soup)) != 0:

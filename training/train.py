@@ -191,8 +191,12 @@ def train_model(
         persistent_workers=False,
     )
     model = FakeFaceNet(pretrained=cfg.pretrained, dropout=cfg.dropout, input_size=cfg.input_size)
+    origin: dict[str, Any] = {}  # where the starting weights came from, for the card
     if cfg.init_from is not None:
-        model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
+        start_state = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        model.load_state_dict(start_state["model"])
+        if start_state.get("soup"):  # a weight average (training.soup): which halves, in which proportion
+            origin["soup"] = start_state["soup"]
         log.info("starting from the weights of %s", cfg.init_from)
     model.freeze_blocks(cfg.freeze_blocks)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU
@@ -205,6 +209,7 @@ def train_model(
             "history": [],
             "train_seconds": 0.0,
             "checkpoint": cfg.init_from.name,
+            **origin,
         }
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -297,6 +302,7 @@ def train_model(
         "kinds": {k.name: {"weight": k.weight, "faces": len(k.pool)} for k in kinds},
         "self_blend_share_of_pairs": stream.sbi_share,
         "checkpoint": checkpoint.name,
+        **origin,
     }
     return model.to("cpu").to(memory_format=torch.contiguous_format).eval(), info
 
@@ -547,9 +553,6 @@ def run(cfg: TrainConfig) -> int:
         card.training.pop(key, None)  # machine paths do not belong in a shipped card
     if cfg.init_from is not None:
         card.training["init_from"] = cfg.init_from.name
-        soup = torch.load(cfg.init_from, map_location="cpu", weights_only=False).get("soup")
-        if soup:  # a weight average (training.soup): which checkpoints, in which proportion
-            card.training["soup"] = soup
     card.save(target.with_suffix(".json"))
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     (cfg.report_dir / "train_report.json").write_text(json.dumps(card.model_dump(), indent=2))
