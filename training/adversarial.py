@@ -1,16 +1,49 @@
-"""Adversarial examples for training: FGSM with a random start ("fast adversarial training",
-Wong, Rice and Kolter, ICLR 2020), in the 8-bit pixel space the attacker controls.
+"""Adversarial examples: L-infinity PGD in the 8-bit pixel space the attacker controls, used by the
+attack suite (``training.attacks``) and, as FGSM with a random start ("fast adversarial
+training", Wong, Rice and Kolter, ICLR 2020), by training.
 
-The model sees normalised tensors, so an L-infinity budget of ``eps`` levels in RGB pixels is
-``eps / 255 / std`` per channel there, and the valid box is the normalised image of [0, 1].
-Examples are made against the model in evaluation mode (no dropout, batch-norm statistics left
-alone): the model the service runs.
+The network sees normalised tensors, so training converts its batch to RGB pixels in [0, 1],
+attacks there, and converts back. Training's examples are made against the model in evaluation
+mode (no dropout, batch-norm statistics left alone): the model the service runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+
+def pgd(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    direction: torch.Tensor,
+    eps: float,
+    steps: int,
+    step_size: float | None,
+    random_start: bool,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Projected gradient ascent on ``direction * model(x)`` (a fake logit per sample; direction -1
+    pushes a fake down, +1 pushes a real up) inside the L-infinity ball of ``eps`` around the pixels
+    ``x`` and the [0, 1] box; steps of ``step_size`` (default eps / 4). The step follows the logit,
+    not a loss: the loss of a confidently classified sample saturates in float32 and its gradient
+    vanishes. FGSM is one step of size eps without a random start."""
+    alpha = eps / 4 if step_size is None else step_size
+    sign = direction.view(-1).to(x.dtype)
+    adv = x.clone()
+    if random_start:
+        noise = torch.empty(x.shape, dtype=x.dtype).uniform_(-eps, eps, generator=generator)
+        adv = (adv + noise.to(x.device)).clamp(0.0, 1.0)
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        with torch.enable_grad():  # also when called under no_grad
+            objective = (sign * model(adv)).sum()
+            (grad,) = torch.autograd.grad(objective, adv)
+        adv = adv.detach() + alpha * grad.sign()
+        adv = torch.min(torch.max(adv, x - eps), x + eps).clamp(0.0, 1.0)
+    return adv.detach()
 
 
 def fgsm_rs(
@@ -23,30 +56,24 @@ def fgsm_rs(
     generator: torch.Generator,
     step: float = 1.25,
 ) -> torch.Tensor:
-    """The adversarial version of each normalised sample in ``x`` (N, 3, S, S): a uniform random
-    start in the eps ball, one signed-gradient step of ``step * eps`` that moves the fake logit
-    away from ``target`` (N, 1: reals up, fakes down), projected back into the ball and the valid
-    pixel box. The step follows the logit, not the loss: the loss of a confidently classified
-    sample saturates in float32 and its gradient vanishes, which would leave only the random start
-    (the evaluation's PGD in ``training.attacks`` climbs the logit too)."""
-    shape = (1, 3, 1, 1)
-    scale = torch.tensor(std, dtype=x.dtype, device=x.device).view(shape)
-    centre = torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape)
-    eps = eps_levels / 255.0 / scale
-    low, high = (0.0 - centre) / scale, (1.0 - centre) / scale
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-    start = (x + (2 * noise - 1) * eps).clamp(low, high).detach().requires_grad_(True)
+    """The adversarial version of each normalised sample in ``x`` (N, 3, S, S): a random start in
+    the ball of ``eps_levels`` 8-bit levels, then one step of ``step * eps`` that moves the fake
+    logit away from ``target`` (N, 1: reals up, fakes down)."""
+    centre = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    scale = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    eps = eps_levels / 255.0
+
+    def logit(pixels: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = model((pixels - centre) / scale)[0][:, 0]
+        return out
+
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad():
-            logit = model(start)[0]
-            (grad,) = torch.autograd.grad(((1 - 2 * target) * logit).sum(), start)
+        pixels = pgd(logit, x * scale + centre, 1 - 2 * target, eps, 1, step * eps, True, generator)
     finally:
         model.train(was_training)
-    adv = start.detach() + step * eps * grad.sign()
-    adv = torch.max(torch.min(adv, x + eps), x - eps)
-    return torch.max(torch.min(adv, high), low).detach()
+    return ((pixels - centre) / scale).detach()
 
 
 def mix_adversarial(

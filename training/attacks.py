@@ -28,6 +28,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
 from deepfake_detect.core.model_card import ModelCard
 from deepfake_detect.settings import Settings
+from training.adversarial import pgd as linf_pgd
 from training.augment import jpeg
 from training.evaluate import split_spec
 from training.evasion import write_report
@@ -130,7 +132,7 @@ def parity(twin: Twin, model_path: Path, crops: list[Image], card: ModelCard) ->
 
 
 def pgd(
-    model: nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     direction: torch.Tensor,
     eps: float,
@@ -139,23 +141,10 @@ def pgd(
     random_start: bool = True,
     seed: int = SEED,
 ) -> torch.Tensor:
-    """L-infinity projected gradient ascent on ``direction * logit`` (direction -1 pushes a fake
-    down, +1 pushes a real up) inside the eps ball around ``x`` and the [0, 1] box. FGSM is one
-    step of size eps without a random start."""
-    alpha = eps / 4 if step_size is None else step_size
-    sign = direction.view(-1).to(x.dtype)
-    adv = x.clone()
-    if random_start:
-        generator = torch.Generator().manual_seed(seed)
-        adv = (adv + torch.empty_like(x).uniform_(-eps, eps, generator=generator)).clamp(0.0, 1.0)
-    for _ in range(steps):
-        adv.requires_grad_(True)
-        with torch.enable_grad():  # also when called under no_grad
-            objective = (sign * model(adv)).sum()
-            (grad,) = torch.autograd.grad(objective, adv)
-        adv = adv.detach() + alpha * grad.sign()
-        adv = torch.min(torch.max(adv, x - eps), x + eps).clamp(0.0, 1.0)
-    return adv.detach()
+    """``training.adversarial.pgd`` at this suite's fixed seed and step count."""
+    return linf_pgd(
+        model, x, direction, eps, steps, step_size, random_start, torch.Generator().manual_seed(seed)
+    )
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, direction: torch.Tensor, eps: float) -> torch.Tensor:
