@@ -86,6 +86,20 @@ class Delta(BaseModel):
     high: float
 
 
+class SliceDelta(BaseModel):
+    """One slice of the gate set (``fake/<kind>`` or ``real/<source>``): its rate at each model's
+    card threshold (TPR of a fake slice, FPR of a real one) and candidate - reference, paired."""
+
+    name: str
+    metric: str = Field(description="tpr (a slice of fakes) or fpr (a slice of real files)")
+    n: int
+    candidate: float
+    reference: float
+    delta: Delta
+    judged: bool = Field(description="large enough (policy.min_per_slice) for the slice rule")
+    passed: bool
+
+
 class Comparison(BaseModel):
     """The candidate against one reference model, on the files both scored (paired by file)."""
 
@@ -97,6 +111,7 @@ class Comparison(BaseModel):
     fpr: Delta | None = None
     auc: Delta | None = None
     ece: Delta | None = None
+    slices: list[SliceDelta] = Field(default_factory=list)
     passed: bool
     reasons: list[str] = Field(default_factory=list)
 

@@ -50,7 +50,7 @@ from deepfake_detect.core.constants import CARD_FILE, CLASSIFIER_FILE
 from deepfake_detect.core.hashing import file_sha256
 from deepfake_detect.core.metrics import roc_auc
 from deepfake_detect.core.model_card import ModelCard, is_fake
-from deepfake_detect.registry.base import Comparison, Decision, Delta, GateMetrics
+from deepfake_detect.registry.base import Comparison, Decision, Delta, GateMetrics, SliceDelta
 
 # Re-exported: the tests import the policy beside the rule that applies it.
 from deepfake_detect.registry.policy import GatePolicy as GatePolicy
@@ -212,24 +212,33 @@ def gate_metrics(
     )
 
 
+def slice_of(name: str) -> str | None:
+    """A gate file's slice: the folder under ``real/`` or ``fake/`` it lies in (``fake/flux/a.png``
+    is in ``fake/flux``); a file directly in ``real/`` or ``fake/`` is in none."""
+    parts = name.split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else None
+
+
 @dataclass(frozen=True)
 class _Paired:
-    """The files both models scored, reals first: labels and the two models' scores."""
+    """The files both models scored, reals first: labels, the two models' scores, each file's slice."""
 
     labels: NDArray[np.int64]
     candidate: NDArray[np.float64]
     reference: NDArray[np.float64]
+    slices: tuple[str | None, ...] = ()
 
     @classmethod
     def of(cls, candidate: ModelScores, reference: ModelScores) -> _Paired:
         theirs = dict(zip(reference.files, reference.scores, strict=True))
         rows = sorted(
-            (label, mine, theirs[name])
+            (label, mine, theirs[name], name)
             for name, label, mine in zip(candidate.files, candidate.labels, candidate.scores, strict=True)
             if mine is not None and theirs.get(name) is not None
         )
-        array = np.array(rows, dtype=np.float64).reshape(-1, 3)
-        return cls(array[:, 0].astype(np.int64), array[:, 1], array[:, 2])
+        array = np.array([row[:3] for row in rows], dtype=np.float64).reshape(-1, 3)
+        slices = tuple(slice_of(row[3]) for row in rows)
+        return cls(array[:, 0].astype(np.int64), array[:, 1], array[:, 2], slices)
 
     def count(self, label: int) -> int:
         return int((self.labels == label).sum())
@@ -269,6 +278,45 @@ def _bootstrap(
     mine = per_resample(paired.candidate, thresholds[0])
     theirs = per_resample(paired.reference, thresholds[1])
     return {name: mine[name] - theirs[name] for name in mine}
+
+
+def _slice_deltas(paired: _Paired, thresholds: tuple[float, float], policy: GatePolicy) -> list[SliceDelta]:
+    """Each slice's rate difference at the card thresholds, with a paired bootstrap inside it.
+
+    The pooled rule asks the candidate to be shown not worse; a slice of a few dozen files cannot
+    show that, so a slice only rejects when it is shown clearly worse: its whole interval lies
+    beyond ``slice_margin``. That is what stops a candidate from trading today's generators for
+    more of the largest slice while the pooled rates stay level."""
+    called = is_fake(paired.candidate, thresholds[0]).astype(np.float64)
+    before = is_fake(paired.reference, thresholds[1]).astype(np.float64)
+    rng = np.random.default_rng(policy.seed)
+    tail = (1.0 - policy.confidence) / 2.0 * 100.0
+    names = np.array([s or "" for s in paired.slices])
+    out = []
+    for name in sorted({s for s in paired.slices if s is not None}):
+        rows = np.flatnonzero(names == name)
+        n = rows.size
+        diff = called[rows] - before[rows]
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=policy.resamples)
+        low, high = np.percentile(weights @ diff / n, [tail, 100.0 - tail])
+        fake = bool(paired.labels[rows[0]] == 1)
+        judged = n >= policy.min_per_slice
+        worse = high < -policy.slice_margin if fake else low > policy.slice_margin
+        out.append(
+            SliceDelta(
+                name=name,
+                metric="tpr" if fake else "fpr",
+                n=n,
+                candidate=round(float(called[rows].mean()), 6),
+                reference=round(float(before[rows].mean()), 6),
+                delta=Delta(
+                    point=round(float(diff.mean()), 6), low=round(float(low), 6), high=round(float(high), 6)
+                ),
+                judged=judged,
+                passed=not (judged and worse),
+            )
+        )
+    return out
 
 
 def compare(candidate: ModelScores, reference: Reference, policy: GatePolicy) -> Comparison:
@@ -332,6 +380,16 @@ def compare(candidate: ModelScores, reference: Reference, policy: GatePolicy) ->
             f"calibration error (ECE) {ours.ece:.4f} vs {theirs.ece:.4f} for {name}: "
             f"{ece.point:+.4f} is more than +{policy.ece_margin}"
         )
+    slices = _slice_deltas(paired, (candidate.threshold, reference.scores.threshold), policy)
+    for sl in slices:
+        if not sl.passed:
+            what = "fakes caught" if sl.metric == "tpr" else "real files called fake"
+            bound = f"below -{policy.slice_margin}" if sl.metric == "tpr" else f"above +{policy.slice_margin}"
+            reasons.append(
+                f"slice {sl.name} ({sl.n} files), {what} {sl.candidate:.4f} vs {sl.reference:.4f} "
+                f"for {name}: the difference's {level} [{sl.delta.low:+.4f}, {sl.delta.high:+.4f}] "
+                f"lies wholly {bound}"
+            )
     return Comparison(
         role=reference.role,
         version=reference.version,
@@ -341,6 +399,7 @@ def compare(candidate: ModelScores, reference: Reference, policy: GatePolicy) ->
         fpr=fpr,
         auc=auc,
         ece=ece,
+        slices=slices,
         passed=not reasons,
         reasons=reasons,
     )
@@ -424,7 +483,8 @@ def render_summary(version: str, decision: Decision, gate_info: dict[str, Any] |
             f"{policy['confidence']:.0%} CI) of candidate - reference at each card threshold; "
             f"TPR low >= -{policy['tpr_margin']}, FPR high <= +{policy['fpr_margin']}, "
             f"AUC low >= -{policy['auc_margin']}, ECE <= +{policy['ece_margin']}; "
-            f">= {policy['min_per_class']} scored files per class"
+            f">= {policy['min_per_class']} scored files per class; no slice of >= "
+            f"{policy.get('min_per_slice', '-')} files wholly beyond {policy.get('slice_margin', '-')}"
         )
     if decision.candidate is not None:
         lines.append(f"  candidate {version}: {_rates(decision.candidate)}")
@@ -437,6 +497,13 @@ def render_summary(version: str, decision: Decision, gate_info: dict[str, Any] |
                     f"      {metric.upper():<3} difference {delta.point:+.4f}  "
                     f"CI [{delta.low:+.4f}, {delta.high:+.4f}]"
                 )
+        for sl in c.slices:
+            mark = "" if sl.judged else " (too small to judge)"
+            lines.append(
+                f"      {sl.name:<28} {sl.metric.upper()} {sl.candidate:.4f} vs {sl.reference:.4f}  "
+                f"CI [{sl.delta.low:+.4f}, {sl.delta.high:+.4f}]  n {sl.n}{mark}"
+                + ("" if sl.passed else "  FAILED")
+            )
         lines.append(f"      {'passed' if c.passed else 'FAILED'}")
     lines.append("reasons:")
     lines += [f"  - {reason}" for reason in decision.reasons]

@@ -44,6 +44,16 @@ class GatePolicy(BaseModel):
     resamples: int = Field(2000, ge=100, le=100_000, description="paired bootstrap resamples")
     seed: int = Field(0, description="the bootstrap's RNG seed: the same scores give the same decision")
     min_per_class: int = Field(20, ge=1, description="scored real and fake files the gate needs")
+    slice_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "reject if a slice (a sub-folder of fake/ or real/) is clearly worse: the CI's upper bound "
+            "of its TPR difference below -this, or the lower bound of its FPR difference above +this"
+        ),
+    )
+    min_per_slice: int = Field(30, ge=1, description="paired files a slice needs to be judged")
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()

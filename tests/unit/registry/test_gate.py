@@ -9,6 +9,7 @@ import pytest
 from deepfake_detect.core.metrics import roc_auc
 from deepfake_detect.registry.gate import (
     GatePolicy,
+    ModelScores,
     Reference,
     compare,
     decide,
@@ -162,3 +163,75 @@ def test_the_vectorised_bootstrap_equals_resampling_the_files() -> None:
         theirs = gate_metrics(y, paired.reference[rows], 0.45)
         for name in ("tpr", "fpr", "auc", "ece"):
             assert deltas[name][b] == pytest.approx(getattr(mine, name) - getattr(theirs, name)), name
+
+
+def sliced(
+    caught: dict[str, int], sizes: dict[str, int], flagged: dict[str, int] | None = None
+) -> ModelScores:
+    """Gate scores with slices: ``fake/<kind>/`` files (the first ``caught`` of each score 0.8, the rest
+    0.4) and ``real/<source>/`` files (the first ``flagged`` 0.6, the rest 0.2), 400 reals a source."""
+    flagged = flagged or {}
+    files: list[str] = []
+    labels: list[int] = []
+    values: list[float | None] = []
+    for source in ("web", "studio"):
+        for i in range(400 if source == "web" else 60):
+            files.append(f"real/{source}/r{i:03d}.jpg")
+            labels.append(0)
+            values.append(0.6 if i < flagged.get(source, 0) else 0.2)
+    for kind, n in sizes.items():
+        for i in range(n):
+            files.append(f"fake/{kind}/f{i:03d}.jpg")
+            labels.append(1)
+            values.append(0.8 if i < caught[kind] else 0.4)
+    return ModelScores("stub", 0.5, 0.05, tuple(files), tuple(labels), tuple(values))
+
+
+SIZES = {"dfdc": 400, "flux": 60, "tiny": 20}
+
+
+def test_a_candidate_that_trades_a_kind_of_fake_for_the_largest_slice_is_rejected() -> None:
+    """Pooled, both catch 264 of 480 fakes with the same AUC; but today's generator (flux) drops
+    from 50 of 60 to 10 of 60, paid for by 40 more of the largest slice."""
+    reference = sliced({"dfdc": 200, "flux": 50, "tiny": 14}, SIZES)
+    candidate = sliced({"dfdc": 240, "flux": 10, "tiny": 14}, SIZES)
+    assert candidate.metrics().tpr == reference.metrics().tpr
+    decision = decide(candidate, live(reference), POLICY)
+    assert not decision.promote
+    slice_reasons = [r for r in decision.reasons if r.startswith("slice ")]
+    assert len(slice_reasons) == 1
+    assert slice_reasons[0].startswith("slice fake/flux (60 files), fakes caught 0.1667 vs 0.8333")
+    [comparison] = decision.comparisons
+    flux = next(s for s in comparison.slices if s.name == "fake/flux")
+    assert flux.judged and not flux.passed and flux.delta.high < -POLICY.slice_margin
+    assert "fake/flux" in render_summary("2", decision) and "FAILED" in render_summary("2", decision)
+
+
+def test_an_equal_candidate_passes_every_slice_and_a_small_slice_is_not_judged() -> None:
+    reference = sliced({"dfdc": 200, "flux": 50, "tiny": 14}, SIZES)
+    decision = decide(sliced({"dfdc": 200, "flux": 50, "tiny": 14}, SIZES), live(reference), POLICY)
+    assert decision.promote, decision.reasons
+    [comparison] = decision.comparisons
+    assert {s.name for s in comparison.slices} == {
+        "real/web",
+        "real/studio",
+        "fake/dfdc",
+        "fake/flux",
+        "fake/tiny",
+    }
+    assert all((s.delta.low, s.delta.high) == (0.0, 0.0) for s in comparison.slices)
+    # A slice below min_per_slice is reported, never judged: 20 files cannot show a loss.
+    worse_tiny = decide(sliced({"dfdc": 200, "flux": 50, "tiny": 0}, SIZES), live(reference), POLICY)
+    tiny = next(s for s in worse_tiny.comparisons[0].slices if s.name == "fake/tiny")
+    assert not tiny.judged and tiny.passed and tiny.candidate == 0.0
+
+
+def test_a_slice_of_real_files_called_fake_more_often_is_named() -> None:
+    reference = sliced({"dfdc": 200, "flux": 50, "tiny": 14}, SIZES)
+    candidate = sliced({"dfdc": 200, "flux": 50, "tiny": 14}, SIZES, flagged={"studio": 20})
+    decision = decide(candidate, live(reference), POLICY)
+    assert not decision.promote
+    assert any(
+        r.startswith("slice real/studio (60 files), real files called fake 0.3333 vs 0.0000")
+        for r in decision.reasons
+    )
