@@ -27,6 +27,13 @@ on small sets. A candidate that merely matches its reference passes (the interva
 scores is [0, 0]); a candidate that differs on a few files only passes if the gate set is large
 enough to show the difference is not a loss.
 
+No kind of fake given up. Pooled rates are dominated by the largest part of the gate set, so a
+candidate could trade one kind of fake for more of another and stay level. A sub-folder of
+``fake/`` or ``real/`` is a slice; in each slice of at least ``min_per_slice`` paired files the rate
+at the card thresholds is bootstrapped the same paired way, and the candidate is rejected when the
+slice's whole interval lies beyond ``slice_margin`` (a small slice can only show a clear loss, never
+non-inferiority, so that is all it is asked to show).
+
 No slow drift. The same comparison is made against the live model and against the best model ever
 promoted (``promote.best_promoted``, re-evaluated on today's gate set), so a chain of candidates
 each slightly worse than the last cannot walk the service down: every promotion is within one
