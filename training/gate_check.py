@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -79,6 +80,7 @@ def build_gate_set(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Write ``root/{real,fake}/<source>/<file>`` links; returns the slice sizes, and each gate
     file's path in the data folder by its name in the gate set."""
+    shutil.rmtree(root, ignore_errors=True)  # links of an earlier run with other sizes must not stay
     slices: dict[str, Any] = {}
     keys: dict[str, str] = {}
     for label, by_source in test_files(manifest).items():
@@ -89,8 +91,7 @@ def build_gate_set(
             for key in sorted(source_keys, key=_order)[: quota[source]]:
                 link = folder / key.replace("/", "__")
                 keys[link.relative_to(root).as_posix()] = key
-                if not link.is_symlink():
-                    link.symlink_to((data_dir / key).resolve())
+                link.symlink_to((data_dir / key).resolve())
             slices[f"{CLASS_DIRS[label]}/{source}"] = {"used": quota[source], "available": len(source_keys)}
     return slices, keys
 
