@@ -511,7 +511,7 @@ def test_drag_and_drop_several_files(page: Page, live_server: LiveServer, shared
 
 
 def test_the_same_file_links_its_checks_and_carries_a_label(
-    page: Page, live_server: LiveServer, shared_data: Path, tmp_path: Path
+    page: Page, live_server: LiveServer, shared_data: Path, tmp_path: Path, artifacts: Path
 ) -> None:
     # Bytes no other test uploads (a note after the JPEG's end), under two names.
     data = (shared_data / "deepface_photos" / BAND_PHOTOS["real"]).read_bytes() + f"{tmp_path}".encode()
@@ -546,7 +546,14 @@ def test_the_same_file_links_its_checks_and_carries_a_label(
     assert [item["id"] for item in api["items"]] == [first_id]
     # The label stays the first result's own: nothing was copied onto the second.
     assert live_server.api(f"/v1/feedback?result_id={second_id}").json()["items"] == []
-    page.screenshot(path=str(tmp_path / "same-file.png"), full_page=True)
+    # The history follows the finished check (its refresh runs a moment after the result shows).
+    expect(page.locator(f"#history > li[data-result-id='{second_id}']")).to_contain_text("score")
+    page.screenshot(path=str(artifacts / "same-file.png"), full_page=True)
+    width = page.viewport_size["width"] if page.viewport_size else 1280
+    page.set_viewport_size({"width": 390, "height": 844})
+    section.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "same-file-390.png"))
+    page.set_viewport_size({"width": width, "height": 900})
 
     # The link opens the earlier check, which says it was checked again since.
     links = section.get_by_role("link")
@@ -571,4 +578,5 @@ def test_the_same_file_links_its_checks_and_carries_a_label(
     expect(page.locator("#report-facts")).to_contain_text(
         re.compile(r"Same file\s*Seen once before\. Labelled fake by a reviewer on .+, on an identical file")
     )
+    page.screenshot(path=str(artifacts / "same-file-report-print.png"), full_page=True)
     page.emulate_media(media="screen")
