@@ -26,6 +26,7 @@ own held-out media, not this split.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -97,19 +98,13 @@ def build_gate_set(
 
 
 def cached_scores(evaluator: PipelineEvaluator, onnx_path: Path, cache: Path) -> ModelScores:
+    """The model's gate scores, read from ``cache`` when this file (by sha256) was scored before."""
     path = cache / f"scores_{file_sha256(onnx_path)[:16]}.json"
     if path.is_file():
-        data = json.loads(path.read_text())
-        return ModelScores(
-            **{
-                **data,
-                "files": tuple(data["files"]),
-                "labels": tuple(data["labels"]),
-                "scores": tuple(data["scores"]),
-            }
-        )
+        data: dict[str, Any] = json.loads(path.read_text())
+        return ModelScores(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     scores = evaluator.evaluate(onnx_path)
-    path.write_text(json.dumps({k: getattr(scores, k) for k in ModelScores.__dataclass_fields__}))
+    path.write_text(json.dumps(dataclasses.asdict(scores)))
     return scores
 
 

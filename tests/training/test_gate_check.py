@@ -21,6 +21,7 @@ import pytest
 
 from deepfake_detect.core.constants import CLASSIFIER_FILE
 from deepfake_detect.core.hashing import file_sha256
+from deepfake_detect.registry.base import Decision
 from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
 from deepfake_detect.registry.gate import ModelScores, Reference, decide
 from deepfake_detect.settings import Settings
@@ -49,7 +50,7 @@ def scores(name: str) -> ModelScores:
     )
 
 
-def gate(name: str) -> Any:
+def gate(name: str) -> Decision:
     reference = scores("reference")
     return decide(
         scores(name), [Reference("live", reference.version, reference)], Settings().training.gate.policy()
