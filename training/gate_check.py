@@ -101,8 +101,10 @@ def cached_scores(evaluator: PipelineEvaluator, onnx_path: Path, cache: Path) ->
     """The model's gate scores, read from ``cache`` when this file (by sha256) was scored before."""
     path = cache / f"scores_{file_sha256(onnx_path)[:16]}.json"
     if path.is_file():
-        data: dict[str, Any] = json.loads(path.read_text())
-        return ModelScores(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(path.read_text()).items()
+        }
+        return ModelScores(**fields)
     scores = evaluator.evaluate(onnx_path)
     path.write_text(json.dumps(dataclasses.asdict(scores)))
     return scores
