@@ -120,12 +120,11 @@ def add_feedback(
         if "failure" in out:
             summary.skipped[str(out["failure"])] += 1
             continue
-        image = manifests._read(path)
-        assert image is not None  # _process decoded the same bytes
+        picture = manifests.read_picture(path)
         for record in manifests.face_records(out, split="train"):
             # Keys are relative to the manifest's data folder; feedback lives elsewhere.
             record = replace(record, key=str(path.resolve()))
-            crop, points, points68 = manifests.make_crop(image, record, geometry)
+            crop, points, points68 = manifests.make_crop(picture, record, geometry)
             records.append(record)
             new_images.append(crop)
             new_points.append(points)

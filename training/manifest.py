@@ -24,9 +24,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from deepfake_detect.core.align import align_face
+from deepfake_detect.core.config import MediaLimits
 from deepfake_detect.core.crop_geometry import CropGeometry
+from deepfake_detect.core.errors import MediaError
+from deepfake_detect.core.face_crop import Picture, crop_face
 from deepfake_detect.core.faces import Face, FaceDetector
+from deepfake_detect.core.media.images import ImageSource
+from deepfake_detect.core.media.video import FramePicture
 from training import identity_split
 from training.sources import DFDC, REAL, SourceImage, list_sources
 
@@ -36,6 +40,12 @@ MANIFEST_VERSION = 2
 PAD_FRACTION = 0.25  # grey border on every side, as a fraction of the longest image side
 PAD_VALUE = (127, 127, 127)
 SPLITS = ("train", "val", "test")
+# How crops are read from their files, in the crop cache's name: "scaled" is serving's
+# ``crop_face`` (a decode at the scale the face needs); the cache of full-decode crops is not reused.
+CROP_PATH = "scaled"
+# Training reads files the service would refuse for their size (a 50-megapixel ceiling is for
+# uploads); the shape checks stay.
+TRAINING_LIMITS = MediaLimits(max_image_pixels=200_000_000, max_side=40_000)
 
 
 @dataclass(frozen=True)
@@ -111,11 +121,6 @@ def is_grayscale(image: NDArray[np.uint8]) -> bool:
     small = image[::4, ::4].astype(np.int16)
     spread = np.abs(small[..., 0] - small[..., 1]).mean() + np.abs(small[..., 1] - small[..., 2]).mean()
     return bool(spread < 2.0)
-
-
-def _read(path: Path) -> NDArray[np.uint8] | None:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if image is None else np.asarray(image, np.uint8)
 
 
 def detect_padded(detector: FaceDetector, image: NDArray[np.uint8]) -> list[Face]:
@@ -389,11 +394,26 @@ def _to_crop(points: NDArray[np.floating], crop_to_image: NDArray[np.float64]) -
     return (np.asarray(points, np.float64) @ to_crop[:, :2].T + to_crop[:, 2]).astype(np.float32)
 
 
+def read_picture(path: Path) -> Picture:
+    """A source image as serving reads it (``ImageSource``: EXIF orientation, alpha on white,
+    JPEG scales decoded from the DCT coefficients). The few files the service would refuse
+    (tiny or oddly shaped stills) are decoded by OpenCV and reduced with a box filter."""
+    raw = path.read_bytes()
+    try:
+        return ImageSource(raw, TRAINING_LIMITS)
+    except MediaError:
+        decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise
+        return FramePicture(np.asarray(decoded, np.uint8))
+
+
 def make_crop(
-    image: NDArray[np.uint8], face: FaceRecord, geometry: CropGeometry
+    picture: Picture, face: FaceRecord, geometry: CropGeometry
 ) -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32]]:
-    """The core's aligned crop of one face, and its 5 and 68 landmarks mapped into the crop."""
-    aligned = align_face(image, np.asarray(face.landmarks, dtype=np.float32), geometry)
+    """Serving's aligned crop of one face (``crop_face``: the scale its size needs), and its 5 and
+    68 landmarks mapped into the crop."""
+    aligned = crop_face(picture, np.asarray(face.landmarks, dtype=np.float64), geometry)
     points68 = (
         _to_crop(np.asarray(face.landmarks68), aligned.crop_to_image)
         if face.landmarks68
@@ -411,7 +431,7 @@ def _geometry_tag(geometry: CropGeometry) -> str:
 
 def get_crops(manifest: Manifest, cache_dir: Path, geometry: CropGeometry) -> Crops:
     """Crops for every face in the manifest, cached as .npy next to it."""
-    stem = f"crops_{manifest.digest()}_{_geometry_tag(geometry)}"
+    stem = f"crops_{CROP_PATH}_{manifest.digest()}_{_geometry_tag(geometry)}"
     paths = {name: cache_dir / f"{stem}.{name}.npy" for name in ("images", "landmarks", "landmarks68")}
     if all(p.is_file() for p in paths.values()):
         return Crops(
@@ -424,13 +444,13 @@ def get_crops(manifest: Manifest, cache_dir: Path, geometry: CropGeometry) -> Cr
     images = np.zeros((len(manifest.faces), size, size, 3), np.uint8)
     points = np.zeros((len(manifest.faces), 5, 2), np.float32)
     points68 = np.zeros((len(manifest.faces), 68, 2), np.float32)
-    last_key, image = "", None
+    last_key, picture = "", None
     for i, face in enumerate(manifest.faces):
         if face.key != last_key:
-            image = _read(data_dir / face.key)
+            picture = read_picture(data_dir / face.key)
             last_key = face.key
-        assert image is not None  # the manifest only holds images that were read once already
-        images[i], points[i], points68[i] = make_crop(image, face, geometry)
+        assert picture is not None
+        images[i], points[i], points68[i] = make_crop(picture, face, geometry)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(paths["landmarks"], points)
     np.save(paths["landmarks68"], points68)

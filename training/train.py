@@ -47,7 +47,7 @@ from training.card_text import LICENSE, LIMITATIONS
 from training.config import TrainConfig, parse_config
 from training.dataset import DEFAULT_WEIGHTS, IGNORE, TrainStream, build_kinds, kind_targets
 from training.feedback import FeedbackSummary, add_feedback
-from training.manifest import Crops, Manifest, SplitSpec, get_crops, get_manifest
+from training.manifest import CROP_PATH, Crops, Manifest, SplitSpec, get_crops, get_manifest
 from training.metrics import fit_temperature, nll, sigmoid, threshold_for_fpr
 from training.model import KINDS, FakeFaceNet
 from training.onnx_export import (
@@ -151,6 +151,7 @@ def run_fingerprint(cfg: TrainConfig, manifest: Manifest) -> str:
         values |= {k: getattr(cfg, k) for k in _HARDENING_KEYS}
     if cfg.init_from is not None:  # the starting weights, by content: a renamed file is the same run
         values["init_from"] = file_sha256(cfg.init_from)
+    values["crop_path"] = CROP_PATH  # crops read another way are another run
     return hashlib.sha256(json.dumps([values, manifest.digest()], sort_keys=True).encode()).hexdigest()[:16]
 
 

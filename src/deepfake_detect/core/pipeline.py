@@ -20,15 +20,13 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from deepfake_detect.core.align import align_face, similarity_transform, template_points
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.config import PipelineConfig
-from deepfake_detect.core.crop_geometry import CropGeometry
 from deepfake_detect.core.errors import ErrorCode, MediaError
+from deepfake_detect.core.face_crop import align_in, crop_region
 from deepfake_detect.core.faces import Face, FaceDetector
 from deepfake_detect.core.media.checks import probe_file
 from deepfake_detect.core.media.images import ImageSource
@@ -433,21 +431,19 @@ class ScanPipeline:
                 for face in self.face_detector.detect(view.image, pixel_size=view.factor)
             ]
         geometry = self.classifier.geometry
-        boxes = [_crop_box(face, geometry, picture.width, picture.height) for face in faces]
-        crops: list[Frame | None] = [None] * len(faces)
-        transforms: list[NDArray[np.float64] | None] = [None] * len(faces)
-        for i, box in enumerate(boxes):
+        crops: list[Frame] = []
+        transforms: list[NDArray[np.float64]] = []
+        for face in faces:
             with timer.stage("decode"):
-                region = picture.region(box, 1)
+                region = crop_region(picture, face.landmarks, geometry)
             with timer.stage("align"):
-                aligned = align_face(region.image, region.from_original(faces[i].landmarks), geometry)
-                crops[i] = aligned.crop
-                transforms[i] = _compose(region.affine_to_original(), aligned.crop_to_image)
+                aligned = align_in(region, face.landmarks, geometry)
+            crops.append(aligned.crop)
+            transforms.append(aligned.crop_to_image)
         with timer.stage("classify"):
-            scores = self.classifier.score([c for c in crops if c is not None])
+            scores = self.classifier.score(crops)
         results: list[FaceResult] = []
         for i, (face, transform) in enumerate(zip(faces, transforms, strict=True)):
-            assert transform is not None
             score = round(float(scores.probabilities[i]), 4)
             kinds = (
                 None
@@ -470,7 +466,7 @@ class ScanPipeline:
                     heatmap=None if scores.cams is None else np.round(scores.cams[i], 3).tolist(),
                 )
             )
-        return results, view, [c for c in crops if c is not None]
+        return results, view, crops
 
     def _verdict(self, score: float) -> Verdict:
         return band(score, self.classifier.threshold, self.classifier.threshold_real)
@@ -521,32 +517,3 @@ def _to_original(face: Face, view: View) -> Face:
         landmarks=view.to_original(face.landmarks).astype(np.float32),
         score=face.score,
     )
-
-
-def _crop_box(face: Face, geometry: CropGeometry, width: int, height: int) -> Box:
-    """The full-size pixels a face's aligned crop is made from.
-
-    Always at full size, as training made its crops (``align_face`` on the decoded image): a crop
-    warped from a JPEG decoded at 1/2 or 1/4 is smoother, and on real photos with large faces that
-    raised fake scores (README, "Speed")."""
-    size = geometry.size
-    to_crop = similarity_transform(face.landmarks, template_points(size, geometry.margin, geometry.shift))
-    to_image = cv2.invertAffineTransform(to_crop)
-    corners = np.array([[-1.0, -1.0], [size, -1.0], [-1.0, size], [size, size]])
-    mapped = corners @ to_image[:, :2].T + to_image[:, 2]
-    pad = 2  # interpolation reads a pixel beyond the last one it lands on
-    x0, y0 = np.floor(mapped.min(axis=0)) - pad
-    x1, y1 = np.ceil(mapped.max(axis=0)) + pad
-    if geometry.border != "constant":
-        # Reflected borders read the image mirrored at its edges: keep the mirrored pixels too.
-        x0, x1 = min(x0, width - (x1 - width)) if x1 > width else x0, max(x1, -x0) if x0 < 0 else x1
-        y0, y1 = min(y0, height - (y1 - height)) if y1 > height else y0, max(y1, -y0) if y0 < 0 else y1
-    return int(x0), int(y0), int(x1), int(y1)
-
-
-def _compose(outer: NDArray[np.float64], inner: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The 2x3 affine map ``outer(inner(p))``."""
-    matrix = np.zeros((2, 3))
-    matrix[:, :2] = outer[:, :2] @ inner[:, :2]
-    matrix[:, 2] = outer[:, :2] @ inner[:, 2] + outer[:, 2]
-    return matrix

@@ -1,7 +1,9 @@
 """Images: ``ImageSource`` checks the header (pixels, sides, aspect ratio, pixels per byte of
 file) before any pixel is decoded, then decodes on demand at the scale each use needs: a JPEG at
 1/2, 1/4 or 1/8 of its size straight from the DCT coefficients (libjpeg scaling: a fraction of the
-work of a full decode), other formats once in full and reduced with a box filter. EXIF orientation
+work of a full decode), other formats once in full and reduced with a box filter. The pixels of a
+view or a region depend only on the file, the box and the scale, never on what was decoded before
+(training's crops are read the same way, one face at a time). EXIF orientation
 is applied to what is handed out (a view, a face region), never to a whole full-size bitmap; every
 coordinate is in the upright, full-size image. Truncated JPEG and PNG data is refused as
 ``corrupt_media``.
@@ -93,11 +95,15 @@ class ImageSource:
 
     # -- decoding
 
-    def _decode(self, factor: int) -> tuple[Image.Image, int]:
-        """The stored (not yet upright) pixels at ``1 / f`` of the size for the largest ``f`` that
-        divides ``factor`` and is decoded or decodable; returns the image and ``f``."""
+    def _decode(self, factor: int, *, exact: bool = True) -> tuple[Image.Image, int]:
+        """The stored (not yet upright) pixels at ``1 / f`` of the size; returns the image and
+        ``f``. ``f`` is ``factor`` itself where the format scales while decoding (a JPEG), else 1.
+        Not ``exact``, any finer decode already made whose ``f`` divides ``factor`` will do: the
+        pixels then depend on what was decoded before, which only pictures for people may."""
+        if factor in self._decoded:
+            return self._decoded[factor], factor
         for have in sorted(self._decoded, reverse=True):
-            if factor % have == 0:  # a finer decode is there: reduce the part asked for
+            if not exact and factor % have == 0:  # a finer decode is there: reduce the part asked for
                 return self._decoded[have], have
         if not self._scalable:
             factor = 1
@@ -163,13 +169,13 @@ class ImageSource:
         """The whole image, upright, at the smallest scale whose long side is still at least
         ``min_long_side`` pixels (or in full).
 
-        A JPEG decoded directly is given in full: the face detector then sees the pixels it saw in
-        training (the full decode, reduced by the detector itself), and the faces' crops come
-        from the same decode. A reduced DCT decode would be cheaper, but it moved real photos'
-        scores by up to 0.64 from those the model card measured (README, "Speed")."""
-        if self._direct:
+        A JPEG is decoded at that scale straight from its DCT coefficients, a fraction of a full
+        decode's work; a face's crop is read at the scale ``core.face_crop`` picks, from this
+        decode when the scales agree."""
+        factor = self.factor_for(min_long_side)
+        if factor == 1 and self._direct:
             return View(self._decode_full_bgr())
-        return self._pillow_region((0, 0, self.width, self.height), self.factor_for(min_long_side))
+        return self._pillow_region((0, 0, self.width, self.height), factor)
 
     def region(self, box: Box, factor: int) -> View:
         """Pixels ``box`` (upright, full-size; clipped to the image, widened to whole ``factor``
@@ -179,9 +185,9 @@ class ImageSource:
             return View(np.ascontiguousarray(self._decode_full_bgr()[y0:y1, x0:x1]), 1, x0, y0)
         return self._pillow_region(box, factor)
 
-    def _pillow_region(self, box: Box, factor: int) -> View:
+    def _pillow_region(self, box: Box, factor: int, *, exact: bool = True) -> View:
         x0, y0, x1, y1 = aligned(box, factor, self.width, self.height)
-        stored, have = self._decode(factor)
+        stored, have = self._decode(factor, exact=exact)
         rest = factor // have
         # The box at the decode's scale, then where those upright pixels lie in the stored ones.
         scaled = (x0 // have, y0 // have, -(-x1 // have), -(-y1 // have))
@@ -200,7 +206,8 @@ class ImageSource:
         if self._full_bgr is not None:
             view = View(self._full_bgr)
         else:  # for people to look at: a reduced decode will do
-            view = self._pillow_region((0, 0, self.width, self.height), self.factor_for(max(size)))
+            whole = (0, 0, self.width, self.height)
+            view = self._pillow_region(whole, self.factor_for(max(size)), exact=False)
         image = view.image
         if (image.shape[1], image.shape[0]) != size:
             image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
