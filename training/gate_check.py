@@ -43,7 +43,7 @@ from deepfake_detect.registry.evaluate import GateSet, PipelineEvaluator
 from deepfake_detect.registry.gate import GatePolicy, ModelScores, Reference, decide
 from deepfake_detect.settings import Settings
 from training.evaluate import split_spec
-from training.manifest import Manifest, get_manifest
+from training.manifest import CROP_PATH, Manifest, get_manifest
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,9 @@ def build_gate_set(
 
 
 def cached_scores(evaluator: PipelineEvaluator, onnx_path: Path, cache: Path) -> ModelScores:
-    """The model's gate scores, read from ``cache`` when this file (by sha256) was scored before."""
-    path = cache / f"scores_{file_sha256(onnx_path)[:16]}.json"
+    """The model's gate scores, read from ``cache`` when this file (by sha256) was scored before
+    by a pipeline that reads faces the same way (``CROP_PATH``)."""
+    path = cache / f"scores_{CROP_PATH}_{file_sha256(onnx_path)[:16]}.json"
     if path.is_file():
         fields: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(path.read_text()).items()

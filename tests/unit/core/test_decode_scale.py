@@ -70,23 +70,50 @@ def test_regions_are_the_upright_pixels_for_every_orientation(orientation: int) 
     ("mode", "options"),
     [("RGB", {"subsampling": 2}), ("RGB", {"subsampling": 0}), ("RGB", {"progressive": True}), ("L", {})],
 )
-def test_a_jpeg_view_and_regions_are_the_full_decode_pillow_makes_turned_upright(
+def test_a_jpeg_view_and_regions_are_the_decodes_pillow_makes_turned_upright(
     orientation: int, mode: str, options: dict[str, object]
 ) -> None:
-    """A JPEG is decoded in full by simplejpeg (the detector and the crops see what training saw):
-    exactly Pillow's pixels, in every orientation and flavour."""
+    """A JPEG is decoded at each scale straight from its DCT coefficients (a full decode by
+    simplejpeg): exactly Pillow's pixels at that scale, in every orientation and flavour."""
     upright = noise(1203, 901, seed=orientation).convert(mode)
     stored, exif = with_orientation(upright, orientation)
     data = jpeg_of(stored, exif=exif, **options)
     source = ImageSource(data, LIMITS)
     assert source.size == (1203, 901)
-    expected = bgr(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
     view = source.view(300)
-    assert view.factor == 1 and source._full_bgr is not None  # the direct full decode
-    assert np.array_equal(view.image, expected)
+    assert view.factor == 4 and source._full_bgr is None  # 301 x 226: a 1/4 decode will do
+    assert np.array_equal(view.image, pillow_decode(data, 4))
     x0, y0, x1, y1 = box = (301, 157, 733, 611)
     region = source.region(box, 1)
-    assert (region.x0, region.y0) == (x0, y0) and np.array_equal(region.image, expected[y0:y1, x0:x1])
+    assert source._full_bgr is not None  # the direct full decode
+    full = pillow_decode(data, 1)
+    assert (region.x0, region.y0) == (x0, y0) and np.array_equal(region.image, full[y0:y1, x0:x1])
+    half = source.region(box, 2)  # widened to whole 2-pixel blocks
+    assert (half.x0, half.y0, half.factor) == (300, 156, 2)
+    assert np.array_equal(half.image, pillow_decode(data, 2)[78:306, 150:367])
+
+
+def pillow_decode(data: bytes, factor: int) -> np.ndarray:
+    """Pillow's decode of a JPEG at ``1 / factor`` (libjpeg's DCT scaling), turned upright."""
+    image = Image.open(io.BytesIO(data))
+    image.draft(None, (image.width // factor, image.height // factor))
+    image.load()
+    return bgr(ImageOps.exif_transpose(image))
+
+
+def test_the_pixels_of_a_scale_do_not_depend_on_what_was_decoded_before() -> None:
+    """Serving reads faces in the detector's order, training in its manifest's: a face's pixels at
+    a scale must be that scale's own decode, never a finer decode already there reduced."""
+    data = jpeg_of(noise(1600, 1200, seed=3))
+    box = (400, 240, 1000, 880)
+    forwards, backwards = ImageSource(data, LIMITS), ImageSource(data, LIMITS)
+    ahead = {factor: forwards.region(box, factor).image for factor in (1, 2, 4, 8)}
+    behind = {factor: backwards.region(box, factor).image for factor in (8, 4, 2, 1)}
+    for factor in (2, 4, 8):
+        assert np.array_equal(ahead[factor], behind[factor])
+        x0, y0, x1, y1 = (v // factor for v in box)
+        assert np.array_equal(ahead[factor], pillow_decode(data, factor)[y0:y1, x0:x1])
+    assert np.array_equal(ahead[1], behind[1])
 
 
 def test_view_factor_is_the_coarsest_that_keeps_the_long_side() -> None:
@@ -210,10 +237,12 @@ def test_pixels_are_decoded_only_when_asked_and_dropped_on_release(photo: Image.
     source = ImageSource(jpeg_of(photo.resize((2400, 1800))), LIMITS)
     assert source._decoded == {} and source._full_bgr is None  # the header only
     source.view(640)
-    assert source._full_bgr is not None and source._decoded == {}  # once, in full, directly
-    full = source._full_bgr
+    assert set(source._decoded) == {2} and source._full_bgr is None  # 1200 px: a 1/2 decode
+    half = source._decoded[2]
+    source.region((100, 100, 300, 300), 2)
+    assert source._decoded[2] is half  # not decoded again
     source.region((100, 100, 300, 300), 1)
-    assert source._full_bgr is full  # not decoded again
+    assert source._full_bgr is not None  # a small face: read in full
     source.release()
     assert source._decoded == {} and source._full_bgr is None
     # For people to look at, a reduced decode does.
