@@ -39,9 +39,14 @@ class Picture(Protocol):
 
 def crop_factor(landmarks: NDArray[np.floating], geometry: CropGeometry) -> int:
     """The coarsest decode scale at which the crop still reads one source pixel per crop pixel."""
+    ratio = source_pixels_per_crop_pixel(landmarks, geometry)
+    return max(f for f in FACTORS if f <= max(1.0, ratio))
+
+
+def source_pixels_per_crop_pixel(landmarks: NDArray[np.floating], geometry: CropGeometry) -> float:
+    """How many full-size pixels one crop pixel spans (below 1: the crop enlarges the face)."""
     to_crop = _to_crop(landmarks, geometry)
-    source_per_crop = 1.0 / math.sqrt(abs(float(np.linalg.det(to_crop[:, :2]))))
-    return max(f for f in FACTORS if f <= max(1.0, source_per_crop))
+    return 1.0 / math.sqrt(abs(float(np.linalg.det(to_crop[:, :2]))))
 
 
 def crop_box(
