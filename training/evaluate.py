@@ -4,9 +4,10 @@
     python -m training.evaluate --split val --model path/to/model.onnx --update-card
 
 Image level: every face of the split, detected by the core's FaceDetector (on the padded
-image, as cached in the manifest), cropped by the core's ``align_face`` with the model card's
-geometry, scored by the core's ``Classifier`` (calibrated by the card's temperature): per source,
-per method (also against reals with context), SDFD catch rate per prompt attribute, UTKFace and
+image, as cached in the manifest), cropped by the core's ``crop_face`` (serving's read of the
+file at the scale the face needs) with the model card's geometry, scored by the core's
+``Classifier`` (calibrated by the card's temperature): per source, per method (also against
+reals with context), SDFD catch rate per prompt attribute, UTKFace and
 London false positives per group, each rate with n and a 95 % interval.
 Robustness: the same faces after their source image was re-encoded at JPEG quality 50, and
 after it was resized to half and re-encoded at 75 (what platforms do to uploads).
@@ -35,16 +36,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from numpy.typing import NDArray
 
-from deepfake_detect.core.align import align_face
 from deepfake_detect.core.classifier import Classifier
 from deepfake_detect.core.constants import CLASSIFIER_FILE, DETECTOR_FILE
+from deepfake_detect.core.face_crop import Picture, crop_face
 from deepfake_detect.core.faces import FaceDetector
+from deepfake_detect.core.media.video import FramePicture
 from deepfake_detect.core.pipeline import ScanPipeline, evidence_kind
 from deepfake_detect.settings import Settings
 from training.augment import jpeg, webp
 from training.card_text import LIMITATIONS
 from training.config import SageMakerEnv
-from training.manifest import Manifest, SplitSpec, get_crops, get_manifest
+from training.manifest import Manifest, SplitSpec, get_crops, get_manifest, read_picture
 from training.metrics import bootstrap_auc_interval, rates, roc_auc, roc_curve, wilson_interval
 from training.report import summarise
 from training.sources import (
@@ -244,6 +246,15 @@ DEGRADATIONS: dict[str, Degrade] = {
 }
 
 
+def _picture(path: Path, image: NDArray[np.uint8], degradation: str) -> tuple[Picture, float]:
+    """The original as serving reads the file, or a degraded copy (and its scale) as a decoded
+    frame; both are cropped by serving's ``crop_face``."""
+    if degradation == "original":
+        return read_picture(path), 1.0
+    degraded, scale = DEGRADATIONS[degradation](image)
+    return FramePicture(degraded), scale
+
+
 def robustness(classifier: Classifier, manifest: Manifest, indices: list[int]) -> dict[str, Any]:
     """Catch and false-positive rates per source before and after each degradation of the source
     image (the faces' landmarks scaled with it), at the shipped threshold."""
@@ -261,9 +272,9 @@ def robustness(classifier: Classifier, manifest: Manifest, indices: list[int]) -
             continue
         image = np.asarray(decoded, np.uint8)
         for name in scores:
-            degraded, scale = (image, 1.0) if name == "original" else DEGRADATIONS[name](image)
+            picture, scale = _picture(data_dir / key, image, name)
             crops = [
-                align_face(degraded, np.asarray(faces[n].landmarks, np.float32) * scale, geometry).crop
+                crop_face(picture, np.asarray(faces[n].landmarks, np.float64) * scale, geometry).crop
                 for n in members
             ]
             scores[name][members] = classifier.score(crops).probabilities
