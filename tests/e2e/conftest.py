@@ -10,6 +10,7 @@ measured figures made up for the tests (``BANDED_CARD_EVALUATION``).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -113,9 +114,7 @@ def banded_model_dir(
     assert low is not None and middle is not None and high is not None, scores
     assert low + 0.01 < middle < high - 0.01, f"the band photos' scores are too close to part: {scores}"
     t_real = round((low + middle) / 2, 4)
-    t_fake = (
-        round(high - NEAR_THRESHOLD, 4) if high - NEAR_THRESHOLD > middle + 0.005 else (middle + high) / 2
-    )
+    t_fake = just_under(high, middle)
     card_path = model.with_suffix(".json")
     card = ModelCard.load(card_path)
     evaluation = {
@@ -126,6 +125,15 @@ def banded_model_dir(
         update={"threshold": t_fake, "threshold_real": t_real, "metrics": {"evaluation": evaluation}}
     ).save(card_path)
     return directory
+
+
+def just_under(score: float, middle: float) -> float:
+    """A t_fake at most ``NEAR_THRESHOLD`` under the "fake" photo's score and in the same whole
+    percent, so the page needs a decimal to tell them apart (the band tests check it does);
+    halfway to the "inconclusive" photo where the scores leave no such room."""
+    same_percent_from = (math.floor(score * 100 + 0.5) - 0.5) / 100 + 0.0001  # records keep 4 digits
+    near = round(max(score - NEAR_THRESHOLD, same_percent_from), 4)
+    return near if middle + 0.005 < near < score else (middle + score) / 2
 
 
 @pytest.fixture(scope="session")

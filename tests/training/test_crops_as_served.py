@@ -38,6 +38,7 @@ def test_the_crop_cache_holds_the_crops_the_service_classifies(
     portrait = shared_dir / "data" / "london" / "london_002_neutral.jpg"
     phone = phone_photo(portrait, tmp_path / "phone.jpg")  # 12 MP, stored sideways (EXIF 6)
     image = cv2.imread(str(portrait))
+    assert image is not None
     small = tmp_path / "small.png"  # a 240 px wide PNG: decoded in full by Pillow
     cv2.imwrite(str(small), cv2.resize(image, (240, round(240 * image.shape[0] / image.shape[1]))))
     records, served = [], []
@@ -49,8 +50,8 @@ def test_the_crop_cache_holds_the_crops_the_service_classifies(
     manifest = Manifest(faces=records, failures=[], split=SplitSpec(), data_dir=str(tmp_path))
     geometry = detector.classifier.geometry
     cached = get_crops(manifest, tmp_path / "cache", geometry).images
-    for i, (path, face) in enumerate(zip((phone, small), records, strict=True)):
-        points = np.asarray(face.landmarks, np.float64)
+    for i, (path, kept) in enumerate(zip((phone, small), records, strict=True)):
+        points = np.asarray(kept.landmarks, np.float64)
         # Exactly serving's crop of those landmarks, at the scale serving reads them...
         expected = crop_face(ImageSource(path.read_bytes(), MediaLimits()), points, geometry).crop
         assert np.array_equal(cached[i], expected)
