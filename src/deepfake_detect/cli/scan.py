@@ -38,7 +38,7 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
-HEADER = f"{'verdict':<12} {'score':>6} {'detail':<18} {'credentials':<15} {'time':>11}  path"
+HEADER = f"{'verdict':<12} {'score':>6} {'detail':<21} {'credentials':<15} {'time':>11}  path"
 
 
 def credentials(provenance: Provenance | None) -> str:
@@ -72,7 +72,7 @@ def _row(result: DetectionResult) -> str:
         detail += f" {result.evidence_kind}"
     total = result.timings_ms.get("total", 0.0)
     origin = credentials(result.provenance)
-    row = f"{result.verdict or '-':<12} {score:>6} {detail:<18} {origin:<15} {total:>8.0f} ms  {result.path}"
+    row = f"{result.verdict or '-':<12} {score:>6} {detail:<21} {origin:<15} {total:>8.0f} ms  {result.path}"
     if result.error:
         return f"{row}  ({result.error.message})"
     if result.verdict_reason:  # the verdict is not the classifier's: say why, and what it said
